@@ -1,0 +1,5 @@
+"""``python -m opswap``."""
+
+from opswap.cli import main
+
+main()

@@ -1,0 +1,335 @@
+"""The ``opswap`` command: a thin layer over the Python API.
+
+Exit codes: 0 success; 1 the model is illegal, has no route, or failed verification; 2 bad input or
+usage (one line on stderr, no traceback); 3 an internal error (``OPSWAP_DEBUG=1`` shows the traceback).
+Heavy modules (onnx, onnxruntime, torch) are imported inside the commands, so ``--help`` is instant.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+
+if TYPE_CHECKING:
+    from opswap.model import Model
+
+app = typer.Typer(
+    name="opswap",
+    help="Make an ONNX or PyTorch model convertible to the edge runtime it targets.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+targets_app = typer.Typer(help="List the shipped target profiles, or show one.", invoke_without_command=True)
+app.add_typer(targets_app, name="targets")
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+class Format(str, enum.Enum):
+    """Output format."""
+
+    text = "text"
+    json = "json"
+
+
+ModelArg = Annotated[
+    str, typer.Argument(help="An .onnx file, or a PyTorch spec such as torchvision:mobilenet_v3_large.")
+]
+TargetOpt = Annotated[
+    str, typer.Option("--target", "-t", help="A shipped profile name (see `opswap targets`) or a .toml path.")
+]
+FormatOpt = Annotated[
+    Format, typer.Option("--format", "-f", help="text for people, json for CI (one object on stdout).")
+]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Also list warnings and caveats.")]
+WeightsOpt = Annotated[
+    Path | None, typer.Option(help="PyTorch specs: a state dict file, loaded with weights_only=True.")
+]
+OpsetOpt = Annotated[int | None, typer.Option(help="PyTorch specs: the ONNX opset to export at (default 14).")]
+InputShapeOpt = Annotated[
+    list[str] | None,
+    typer.Option("--input-shape", help="NAME=D1,D2,... for a model input (repeatable); sets symbolic dims."),
+]
+SamplesOpt = Annotated[int, typer.Option(min=1, help="How many random inputs to verify on.")]
+InputsOpt = Annotated[Path | None, typer.Option(help="A .npz file of inputs to verify on instead of random ones.")]
+RtolOpt = Annotated[float | None, typer.Option(help="Verification tolerance on max|Δ|/max|ref| (default 1e-5).")]
+
+
+def _open(source: str, weights: Path | None, opset: int | None, input_shape: list[str] | None) -> Model:
+    from opswap.frontends import is_torch_spec, open_model
+    from opswap.verify import parse_input_shapes
+
+    shape = None
+    if is_torch_spec(source) and input_shape:
+        shapes = parse_input_shapes(input_shape)
+        shape = next(iter(shapes.values()))
+    if is_torch_spec(source):
+        with err.status(f"Building and exporting {source} …"):
+            return open_model(source, weights=weights, input_shape=shape, opset=opset)
+    return open_model(source, weights=weights, opset=opset)
+
+
+@app.command()
+def check(
+    model: ModelArg,
+    target: TargetOpt,
+    format: FormatOpt = Format.text,
+    verbose: VerboseOpt = False,
+    weights: WeightsOpt = None,
+    opset: OpsetOpt = None,
+    input_shape: InputShapeOpt = None,
+) -> None:
+    """Report every node the target rejects, at once. Exit 0 if legal, 1 if not."""
+    from opswap import report as rp
+    from opswap.check import check as run_check
+    from opswap.targets import load_target
+
+    profile = load_target(target)
+    loaded = _open(model, weights, opset, input_shape)
+    result = run_check(loaded, profile)
+    if format is Format.json:
+        rp.print_json(out, result.to_dict())
+    else:
+        rp.print_check(out, result, verbose)
+        if not result.legal:
+            out.print(f"Fix with: opswap fix {model} --target {target} -o fixed.onnx")
+    raise typer.Exit(0 if result.legal else 1)
+
+
+@app.command()
+def fix(
+    model: ModelArg,
+    target: TargetOpt,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the fixed model (atomically).")],
+    verify: Annotated[bool, typer.Option(help="Compare outputs with ONNX Runtime before writing.")] = True,
+    samples: SamplesOpt = 8,
+    input_shape: InputShapeOpt = None,
+    inputs: InputsOpt = None,
+    rtol: RtolOpt = None,
+    allow_partial: Annotated[bool, typer.Option(help="Write the output even if some nodes stay illegal.")] = False,
+    in_place: Annotated[bool, typer.Option(help="Allow the output to overwrite the input file.")] = False,
+    convert: Annotated[bool, typer.Option(help="Run the target's converter on the output when it is on PATH.")] = True,
+    format: FormatOpt = Format.text,
+    verbose: VerboseOpt = False,
+    weights: WeightsOpt = None,
+    opset: OpsetOpt = None,
+) -> None:
+    """Rewrite illegal nodes into exact equivalents, verify, and write OUTPUT.
+
+    Exit 0 when OUTPUT is legal, verified and written; 1 when an op has no route or verification
+    fails (nothing written); 2 on bad input.
+    """
+    from opswap import report as rp
+    from opswap.fix import fix as run_fix
+    from opswap.frontends import is_torch_spec
+    from opswap.targets import load_target
+    from opswap.verify import DEFAULT_RTOL, load_inputs, parse_input_shapes
+
+    profile = load_target(target)
+    loaded = _open(model, weights, opset, input_shape)
+    shapes = None if is_torch_spec(model) else parse_input_shapes(input_shape or [])
+    feeds = load_inputs(inputs) if inputs else None
+    with rp.progress(err) as stage:
+        result = run_fix(
+            loaded,
+            profile,
+            output,
+            run_verify=verify,
+            samples=samples,
+            input_shapes=shapes,
+            inputs=feeds,
+            rtol=DEFAULT_RTOL if rtol is None else rtol,
+            allow_partial=allow_partial,
+            in_place=in_place,
+            convert=convert,
+            stage=stage,
+        )
+    if format is Format.json:
+        rp.print_json(out, result.to_dict())
+    else:
+        rp.print_fix(out, result, verbose)
+        rp.print_converter(out, result.converter, profile)
+    raise typer.Exit(0 if result.ok and result.output is not None else 1)
+
+
+@app.command("verify")
+def verify_command(
+    original: Annotated[Path, typer.Argument(help="The reference .onnx model.")],
+    candidate: Annotated[Path, typer.Argument(help="The .onnx model to compare with it.")],
+    samples: SamplesOpt = 8,
+    input_shape: InputShapeOpt = None,
+    inputs: InputsOpt = None,
+    rtol: RtolOpt = None,
+    format: FormatOpt = Format.text,
+) -> None:
+    """Compare two models' outputs with ONNX Runtime. Exit 0 if they agree, 1 if not."""
+    from opswap import report as rp
+    from opswap.model import load
+    from opswap.verify import DEFAULT_RTOL, load_inputs, parse_input_shapes, verify
+
+    a, b = load(original), load(candidate)
+    with rp.progress(err) as stage:
+        result = verify(
+            a,
+            b,
+            samples=samples,
+            input_shapes=parse_input_shapes(input_shape or []),
+            inputs=load_inputs(inputs) if inputs else None,
+            rtol=DEFAULT_RTOL if rtol is None else rtol,
+            on_sample=stage("verify", samples),
+        )
+    if format is Format.json:
+        rp.print_json(out, result.to_dict())
+    else:
+        rp.print_verification(out, result)
+    raise typer.Exit(0 if result.passed else 1)
+
+
+@app.command()
+def export(
+    spec: Annotated[str, typer.Argument(help="A PyTorch spec such as torchvision:mobilenet_v3_large.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the .onnx file.")],
+    weights: WeightsOpt = None,
+    opset: OpsetOpt = None,
+    input_shape: InputShapeOpt = None,
+) -> None:
+    """Export a PyTorch model to ONNX (TorchScript exporter; random weights get calibrated BatchNorm)."""
+    from opswap.errors import FrontendError
+    from opswap.frontends import is_torch_spec
+    from opswap.model import save
+
+    if not is_torch_spec(spec):
+        raise FrontendError(f"{spec!r}: export takes a PyTorch spec such as torchvision:mobilenet_v3_large")
+    model = _open(spec, weights, opset, input_shape)
+    save(model, output)
+    out.print(f"Wrote {output} (opset {model.opset}, {len(model.proto.graph.node)} nodes)")
+
+
+@targets_app.callback()
+def targets(ctx: typer.Context, format: FormatOpt = Format.text) -> None:
+    """List the shipped target profiles."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from opswap import report as rp
+    from opswap.targets import builtin_names, load_target
+
+    profiles = [load_target(name) for name in builtin_names()]
+    if format is Format.json:
+        rp.print_json(out, {"targets": [_target_dict(t) for t in profiles]})
+    else:
+        rp.print_targets(out, profiles)
+
+
+@targets_app.command("show")
+def targets_show(
+    target: Annotated[str, typer.Argument(help="A shipped profile name or a .toml path.")],
+    format: FormatOpt = Format.text,
+) -> None:
+    """Show one profile: its source and every op it accepts."""
+    from opswap import report as rp
+    from opswap.targets import load_target
+
+    profile = load_target(target)
+    data = _target_dict(profile)
+    if format is Format.json:
+        rp.print_json(out, data)
+        return
+    rp.print_targets(out, [profile])
+    for (domain, op_type), entry in sorted(profile.ops.items()):
+        versions = "all versions" if entry.opsets is None else "versions " + ", ".join(map(str, entry.opsets))
+        extras = []
+        if entry.attributes:
+            extras.append("; ".join(f"{k} in {list(v)}" for k, v in entry.attributes.items()))
+        if entry.static_inputs:
+            extras.append(f"constant inputs {list(entry.static_inputs)}")
+        if entry.note:
+            extras.append(f"note: {entry.note}")
+        name = f"{domain}:{op_type}" if domain else op_type
+        out.print(f"  {name:<24} {versions}" + ("  — " + " | ".join(extras) if extras else ""), markup=False)
+
+
+def _target_dict(t: Any) -> dict[str, Any]:
+    return {
+        "name": t.name,
+        "description": t.description,
+        "source": t.source,
+        "converter": t.converter,
+        "ops": {
+            (f"{d}:{o}" if d else o): {
+                "opsets": list(e.opsets) if e.opsets is not None else None,
+                "attributes": {k: list(v) for k, v in e.attributes.items()},
+                "static_inputs": list(e.static_inputs),
+                "note": e.note,
+            }
+            for (d, o), e in sorted(t.ops.items())
+        },
+    }
+
+
+@app.command()
+def rules(format: FormatOpt = Format.text) -> None:
+    """List every rewrite rule: source op, ops produced, exact or its error bound."""
+    from rich.table import Table
+
+    from opswap import report as rp
+    from opswap.rules import all_rules
+    from opswap.rules.base import emitted_ops
+
+    rows: list[dict[str, Any]] = [
+        {
+            "id": r.id,
+            "op_type": r.op_type,
+            "domain": r.domain,
+            "produces": emitted_ops(r),
+            "exact": r.exact,
+            "bound": r.bound or None,
+            "description": r.doc,
+        }
+        for r in all_rules()
+    ]
+    if format is Format.json:
+        rp.print_json(out, {"rules": rows})
+        return
+    table = Table(show_edge=False, pad_edge=False)
+    for column in ("source op", "rule", "produces", "exact", "formula"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            row["op_type"],
+            row["id"],
+            ", ".join(row["produces"]),
+            "yes" if row["exact"] else f"no: {row['bound']}",
+            row["description"],
+        )
+    out.print(table)
+
+
+def main() -> None:
+    """Entry point: run the app, turning opswap's errors into one line and exit code 2."""
+    from opswap.errors import OpswapError
+
+    try:
+        app()
+    except OpswapError as exc:
+        message = " ".join(str(exc).split())
+        sys.stderr.write(f"opswap: {message}\n")
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.stderr.write("opswap: interrupted\n")
+        sys.exit(130)
+    except Exception as exc:
+        if os.environ.get("OPSWAP_DEBUG"):
+            raise
+        first = " ".join(str(exc).split())
+        sys.stderr.write(
+            f"opswap: internal error: {type(exc).__name__}: {first} (OPSWAP_DEBUG=1 shows the traceback)\n"
+        )
+        sys.exit(3)

@@ -1,0 +1,92 @@
+"""Running a target's vendor converter on a model, when it is installed.
+
+The command comes from the profile (``converter`` and ``converter_args``) and runs as an argument
+list, never through a shell. When the tool is not on PATH, the result carries the exact command the
+user should run.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from opswap.targets import Target
+
+#: Qualcomm's ONNX frontend stops on the first op it has no translation for.
+_NO_TRANSLATION = re.compile(r"No translation registered for op type onnx_(\w+)")
+
+
+@dataclass
+class ConverterResult:
+    """What happened when the target's converter was (or would be) run."""
+
+    tool: str
+    command: list[str]
+    found: bool
+    returncode: int | None = None
+    output: Path | None = None
+    #: Ops the converter named as unsupported, lower-cased as it prints them.
+    rejected_ops: list[str] = field(default_factory=list)
+    log_tail: str = ""
+
+    @property
+    def succeeded(self) -> bool:
+        """The converter ran and exited 0."""
+        return self.found and self.returncode == 0
+
+    @property
+    def command_line(self) -> str:
+        """The command as a user would type it."""
+        return shlex.join(self.command)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "tool": self.tool,
+            "found": self.found,
+            "command": self.command_line,
+            "returncode": self.returncode,
+            "output": str(self.output) if self.output else None,
+            "rejected_ops": self.rejected_ops,
+        }
+
+
+def converter_command(target: Target, model_path: Path) -> tuple[list[str], Path]:
+    """The argument list that converts ``model_path`` for ``target``, and the file it writes."""
+    output = model_path.with_suffix(target.converter_output_suffix or ".out")
+    args = [a.replace("{input}", str(model_path)).replace("{output}", str(output)) for a in target.converter_args]
+    return [target.converter, *args], output
+
+
+def run_converter(target: Target, model_path: Path, timeout: float | None = None) -> ConverterResult | None:
+    """Run the target's converter on ``model_path`` if it is on PATH; None if the target names none."""
+    if not target.converter:
+        return None
+    command, output = converter_command(target, model_path)
+    executable = shutil.which(target.converter)
+    if executable is None:
+        return ConverterResult(tool=target.converter, command=command, found=False, output=output)
+    completed = subprocess.run(
+        [executable, *command[1:]],
+        capture_output=True,
+        text=True,
+        errors="replace",
+        timeout=timeout,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    log = completed.stdout + completed.stderr
+    return ConverterResult(
+        tool=target.converter,
+        command=command,
+        found=True,
+        returncode=completed.returncode,
+        output=output if completed.returncode == 0 else None,
+        rejected_ops=sorted(set(_NO_TRANSLATION.findall(log))),
+        log_tail="\n".join(log.strip().splitlines()[-10:]),
+    )

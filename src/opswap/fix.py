@@ -1,0 +1,121 @@
+"""The whole job on one model: check, legalize, check again, verify, write, hand to the converter."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from opswap.check import CheckReport, check
+from opswap.converters import ConverterResult, run_converter
+from opswap.errors import ModelError
+from opswap.legalize import LegalizeReport, legalize
+from opswap.model import Model, copy, save
+from opswap.targets import Level, Target
+from opswap.verify import DEFAULT_RTOL, DEFAULT_SAMPLES, VerifyReport, verify
+
+#: ``stage(description, total)`` returns a function to call once per unit of work done.
+StageFactory = Callable[[str, int | None], Callable[[], None]]
+
+
+@dataclass
+class FixReport:
+    """Everything ``fix`` did, for people (see report.py) and for CI (``to_dict``)."""
+
+    target: str
+    model: str
+    before: CheckReport
+    legalization: LegalizeReport
+    after: CheckReport
+    verification: VerifyReport | None
+    #: The file written, or None when nothing was written (see ``not_written``).
+    output: Path | None
+    not_written: str = ""
+    converter: ConverterResult | None = None
+
+    @property
+    def legal(self) -> bool:
+        """Whether the fixed model is legal for the target."""
+        return self.after.legal
+
+    @property
+    def ok(self) -> bool:
+        """Legal and verified (or verification skipped), and not held back from writing."""
+        verified = self.verification is None or self.verification.passed
+        return self.legal and verified and not self.not_written
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form: legal, output, rewrites, verification, and the rest."""
+        return {
+            "target": self.target,
+            "model": self.model,
+            "legal": self.legal,
+            "ok": self.ok,
+            "output": str(self.output) if self.output else None,
+            "not_written": self.not_written or None,
+            "rewrites": [r.to_dict() for r in self.legalization.rewrites],
+            "unresolved": [u.to_dict() for u in self.legalization.unresolved],
+            "nodes_removed": self.legalization.nodes_removed,
+            "nodes_added": self.legalization.nodes_added,
+            "verification": self.verification.to_dict() if self.verification else None,
+            "before": self.before.to_dict(),
+            "after": self.after.to_dict(),
+            "converter": self.converter.to_dict() if self.converter else None,
+        }
+
+
+def fix(
+    model: Model,
+    target: Target,
+    output: Path | None = None,
+    *,
+    run_verify: bool = True,
+    samples: int = DEFAULT_SAMPLES,
+    input_shapes: Mapping[str, list[int]] | None = None,
+    inputs: list[dict[str, np.ndarray]] | None = None,
+    rtol: float = DEFAULT_RTOL,
+    allow_partial: bool = False,
+    in_place: bool = False,
+    convert: bool = True,
+    stage: StageFactory | None = None,
+) -> FixReport:
+    """Legalize ``model`` for ``target`` (in place), verify it against the original, and write it.
+
+    The output is written only when the result is legal (or ``allow_partial``) and verification
+    passed (or was skipped); otherwise ``FixReport.not_written`` says why. When written and the
+    target's converter is on PATH (and ``convert``), the converter runs on it.
+    """
+    if output is not None and model.path is not None and not in_place and _same_file(model.path, output):
+        raise ModelError(f"{output}: output is the input file; pass --in-place to overwrite it")
+    before = check(model, target)
+    original = copy(model) if run_verify else None
+    illegal = sum(1 for f in before.findings if f.level == Level.ERROR)
+    advance = stage("legalize", illegal) if stage else None
+    legalization = legalize(model, target, on_node=advance)
+    after = check(model, target)
+    verification = None
+    if original is not None:
+        advance = stage("verify", samples if inputs is None else len(inputs)) if stage else None
+        verification = verify(
+            original, model, samples=samples, input_shapes=input_shapes, inputs=inputs, rtol=rtol, on_sample=advance
+        )
+    report = FixReport(target.name, model.name, before, legalization, after, verification, None)
+    if not after.legal and not allow_partial:
+        report.not_written = "some illegal nodes have no legal route (pass --allow-partial to write anyway)"
+    elif verification is not None and not verification.passed:
+        report.not_written = "verification failed: the fixed model's outputs differ from the original's"
+    elif output is not None:
+        report.output = save(model, output)
+        if convert:
+            report.converter = run_converter(target, report.output)
+    return report
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (b.exists() and a.samefile(b))
+    except OSError:
+        return False

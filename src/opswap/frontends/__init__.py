@@ -1,0 +1,38 @@
+"""Where models come from: ONNX files, or PyTorch specs such as ``torchvision:mobilenet_v3_large``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from opswap.errors import FrontendError
+from opswap.model import Model, load
+
+TORCH_PREFIXES = ("torchvision:",)
+
+
+def is_torch_spec(source: str) -> bool:
+    """Whether ``source`` names a PyTorch model rather than an ONNX file."""
+    return source.startswith(TORCH_PREFIXES)
+
+
+def open_model(
+    source: str,
+    *,
+    weights: Path | None = None,
+    input_shape: Sequence[int] | None = None,
+    opset: int | None = None,
+) -> Model:
+    """Load an ONNX file, or build and export a PyTorch spec, as a :class:`Model`."""
+    if is_torch_spec(source):
+        from opswap.frontends import torch as torch_frontend
+
+        return torch_frontend.load_spec(
+            source,
+            weights=weights,
+            input_shape=tuple(input_shape or torch_frontend.DEFAULT_INPUT_SHAPE),
+            opset=opset or torch_frontend.DEFAULT_OPSET,
+        )
+    if weights is not None or opset is not None:
+        raise FrontendError("--weights and --opset apply to PyTorch specs (torchvision:NAME), not to ONNX files")
+    return load(source)

@@ -1,0 +1,159 @@
+"""PyTorch models as input: ``torchvision:NAME`` specs, weights files, export to ONNX.
+
+torch is an optional dependency, imported only here and only when a spec is used. Weights are loaded
+with ``weights_only=True``: a file that is not a plain state dict is refused, never unpickled.
+
+Without weights, torchvision's networks are built with random parameters and BatchNorm statistics of
+zero mean and unit variance; their outputs are then about 1e-9 and every comparison on them is
+meaningless. So random-weight models have their BatchNorm statistics calibrated first, by a few
+forward passes on random data in training mode.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import tempfile
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from opswap.errors import FrontendError
+from opswap.model import Model, load
+
+DEFAULT_INPUT_SHAPE = (1, 3, 224, 224)
+DEFAULT_OPSET = 14
+CALIBRATION_BATCHES = 4
+CALIBRATION_BATCH_SIZE = 8
+
+
+def _torch() -> Any:
+    try:
+        import torch
+        import torchvision  # noqa: F401
+    except ImportError:
+        raise FrontendError("PyTorch model specs need torch and torchvision: pip install 'opswap[torch]'") from None
+    return torch
+
+
+def build(
+    spec: str, weights: Path | None = None, input_shape: Sequence[int] = DEFAULT_INPUT_SHAPE, seed: int = 0
+) -> Any:
+    """Build the ``nn.Module`` a spec names, in eval mode, with weights loaded or BatchNorm calibrated."""
+    torch = _torch()
+    import torchvision
+
+    kind, _, name = spec.partition(":")
+    if kind != "torchvision" or not name:
+        raise FrontendError(f"{spec!r}: expected torchvision:NAME, for example torchvision:mobilenet_v3_large")
+    available = torchvision.models.list_models()
+    if name not in available:
+        import difflib
+
+        close = difflib.get_close_matches(name, available, n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise FrontendError(f"{spec!r}: torchvision has no model {name!r}{hint}")
+    torch.manual_seed(seed)
+    module = torchvision.models.get_model(name, weights=None)
+    if weights is not None:
+        module.load_state_dict(load_state_dict(weights, module))
+    else:
+        calibrate_batchnorm(module, input_shape, seed=seed)
+    return module.eval()
+
+
+def load_state_dict(path: Path, module: Any) -> dict[str, Any]:
+    """Read a state dict with ``weights_only=True`` and check it fits ``module``."""
+    torch = _torch()
+    if not path.is_file():
+        raise FrontendError(f"{path}: no such weights file")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, ... for refused or broken files
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise FrontendError(
+            f"{path}: not a plain state dict of tensors (loaded with weights_only=True): {first}"
+        ) from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise FrontendError(f"{path}: not a plain state dict of tensors")
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"missing {len(missing)} keys (first: {missing[0]})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected keys (first: {unexpected[0]})")
+        raise FrontendError(f"{path}: does not fit the model: {'; '.join(parts)}")
+    for key, tensor in state.items():
+        if tuple(tensor.shape) != tuple(expected[key].shape):
+            raise FrontendError(
+                f"{path}: {key} has shape {tuple(tensor.shape)}, the model expects {tuple(expected[key].shape)}"
+            )
+    return state
+
+
+def calibrate_batchnorm(module: Any, input_shape: Sequence[int], seed: int = 0) -> None:
+    """Set BatchNorm running statistics from a few forward passes on random data."""
+    torch = _torch()
+    norms = [m for m in module.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # cumulative average over the calibration batches
+    generator = torch.Generator().manual_seed(seed)
+    shape = (CALIBRATION_BATCH_SIZE, *input_shape[1:])
+    module.train()
+    with torch.no_grad():
+        for _ in range(CALIBRATION_BATCHES):
+            module(torch.randn(*shape, generator=generator))
+    module.eval()
+
+
+def export(
+    module: Any, path: Path, input_shape: Sequence[int] = DEFAULT_INPUT_SHAPE, opset: int = DEFAULT_OPSET
+) -> None:
+    """Export with the TorchScript exporter (``dynamo=False``) at ``opset``."""
+    torch = _torch()
+    example = torch.randn(*input_shape, generator=torch.Generator().manual_seed(0))
+    with _quiet():
+        try:
+            torch.onnx.export(
+                module,
+                (example,),
+                str(path),
+                opset_version=opset,
+                dynamo=False,
+                input_names=["input"],
+                output_names=["output"],
+            )
+        except Exception as exc:  # the exporter raises many types; report its own words
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise FrontendError(f"torch.onnx.export failed: {first}") from None
+
+
+def load_spec(
+    spec: str,
+    weights: Path | None = None,
+    input_shape: Sequence[int] = DEFAULT_INPUT_SHAPE,
+    opset: int = DEFAULT_OPSET,
+) -> Model:
+    """Build, export and load a PyTorch spec as an in-memory ONNX model."""
+    module = build(spec, weights, input_shape)
+    with tempfile.TemporaryDirectory(prefix="opswap-export-") as tmp:
+        path = Path(tmp) / (spec.partition(":")[2] + ".onnx")
+        export(module, path, input_shape, opset)
+        model = load(path)
+    model.path, model.label, model.base_dir = None, spec, Path.cwd()
+    return model
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """The TorchScript exporter warns about its own deprecation and prints diagnostics; hide them."""
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        yield

@@ -1,0 +1,88 @@
+"""Walking every scope of a model: the main graph, If/Loop/Scan bodies, and model-local functions.
+
+Each scope is visited as the protobuf it is; nothing is copied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import onnx
+
+_GRAPH = onnx.AttributeProto.GRAPH
+_GRAPHS = onnx.AttributeProto.GRAPHS
+_TENSOR = onnx.AttributeProto.TENSOR
+_TENSORS = onnx.AttributeProto.TENSORS
+
+
+@dataclass(frozen=True)
+class Scope:
+    """One list of nodes that shares an opset: a graph, a subgraph, or a function body."""
+
+    #: Where the scope sits, for messages: ``main``, ``main/<node>.then_branch``, ``function <name>``.
+    path: str
+    #: The GraphProto or FunctionProto that owns the nodes.
+    owner: onnx.GraphProto | onnx.FunctionProto
+    #: Opset version per domain in force inside the scope.
+    opsets: dict[str, int]
+
+    @property
+    def is_function(self) -> bool:
+        """Functions cannot hold initializers, so constants there become Constant nodes."""
+        return isinstance(self.owner, onnx.FunctionProto)
+
+    @property
+    def nodes(self) -> list[onnx.NodeProto]:
+        """The scope's nodes, in order (a live protobuf container)."""
+        return self.owner.node  # type: ignore[return-value,no-any-return]
+
+
+def opset_map(opset_import: object) -> dict[str, int]:
+    """Map domain to version, with ``ai.onnx`` spelled as the empty domain."""
+    return {
+        ("" if e.domain == "ai.onnx" else e.domain): int(e.version)
+        for e in opset_import  # type: ignore[attr-defined]
+    }
+
+
+def iter_scopes(model: onnx.ModelProto) -> Iterator[Scope]:
+    """Yield the main graph, every nested subgraph, and every model-local function body."""
+    yield from _graph_scopes(model.graph, "main", opset_map(model.opset_import))
+    for function in model.functions:
+        opsets = opset_map(function.opset_import)
+        yield from _graph_scopes(function, f"function {function.domain}.{function.name}", opsets)
+
+
+def _graph_scopes(owner: onnx.GraphProto | onnx.FunctionProto, path: str, opsets: dict[str, int]) -> Iterator[Scope]:
+    yield Scope(path, owner, opsets)
+    for index, node in enumerate(owner.node):
+        if not node.attribute:
+            continue
+        for attr in node.attribute:
+            if attr.type == _GRAPH:
+                yield from _graph_scopes(attr.g, f"{path}/{node_label(node, index)}.{attr.name}", opsets)
+            elif attr.type == _GRAPHS:
+                for k, graph in enumerate(attr.graphs):
+                    label = f"{path}/{node_label(node, index)}.{attr.name}[{k}]"
+                    yield from _graph_scopes(graph, label, opsets)
+
+
+def node_label(node: onnx.NodeProto, index: int) -> str:
+    """The node's name, or its position when the exporter left it unnamed."""
+    return node.name or f"{node.op_type}#{index}"
+
+
+def iter_tensors(model: onnx.ModelProto) -> Iterator[onnx.TensorProto]:
+    """Yield every tensor stored in the model: initializers and tensor attributes, in all scopes."""
+    for scope in iter_scopes(model):
+        if isinstance(scope.owner, onnx.GraphProto):
+            yield from scope.owner.initializer
+            for sparse in scope.owner.sparse_initializer:
+                yield sparse.values
+        for node in scope.nodes:
+            for attr in node.attribute:
+                if attr.type == _TENSOR:
+                    yield attr.t
+                elif attr.type == _TENSORS:
+                    yield from attr.tensors

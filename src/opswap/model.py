@@ -1,0 +1,222 @@
+"""Reading and writing ONNX models without ever damaging a file.
+
+The protobuf is the working form: opswap scans and splices ``onnx.ModelProto`` directly rather
+than building a Python object per node (see the README's design notes). Weights stored as external
+data are never read: the model is loaded without them and its references are checked, then carried
+over on save.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+import onnx
+from google.protobuf.message import DecodeError
+
+from opswap.errors import ModelError
+from opswap.graphs import iter_tensors
+
+#: Protobuf cannot serialize a message of 2 GiB or more.
+_PROTOBUF_LIMIT = 2**31 - 1
+
+
+@dataclass
+class Model:
+    """An ONNX model and the folder its external data is resolved from."""
+
+    proto: onnx.ModelProto
+    path: Path | None = None
+    #: Folder that relative external-data locations are resolved from.
+    base_dir: Path = field(default_factory=Path.cwd)
+    #: What the model was made from when it has no file (a PyTorch spec, for example).
+    label: str = ""
+
+    @property
+    def name(self) -> str:
+        """A short name for messages: the file name, the source label, or the graph name."""
+        if self.path is not None:
+            return self.path.name
+        return self.label or self.proto.graph.name or "<model>"
+
+    @property
+    def opset(self) -> int:
+        """The model's ai.onnx opset version."""
+        return default_opset(self.proto.opset_import, self.name)
+
+
+def default_opset(opset_import: Iterable[onnx.OperatorSetIdProto], where: str) -> int:
+    """Return the ai.onnx version among ``opset_import``, or raise a one-line error."""
+    for entry in opset_import:
+        if entry.domain in ("", "ai.onnx"):
+            return int(entry.version)
+    raise ModelError(f"{where}: no ai.onnx opset import, so op versions are unknown")
+
+
+def load(path: str | os.PathLike[str]) -> Model:
+    """Load an ONNX model file, leaving external data unread.
+
+    Raises :class:`ModelError` with a one-line message for every kind of bad file.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise ModelError(f"{p}: no such file")
+    if not p.is_file():
+        raise ModelError(f"{p}: not a file")
+    if p.stat().st_size == 0:
+        raise ModelError(f"{p}: empty file, not an ONNX model")
+    try:
+        proto = onnx.load(str(p), load_external_data=False)
+    except (DecodeError, RuntimeWarning, ValueError) as exc:
+        raise ModelError(f"{p}: not an ONNX model ({_first_line(exc)})") from None
+    except OSError as exc:
+        raise ModelError(f"{p}: cannot read ({exc.strerror or exc})") from None
+    model = Model(proto, p, p.resolve().parent)
+    validate(model)
+    return model
+
+
+def from_proto(proto: onnx.ModelProto, base_dir: Path | None = None) -> Model:
+    """Wrap an in-memory model (external data, if any, resolved from ``base_dir``)."""
+    model = Model(proto, None, base_dir or Path.cwd())
+    validate(model)
+    return model
+
+
+def copy(model: Model) -> Model:
+    """An independent copy of ``model`` (to keep the original while legalizing in place)."""
+    proto = onnx.ModelProto()
+    proto.CopyFrom(model.proto)
+    return Model(proto, model.path, model.base_dir, model.label)
+
+
+def validate(model: Model) -> None:
+    """Reject what is not a usable ONNX model, with the reason in one line."""
+    proto, name = model.proto, model.name
+    if not proto.HasField("graph") or proto.ir_version <= 0:
+        raise ModelError(f"{name}: not an ONNX model (no graph or IR version)")
+    if proto.ir_version > onnx.IR_VERSION:
+        raise ModelError(
+            f"{name}: IR version {proto.ir_version} is newer than this onnx supports ({onnx.IR_VERSION}); upgrade onnx"
+        )
+    default_opset(proto.opset_import, name)
+    for tensor in external_tensors(proto):
+        external_data_path(model, tensor)
+    try:
+        onnx.checker.check_model(proto)
+    except onnx.checker.ValidationError as exc:
+        raise ModelError(f"{name}: invalid ONNX model: {_first_line(exc)}") from None
+
+
+def external_tensors(proto: onnx.ModelProto) -> Iterator[onnx.TensorProto]:
+    """Yield every tensor in the model whose data lives in an external file."""
+    for tensor in iter_tensors(proto):
+        if tensor.data_location == onnx.TensorProto.EXTERNAL:
+            yield tensor
+
+
+def _location(tensor: onnx.TensorProto) -> str:
+    for entry in tensor.external_data:
+        if entry.key == "location":
+            return str(entry.value)
+    return ""
+
+
+def external_data_path(model: Model, tensor: onnx.TensorProto) -> Path:
+    """Resolve a tensor's external data file, refusing paths that leave the model's folder."""
+    location = _location(tensor)
+    where = f"{model.name}: tensor {tensor.name!r}"
+    if not location:
+        raise ModelError(f"{where} has external data with no location")
+    rel = Path(location)
+    base = model.base_dir.resolve()
+    resolved = (base / rel).resolve()
+    if rel.is_absolute() or not resolved.is_relative_to(base):
+        raise ModelError(f"{where}: external data path {location!r} points outside the model's folder")
+    if not resolved.is_file():
+        raise ModelError(f"{where}: external data file {location!r} not found in {base}")
+    return resolved
+
+
+def save(model: Model, path: str | os.PathLike[str]) -> Path:
+    """Write ``model`` to ``path`` atomically and return the path.
+
+    The file appears whole or not at all: it is written to a temporary file in the same folder and
+    renamed into place. External data files are referenced where they are when the output is in the
+    model's folder, and copied beside the output otherwise (relative locations must resolve from
+    the new folder).
+    """
+    out = Path(path)
+    folder = out.resolve().parent
+    if not folder.is_dir():
+        raise ModelError(f"{out}: output folder {folder} does not exist")
+    if model.proto.ByteSize() > _PROTOBUF_LIMIT:
+        raise ModelError(
+            f"{out}: the model is over 2 GiB with its weights inside; "
+            "store them as external data first (onnx.save(..., save_as_external_data=True))"
+        )
+    if folder != model.base_dir.resolve():
+        _copy_external_data(model, folder)
+    data = model.proto.SerializeToString()
+    with _atomic_file(out) as handle:
+        handle.write(data)
+    return out
+
+
+def _copy_external_data(model: Model, folder: Path) -> None:
+    locations = {_location(t): external_data_path(model, t) for t in external_tensors(model.proto)}
+    for location, source in locations.items():
+        target = folder / location
+        if target.exists():
+            if target.samefile(source) or _same_content(target, source):
+                continue
+            raise ModelError(
+                f"{target}: exists and differs from the model's external data {source}; choose another output folder"
+            )
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with _atomic_file(target) as handle, source.open("rb") as src:
+            shutil.copyfileobj(src, handle, 16 * 2**20)
+
+
+def _same_content(a: Path, b: Path) -> bool:
+    if a.stat().st_size != b.stat().st_size:
+        return False
+    with a.open("rb") as fa, b.open("rb") as fb:
+        while True:
+            chunk = fa.read(2**20)
+            if chunk != fb.read(2**20):
+                return False
+            if not chunk:
+                return True
+
+
+@contextlib.contextmanager
+def _atomic_file(path: Path) -> Iterator[BinaryIO]:
+    """Open a temporary file beside ``path``; rename it over ``path`` only if the block succeeds."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.resolve().parent)
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise ModelError(f"{path}: cannot write ({exc.strerror or exc})") from None
+        raise
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,181 @@
+"""What users read: rich tables on a terminal, one JSON object for CI, progress bars on stderr."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from opswap.check import CheckReport, FindingGroup
+from opswap.converters import ConverterResult
+from opswap.fix import FixReport
+from opswap.targets import Level, Target, op_name
+from opswap.verify import VerifyReport
+
+#: Node names shown per row before "+N more" (JSON output lists them all).
+SHOWN_NODES = 3
+
+_LEVEL_TITLES = {
+    Level.ERROR: "[bold red]Illegal[/] — the converter rejects these",
+    Level.WARNING: "[yellow]Warnings[/] — the converter warns and goes on",
+    Level.CAVEAT: "[cyan]Caveats[/] — conditions the profile states that opswap cannot check",
+}
+
+
+def print_json(console: Console, data: dict[str, Any]) -> None:
+    """One JSON object on stdout, nothing else."""
+    console.file.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def _print_groups(console: Console, groups: list[FindingGroup], all_nodes: bool) -> None:
+    """One line per op and reason, then its node names (the first few unless ``all_nodes``)."""
+    width = max(len(op_name(g.op_type, g.domain)) for g in groups)
+    for g in groups:
+        name = op_name(g.op_type, g.domain)
+        console.print(f"  [bold]{escape(name):<{width}}[/] × {g.count:<4} {escape(g.reason)}")
+        shown = g.nodes if all_nodes else g.nodes[:SHOWN_NODES]
+        for node in shown:
+            console.print(f"      {escape(node)}", soft_wrap=True)
+        if len(g.nodes) > len(shown):
+            console.print(f"      [dim]… {len(g.nodes) - len(shown)} more (--verbose or --format json lists all)[/]")
+
+
+def print_check(console: Console, report: CheckReport, verbose: bool = False) -> None:
+    """The check report: illegal ops, then warnings and caveats (those two only with ``verbose``)."""
+    illegal = report.groups(Level.ERROR)
+    count = sum(g.count for g in illegal)
+    console.print(
+        f"[bold]{escape(report.model)}[/] against [bold]{escape(report.target)}[/]: {report.node_count} nodes"
+    )
+    for level in (Level.ERROR, Level.WARNING, Level.CAVEAT):
+        groups = report.groups(level)
+        if not groups:
+            continue
+        if level != Level.ERROR and not verbose:
+            n = sum(g.count for g in groups)
+            what = "warnings" if level == Level.WARNING else "caveats"
+            console.print(f"{n} nodes with {what} ({len(groups)} kinds; --verbose lists them)")
+            continue
+        console.print()
+        console.print(_LEVEL_TITLES[level])
+        _print_groups(console, groups, verbose)
+    console.print()
+    if report.legal:
+        console.print(f"[bold green]LEGAL[/] for {escape(report.target)}")
+    else:
+        console.print(
+            f"[bold red]ILLEGAL[/] for {escape(report.target)}: {count} nodes of {len(illegal)} op types "
+            f"({', '.join(escape(op_name(g.op_type, g.domain)) for g in illegal)})"
+        )
+
+
+def print_verification(console: Console, v: VerifyReport) -> None:
+    """The verification numbers and verdict."""
+    top1 = v.top1_agreement
+    top1_text = "n/a (no output of rank >= 2)" if top1 is None else f"{top1:.0%}"
+    console.print(f"Verification with ONNX Runtime (CPU) on {v.samples} random inputs:")
+    console.print(
+        f"  max |Δ| = {v.max_abs:.3g}   max |Δ| / max |ref| = {v.max_rel:.3g} (tolerance {v.rtol:g})   "
+        f"cosine = {v.cosine:.9f}   top-1 agreement = {top1_text}"
+    )
+    verdict = "[bold green]PASSED[/]" if v.passed else "[bold red]FAILED[/]"
+    console.print(f"  {verdict}")
+
+
+def print_converter(console: Console, result: ConverterResult | None, target: Target) -> None:
+    """The converter's outcome, or the command to run."""
+    if result is None:
+        return
+    if not result.found:
+        console.print(f"{escape(result.tool)} is not on PATH; to convert for {escape(target.name)}, run:")
+        console.print(f"  {escape(result.command_line)}")
+        return
+    if result.succeeded:
+        console.print(f"[green]{escape(result.tool)} converted it[/]: {escape(str(result.output))}")
+        return
+    console.print(f"[red]{escape(result.tool)} failed (exit {result.returncode})[/]: {escape(result.command_line)}")
+    if result.rejected_ops:
+        console.print(f"  it reports no translation for: {', '.join(result.rejected_ops)}")
+    if result.log_tail:
+        console.print(escape(result.log_tail))
+
+
+def print_fix(console: Console, report: FixReport, verbose: bool = False) -> None:
+    """The fix report: findings before, rewrites, what is left, verification, output."""
+    print_check(console, report.before, verbose)
+    rewrites = report.legalization.rewrites
+    if rewrites:
+        console.print()
+        console.print("[bold]Rewrites[/]")
+        table = Table(show_edge=False, pad_edge=False)
+        table.add_column("op")
+        table.add_column("count", justify="right")
+        table.add_column("route")
+        table.add_column("exact")
+        for r in rewrites:
+            table.add_row(
+                escape(op_name(r.op_type, r.domain)), str(len(r.nodes)), escape(r.route), "yes" if r.exact else "no"
+            )
+        console.print(table)
+        console.print(
+            f"{report.legalization.nodes_removed} nodes replaced by {report.legalization.nodes_added}; "
+            f"{report.after.node_count} nodes now"
+        )
+    for u in report.legalization.unresolved:
+        console.print()
+        console.print(f"[bold red]No legal route[/] for {len(u.nodes)} {escape(op_name(u.op_type, u.domain))} nodes:")
+        console.print(escape(u.explanation))
+    console.print()
+    if report.after.legal:
+        console.print(f"[bold green]LEGAL[/] for {escape(report.target)} after rewriting")
+    if report.verification is not None:
+        print_verification(console, report.verification)
+    if report.output is not None:
+        console.print(f"Wrote {escape(str(report.output))}")
+    elif report.not_written:
+        console.print(f"[bold red]Not written[/]: {escape(report.not_written)}")
+
+
+def print_targets(console: Console, targets: list[Target]) -> None:
+    """One row per profile."""
+    table = Table(show_edge=False, pad_edge=False)
+    table.add_column("target")
+    table.add_column("ops", justify="right")
+    table.add_column("converter")
+    table.add_column("description / source", overflow="fold")
+    for t in targets:
+        table.add_row(
+            escape(t.name),
+            str(len(t.ops)),
+            escape(t.converter or "-"),
+            escape(t.description) + "\n[dim]" + escape(t.source) + "[/]",
+        )
+    console.print(table)
+
+
+@contextlib.contextmanager
+def progress(console: Console) -> Iterator[Callable[[str, int | None], Callable[[], None]]]:
+    """Progress bars on stderr (only on a terminal); yields ``stage(description, total) -> advance``."""
+    bars = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
+
+    def stage(description: str, total: int | None) -> Callable[[], None]:
+        task = bars.add_task(description, total=total)
+        return lambda: bars.advance(task)
+
+    with bars:
+        yield stage

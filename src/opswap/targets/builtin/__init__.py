@@ -1,0 +1,1 @@
+"""Shipped target profiles: data files only, each citing its source."""

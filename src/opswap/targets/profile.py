@@ -1,0 +1,249 @@
+"""Target profiles: what a runtime's converter accepts, as data, and the legality of one node.
+
+A profile lists the ops a target accepts; anything not listed is illegal. Per op it may restrict the
+opset versions, attribute values and which inputs must be constants, and carry a note that cannot be
+checked (reported as a caveat on every such node, never passed silently).
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import onnx
+
+from opswap.errors import TargetError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+class Level(enum.IntEnum):
+    """How a node stands with a target, from fine to illegal (ordered: max() is the worst)."""
+
+    OK = 0
+    #: Legal, with a condition the profile states but opswap cannot check.
+    CAVEAT = 1
+    #: The converter accepts the op but warns (for example an opset version it does not list).
+    WARNING = 2
+    #: The converter rejects the node.
+    ERROR = 3
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The legality of one node for one target, with the reason in words."""
+
+    level: Level
+    reason: str = ""
+
+    @property
+    def legal(self) -> bool:
+        """Whether the converter accepts the node (warnings and caveats are legal)."""
+        return self.level < Level.ERROR
+
+
+OK = Verdict(Level.OK)
+
+
+@dataclass(frozen=True)
+class OpSupport:
+    """What a target accepts of one op."""
+
+    op_type: str
+    domain: str = ""
+    #: ONNX ``since_version`` values the converter registers; None accepts every version.
+    opsets: tuple[int, ...] | None = None
+    #: Attribute name -> allowed values (a missing attribute is checked at its schema default).
+    attributes: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
+    #: Input positions that must be constants (initializers or Constant outputs).
+    static_inputs: tuple[int, ...] = ()
+    #: A condition that cannot be checked; shown as a caveat.
+    note: str = ""
+
+
+#: How an op version missing from ``opsets`` is judged: converters such as Qualcomm's warn and go on.
+_UNLISTED_OPSET_LEVELS = {"warning": Level.WARNING, "error": Level.ERROR}
+
+
+@dataclass(frozen=True)
+class Target:
+    """A target runtime's profile: its accepted ops and how to call its converter."""
+
+    name: str
+    description: str
+    source: str
+    ops: Mapping[tuple[str, str], OpSupport]
+    converter: str = ""
+    #: Converter arguments; ``{input}`` and ``{output}`` are replaced by paths.
+    converter_args: tuple[str, ...] = ()
+    converter_output_suffix: str = ""
+    unlisted_opset: Level = Level.WARNING
+    path: Path | None = None
+
+    def support(self, op_type: str, domain: str = "") -> OpSupport | None:
+        """The profile's entry for an op, or None when the target lacks it."""
+        return self.ops.get((_norm_domain(domain), op_type))
+
+    def verdict(
+        self,
+        node: onnx.NodeProto,
+        since_version: int | None,
+        is_static: Callable[[str], bool],
+    ) -> Verdict:
+        """Judge one node.
+
+        ``since_version`` is the version of the op's schema in force at the node's opset (None for
+        ops onnx does not know); ``is_static`` tells whether a value name is a constant.
+        """
+        entry = self.support(node.op_type, node.domain)
+        if entry is None:
+            return Verdict(Level.ERROR, f"{op_name(node.op_type, node.domain)} is not supported by {self.name}")
+        problems: list[Verdict] = []
+        for attr_name, allowed in entry.attributes.items():
+            value = attribute_value(node, attr_name, since_version)
+            if value is not None and value not in allowed:
+                allowed_text = ", ".join(map(str, allowed))
+                problems.append(Verdict(Level.ERROR, f"{attr_name}={value} not supported (only {allowed_text})"))
+        for position in entry.static_inputs:
+            if position < len(node.input) and node.input[position] and not is_static(node.input[position]):
+                problems.append(Verdict(Level.ERROR, f"input {position} ({node.input[position]}) must be a constant"))
+        if entry.opsets is not None and since_version is not None and since_version not in entry.opsets:
+            listed = ", ".join(map(str, entry.opsets))
+            problems.append(
+                Verdict(
+                    self.unlisted_opset, f"version {since_version} not in the versions {self.name} lists ({listed})"
+                )
+            )
+        if entry.note:
+            problems.append(Verdict(Level.CAVEAT, entry.note))
+        if not problems:
+            return OK
+        worst = max(p.level for p in problems)
+        return Verdict(worst, "; ".join(p.reason for p in problems if p.level == worst))
+
+
+def op_name(op_type: str, domain: str) -> str:
+    """``Op`` for ai.onnx, ``domain:Op`` otherwise."""
+    domain = _norm_domain(domain)
+    return f"{domain}:{op_type}" if domain else op_type
+
+
+def _norm_domain(domain: str) -> str:
+    return "" if domain == "ai.onnx" else domain
+
+
+def attribute_value(node: onnx.NodeProto, name: str, since_version: int | None) -> Any:
+    """A node's attribute value, or the schema's default when the node omits it.
+
+    None when the op version has no such attribute (the constraint does not apply).
+    """
+    for attr in node.attribute:
+        if attr.name == name:
+            return _plain(onnx.helper.get_attribute_value(attr))
+    if since_version is None:
+        return None
+    return _schema_default(node.op_type, node.domain, since_version, name)
+
+
+@functools.lru_cache(maxsize=4096)
+def _schema_default(op_type: str, domain: str, version: int, name: str) -> Any:
+    try:
+        schema = onnx.defs.get_schema(op_type, version, domain)
+    except onnx.defs.SchemaError:
+        return None
+    attr = schema.attributes.get(name)
+    if attr is None or not attr.default_value.name:
+        return None
+    return _plain(onnx.helper.get_attribute_value(attr.default_value))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, list):
+        return tuple(_plain(v) for v in value)
+    return value
+
+
+# --- parsing -------------------------------------------------------------------------------------
+
+_TARGET_KEYS = {
+    "name": str,
+    "description": str,
+    "source": str,
+    "converter": str,
+    "converter_args": list,
+    "converter_output_suffix": str,
+    "unlisted_opset": str,
+}
+_OP_KEYS = {"opsets": list, "attributes": dict, "static_inputs": list, "note": str}
+
+
+def parse_profile(text: str, origin: str) -> Target:
+    """Parse a TOML profile; every mistake is reported with the file and key."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise TargetError(f"{origin}: not valid TOML: {exc}") from None
+    _check_keys(data, {"target": dict, "ops": dict}, origin)
+    header = data.get("target")
+    if header is None:
+        raise TargetError(f"{origin}: missing [target] table")
+    _check_keys(header, _TARGET_KEYS, f"{origin} [target]")
+    for required in ("name", "source"):
+        if required not in header:
+            raise TargetError(f"{origin} [target]: missing key {required!r} (profiles cite their source)")
+    level_name = header.get("unlisted_opset", "warning")
+    if level_name not in _UNLISTED_OPSET_LEVELS:
+        raise TargetError(f"{origin} [target] unlisted_opset: must be 'warning' or 'error', not {level_name!r}")
+    ops: dict[tuple[str, str], OpSupport] = {}
+    for key, entry in data.get("ops", {}).items():
+        where = f"{origin} [ops.{key}]"
+        if not isinstance(entry, dict):
+            raise TargetError(f"{where}: must be a table")
+        _check_keys(entry, _OP_KEYS, where)
+        domain, _, op_type = key.rpartition(":")
+        support = OpSupport(
+            op_type=op_type,
+            domain=_norm_domain(domain),
+            opsets=_ints(entry["opsets"], f"{where} opsets") if "opsets" in entry else None,
+            attributes={
+                name: tuple(_plain(v) for v in (values if isinstance(values, list) else [values]))
+                for name, values in entry.get("attributes", {}).items()
+            },
+            static_inputs=_ints(entry.get("static_inputs", []), f"{where} static_inputs"),
+            note=entry.get("note", ""),
+        )
+        ops[(support.domain, op_type)] = support
+    return Target(
+        name=header["name"],
+        description=header.get("description", ""),
+        source=header["source"],
+        ops=ops,
+        converter=header.get("converter", ""),
+        converter_args=tuple(str(a) for a in header.get("converter_args", [])),
+        converter_output_suffix=header.get("converter_output_suffix", ""),
+        unlisted_opset=_UNLISTED_OPSET_LEVELS[level_name],
+    )
+
+
+def _check_keys(table: Mapping[str, Any], known: Mapping[str, type], where: str) -> None:
+    for key, value in table.items():
+        if key not in known:
+            raise TargetError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(known))})")
+        if not isinstance(value, known[key]):
+            raise TargetError(f"{where} {key}: expected {known[key].__name__}, got {type(value).__name__}")
+
+
+def _ints(values: list[Any], where: str) -> tuple[int, ...]:
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        raise TargetError(f"{where}: expected a list of integers")
+    return tuple(values)

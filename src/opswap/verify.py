@@ -1,0 +1,262 @@
+"""Verification with ONNX Runtime: do the original and the fixed model compute the same thing?
+
+Both models run on ORT's CPU provider with graph optimizations off, so the comparison measures the
+rewrite and not ORT's fusions. Inputs are random (seeded) unless given. Metrics, per output and over
+all samples:
+
+* ``max_abs``: the largest absolute difference;
+* ``max_rel``: ``max_abs`` divided by the largest magnitude of the original's output (a scale-relative
+  error, not an element-wise one, which blows up where an output crosses zero);
+* ``cosine``: the smallest cosine similarity between flattened outputs;
+* ``top1_agreement``: the share of rows whose argmax over the last axis agrees (outputs of rank >= 2).
+
+The verdict passes when ``max_rel <= rtol`` (default :data:`DEFAULT_RTOL`), top-1 agrees everywhere,
+integer and boolean outputs are equal, and NaNs stand in the same places.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import helper
+
+from opswap.errors import VerifyError
+from opswap.model import Model, external_tensors
+
+#: Default tolerance on ``max_rel``: exact rewrites differ by float rounding only (about 1e-7 here).
+DEFAULT_RTOL = 1e-5
+DEFAULT_SAMPLES = 8
+
+
+@dataclass
+class OutputMetrics:
+    """Differences on one output over all samples."""
+
+    name: str
+    max_abs: float = 0.0
+    max_ref: float = 0.0
+    cosine: float = 1.0
+    top1_agree: int = 0
+    top1_rows: int = 0
+    mismatches: int = 0
+
+    @property
+    def max_rel(self) -> float:
+        """``max_abs`` relative to the original's largest magnitude."""
+        if self.max_abs == 0.0:
+            return 0.0
+        return self.max_abs / self.max_ref if self.max_ref > 0 else math.inf
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "name": self.name,
+            "max_abs": self.max_abs,
+            "max_rel": self.max_rel,
+            "cosine": self.cosine,
+            "top1_agreement": self.top1_agree / self.top1_rows if self.top1_rows else None,
+            "mismatches": self.mismatches,
+        }
+
+
+@dataclass
+class VerifyReport:
+    """The comparison of two models on the same inputs."""
+
+    samples: int
+    rtol: float
+    outputs: list[OutputMetrics] = field(default_factory=list)
+
+    @property
+    def max_abs(self) -> float:
+        """Largest absolute difference over all outputs."""
+        return max((o.max_abs for o in self.outputs), default=0.0)
+
+    @property
+    def max_rel(self) -> float:
+        """Largest scale-relative difference over all outputs."""
+        return max((o.max_rel for o in self.outputs), default=0.0)
+
+    @property
+    def cosine(self) -> float:
+        """Smallest cosine similarity over all outputs and samples."""
+        return min((o.cosine for o in self.outputs), default=1.0)
+
+    @property
+    def top1_agreement(self) -> float | None:
+        """Share of rows with the same argmax, over outputs of rank >= 2; None if there are none."""
+        rows = sum(o.top1_rows for o in self.outputs)
+        return sum(o.top1_agree for o in self.outputs) / rows if rows else None
+
+    @property
+    def passed(self) -> bool:
+        """The verdict (see the module docstring)."""
+        top1 = self.top1_agreement
+        return (
+            self.max_rel <= self.rtol and (top1 is None or top1 == 1.0) and not any(o.mismatches for o in self.outputs)
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form: max_abs, max_rel, cosine, top1_agreement, passed, and per output."""
+        return {
+            "samples": self.samples,
+            "rtol": self.rtol,
+            "max_abs": self.max_abs,
+            "max_rel": self.max_rel,
+            "cosine": self.cosine,
+            "top1_agreement": self.top1_agreement,
+            "passed": self.passed,
+            "outputs": [o.to_dict() for o in self.outputs],
+        }
+
+
+def parse_input_shapes(specs: list[str]) -> dict[str, list[int]]:
+    """Parse ``name=1,3,224,224`` items (``--input-shape``)."""
+    shapes: dict[str, list[int]] = {}
+    for spec in specs:
+        name, sep, dims = spec.partition("=")
+        try:
+            if not sep or not name:
+                raise ValueError
+            shapes[name] = [int(d) for d in dims.split(",")]
+        except ValueError:
+            raise VerifyError(
+                f"--input-shape {spec!r}: expected NAME=D1,D2,... (for example input=1,3,224,224)"
+            ) from None
+    return shapes
+
+
+def _session(model: Model) -> Any:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    options.log_severity_level = 3
+    if next(external_tensors(model.proto), None) is not None:
+        options.add_session_config_entry("session.model_external_initializers_file_folder_path", str(model.base_dir))
+    try:
+        return ort.InferenceSession(model.proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # ORT raises its own exception types; any of them means it cannot run the model
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise VerifyError(f"{model.name}: ONNX Runtime cannot load the model: {first}") from None
+
+
+def random_inputs(
+    model: onnx.ModelProto, samples: int, shapes: Mapping[str, list[int]] | None = None, seed: int = 0
+) -> list[dict[str, np.ndarray]]:
+    """Seeded random inputs for every graph input that is not an initializer."""
+    shapes = dict(shapes or {})
+    initializers = {t.name for t in model.graph.initializer}
+    specs: list[tuple[str, list[int], np.dtype[Any]]] = []
+    for info in model.graph.input:
+        if info.name in initializers:
+            continue
+        if not info.type.HasField("tensor_type"):
+            raise VerifyError(f"input {info.name!r}: only tensor inputs can be generated; pass inputs with --inputs")
+        tensor_type = info.type.tensor_type
+        dims = shapes.pop(info.name, None)
+        if dims is None:
+            dims = []
+            for d in tensor_type.shape.dim:
+                if not d.HasField("dim_value"):
+                    label = d.dim_param or "?"
+                    raise VerifyError(
+                        f"input {info.name!r} has a symbolic dimension {label!r}; "
+                        f"set it with --input-shape {info.name}=1,..."
+                    )
+                dims.append(d.dim_value)
+        specs.append((info.name, dims, np.dtype(helper.tensor_dtype_to_np_dtype(tensor_type.elem_type))))
+    if shapes:
+        raise VerifyError(f"--input-shape names no model input: {', '.join(shapes)}")
+    rng = np.random.default_rng(seed)
+    batches = []
+    for _ in range(samples):
+        feed: dict[str, np.ndarray] = {}
+        for name, dims, dtype in specs:
+            if dtype.kind == "f":
+                feed[name] = rng.standard_normal(dims).astype(dtype)
+            elif dtype.kind in "iu":
+                feed[name] = rng.integers(0, 10, dims).astype(dtype)
+            elif dtype.kind == "b":
+                feed[name] = rng.integers(0, 2, dims).astype(bool)
+            else:
+                raise VerifyError(f"input {name!r}: cannot generate random {dtype} data")
+        batches.append(feed)
+    return batches
+
+
+def verify(
+    original: Model,
+    fixed: Model,
+    *,
+    samples: int = DEFAULT_SAMPLES,
+    input_shapes: Mapping[str, list[int]] | None = None,
+    inputs: list[dict[str, np.ndarray]] | None = None,
+    rtol: float = DEFAULT_RTOL,
+    seed: int = 0,
+    on_sample: Callable[[], None] | None = None,
+) -> VerifyReport:
+    """Run both models on the same inputs and compare every output."""
+    feeds = inputs if inputs is not None else random_inputs(original.proto, samples, input_shapes, seed)
+    before, after = _session(original), _session(fixed)
+    names = [o.name for o in before.get_outputs()]
+    fixed_names = [o.name for o in after.get_outputs()]
+    if names != fixed_names:
+        raise VerifyError(f"the models' outputs differ: {names} vs {fixed_names}")
+    report = VerifyReport(samples=len(feeds), rtol=rtol, outputs=[OutputMetrics(n) for n in names])
+    for feed in feeds:
+        try:
+            expected, actual = before.run(None, feed), after.run(None, feed)
+        except Exception as exc:  # ORT's own error types
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise VerifyError(f"ONNX Runtime failed to run the model: {first}") from None
+        for metrics, ref, out in zip(report.outputs, expected, actual, strict=True):
+            _accumulate(metrics, np.asarray(ref), np.asarray(out))
+        if on_sample is not None:
+            on_sample()
+    return report
+
+
+def _accumulate(m: OutputMetrics, ref: np.ndarray, out: np.ndarray) -> None:
+    if ref.shape != out.shape:
+        m.mismatches += 1
+        m.max_abs = math.inf
+        return
+    if ref.dtype.kind not in "fc":
+        m.mismatches += int(np.count_nonzero(ref != out))
+        return
+    ref64, out64 = ref.astype(np.float64), out.astype(np.float64)
+    ref_nan, out_nan = np.isnan(ref64), np.isnan(out64)
+    m.mismatches += int(np.count_nonzero(ref_nan != out_nan))
+    ok = ~(ref_nan | out_nan)
+    if ok.any():
+        same_inf = np.isinf(ref64) & (ref64 == out64)
+        finite = ok & ~same_inf
+        diff = np.abs(ref64[finite] - out64[finite])
+        if diff.size:
+            m.max_abs = max(m.max_abs, float(diff.max()))
+            m.max_ref = max(m.max_ref, float(np.abs(ref64[finite]).max()))
+        a, b = np.where(finite, ref64, 0).ravel(), np.where(finite, out64, 0).ravel()
+        norm = float(np.linalg.norm(a) * np.linalg.norm(b))
+        cosine = float(a @ b) / norm if norm > 0 else (1.0 if not np.any(a - b) else 0.0)
+        m.cosine = min(m.cosine, cosine)
+    if ref.ndim >= 2 and ref.shape[-1] >= 2:
+        rows_ref = ref64.reshape(-1, ref.shape[-1]).argmax(axis=1)
+        rows_out = out64.reshape(-1, ref.shape[-1]).argmax(axis=1)
+        m.top1_rows += rows_ref.size
+        m.top1_agree += int(np.count_nonzero(rows_ref == rows_out))
+
+
+def load_inputs(path: Path) -> list[dict[str, np.ndarray]]:
+    """Inputs from a ``.npz`` file (one sample: arrays named after the inputs)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return [{name: data[name] for name in data.files}]
+    except (OSError, ValueError) as exc:
+        raise VerifyError(f"{path}: cannot read inputs ({exc})") from None
