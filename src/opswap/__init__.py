@@ -13,34 +13,22 @@ The pipeline, each step a plain function on plain objects::
     opswap.save(model, "fixed.onnx")                 # atomic
 
 or all of it in one call: ``opswap.fix(model, target, Path("fixed.onnx"))``.
+
+Importing opswap loads onnx but not onnxruntime or torch; those load when a step needs them.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from opswap.check import CheckReport, check
+from opswap.errors import OpswapError
+from opswap.fix import FixReport, fix
+from opswap.frontends import open_model
+from opswap.legalize import LegalizeReport, legalize
+from opswap.model import Model, copy, load, save
+from opswap.targets import Target, builtin_names, load_target
+from opswap.verify import VerifyReport, verify
 
 __version__ = "0.1.0"
-
-# Public names and the modules that define them; imported on first use so `import opswap` stays cheap.
-_EXPORTS = {
-    "Model": "opswap.model",
-    "load": "opswap.model",
-    "save": "opswap.model",
-    "copy": "opswap.model",
-    "open_model": "opswap.frontends",
-    "Target": "opswap.targets",
-    "load_target": "opswap.targets",
-    "builtin_names": "opswap.targets",
-    "check": "opswap.check",
-    "CheckReport": "opswap.check",
-    "legalize": "opswap.legalize",
-    "LegalizeReport": "opswap.legalize",
-    "verify": "opswap.verify",
-    "VerifyReport": "opswap.verify",
-    "fix": "opswap.fix",
-    "FixReport": "opswap.fix",
-    "OpswapError": "opswap.errors",
-}
 
 __all__ = [
     "CheckReport",
@@ -61,22 +49,3 @@ __all__ = [
     "save",
     "verify",
 ]
-
-if TYPE_CHECKING:
-    from opswap.check import CheckReport, check
-    from opswap.errors import OpswapError
-    from opswap.fix import FixReport, fix
-    from opswap.frontends import open_model
-    from opswap.legalize import LegalizeReport, legalize
-    from opswap.model import Model, copy, load, save
-    from opswap.targets import Target, builtin_names, load_target
-    from opswap.verify import VerifyReport, verify
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'opswap' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)

@@ -106,10 +106,13 @@ def validate(model: Model) -> None:
             f"{name}: IR version {proto.ir_version} is newer than this onnx supports ({onnx.IR_VERSION}); upgrade onnx"
         )
     default_opset(proto.opset_import, name)
+    has_external = False
     for tensor in external_tensors(proto):
         external_data_path(model, tensor)
+        has_external = True
     try:
-        onnx.checker.check_model(proto)
+        # The checker resolves external data from the model file's folder only when given the path.
+        onnx.checker.check_model(str(model.path) if has_external and model.path else proto)
     except onnx.checker.ValidationError as exc:
         raise ModelError(f"{name}: invalid ONNX model: {_first_line(exc)}") from None
 

@@ -69,11 +69,12 @@ def load_state_dict(path: Path, module: Any) -> dict[str, Any]:
     if not path.is_file():
         raise FrontendError(f"{path}: no such weights file")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises UnpicklingError, RuntimeError, ... for refused or broken files
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise FrontendError(
-            f"{path}: not a plain state dict of tensors (loaded with weights_only=True): {first}"
+            f"{path}: refused: not a plain state dict of tensors (torch.load with weights_only=True: {_why(exc)})"
         ) from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise FrontendError(f"{path}: not a plain state dict of tensors")
@@ -93,6 +94,15 @@ def load_state_dict(path: Path, module: Any) -> dict[str, Any]:
                 f"{path}: {key} has shape {tuple(tensor.shape)}, the model expects {tuple(expected[key].shape)}"
             )
     return state
+
+
+def _why(exc: Exception) -> str:
+    """The specific line of torch's weights_only refusal, without its advice to disable the check."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    specific = [line for line in lines if "Unsupported" in line or "invalid load key" in line]
+    if specific:
+        return specific[0]
+    return lines[0] if lines and "weights_only" not in lines[0] else type(exc).__name__
 
 
 def calibrate_batchnorm(module: Any, input_shape: Sequence[int], seed: int = 0) -> None:

@@ -1,0 +1,173 @@
+"""Shared fixtures: the real CLI in a subprocess, tiny models, ONNX's node-test data, MobileNetV3."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = ROOT / ".cache"
+
+
+@dataclass
+class Run:
+    code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+def run_cli(*args: str | Path, env: dict[str, str] | None = None, cwd: Path | None = None) -> Run:
+    """Run ``python -m opswap`` as a user would: real exit code, real stdout and stderr."""
+    full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
+    full_env.pop("OPSWAP_DEBUG", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "opswap", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd,
+        timeout=900,
+        check=False,
+    )
+    return Run(done.returncode, done.stdout, done.stderr)
+
+
+@pytest.fixture
+def cli() -> Any:
+    return run_cli
+
+
+def make_model(
+    nodes: Sequence[onnx.NodeProto],
+    inputs: Sequence[onnx.ValueInfoProto],
+    outputs: Sequence[onnx.ValueInfoProto],
+    opset: int = 14,
+    initializers: Sequence[onnx.TensorProto] = (),
+    functions: Sequence[onnx.FunctionProto] = (),
+    extra_opsets: Sequence[onnx.OperatorSetIdProto] = (),
+) -> onnx.ModelProto:
+    graph = helper.make_graph(list(nodes), "test", list(inputs), list(outputs), list(initializers))
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", opset), *extra_opsets],
+        functions=list(functions),
+    )
+    model.ir_version = 8
+    return model
+
+
+def tensor(name: str, shape: Sequence[int | str], dtype: int = TensorProto.FLOAT) -> onnx.ValueInfoProto:
+    return helper.make_tensor_value_info(name, dtype, list(shape))
+
+
+def hardswish_model(
+    opset: int = 14, dtype: int = TensorProto.FLOAT, shape: Sequence[int] = (2, 3, 8, 8)
+) -> onnx.ModelProto:
+    """Conv-free toy: y = HardSwish(x) * HardSigmoid(x)."""
+    return make_model(
+        [
+            helper.make_node("HardSwish", ["x"], ["hs"], name="hswish"),
+            helper.make_node("HardSigmoid", ["x"], ["hg"], name="hsig", alpha=1 / 6, beta=0.5),
+            helper.make_node("Mul", ["hs", "hg"], ["y"], name="mul"),
+        ],
+        [tensor("x", shape, dtype)],
+        [tensor("y", shape, dtype)],
+        opset=opset,
+    )
+
+
+def save_model(model: onnx.ModelProto, path: Path) -> Path:
+    onnx.save(model, str(path))
+    return path
+
+
+def ort_run(model: onnx.ModelProto | Path, feeds: dict[str, np.ndarray], optimize: bool = False) -> list[np.ndarray]:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    if not optimize:
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    source = str(model) if isinstance(model, Path) else model.SerializeToString()
+    session = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+    return list(session.run(None, feeds))
+
+
+# --- ONNX's own node tests, generated once from the onnx wheel's test cases --------------------------
+
+
+def onnx_node_test_dir() -> Path:
+    """``.cache/onnx-node-tests/<onnx version>/node``, generated once from the onnx wheel's test cases."""
+    root = CACHE / "onnx-node-tests" / onnx.__version__
+    node_dir = root / "node"
+    if not node_dir.is_dir():
+        root.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix="gen-", dir=root.parent))
+        subprocess.run(
+            [sys.executable, str(Path(__file__).with_name("onnx_node_data.py")), str(tmp)],
+            check=True,
+            capture_output=True,
+        )
+        try:
+            tmp.rename(root)
+        except OSError:  # another process generated it first
+            shutil.rmtree(tmp, ignore_errors=True)
+    return node_dir
+
+
+def node_tests_of(op_type: str) -> list[Path]:
+    """Every node test whose model contains ``op_type`` (its own tests, not the expanded ones)."""
+    found = []
+    for case in sorted(onnx_node_test_dir().iterdir()):
+        model_file = case / "model.onnx"
+        if not model_file.is_file():
+            continue
+        model = onnx.load(str(model_file), load_external_data=False)
+        if any(n.op_type == op_type and n.domain in ("", "ai.onnx") for n in model.graph.node):
+            found.append(case)
+    return found
+
+
+def read_test_data(case: Path, model: onnx.ModelProto) -> list[tuple[dict[str, np.ndarray], list[np.ndarray]]]:
+    sets = []
+    for data_dir in sorted(case.glob("test_data_set_*")):
+        inputs = {}
+        for i, info in enumerate(model.graph.input):
+            t = onnx.TensorProto()
+            t.ParseFromString((data_dir / f"input_{i}.pb").read_bytes())
+            inputs[info.name] = onnx.numpy_helper.to_array(t)
+        outputs = []
+        for i in range(len(model.graph.output)):
+            t = onnx.TensorProto()
+            t.ParseFromString((data_dir / f"output_{i}.pb").read_bytes())
+            outputs.append(onnx.numpy_helper.to_array(t))
+        sets.append((inputs, outputs))
+    return sets
+
+
+# --- MobileNetV3 (needs torch) ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def mnv3_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """torchvision mobilenet_v3_large, random weights with calibrated BatchNorm, opset 14 (TorchScript)."""
+    pytest.importorskip("torchvision")
+    path = tmp_path_factory.mktemp("mnv3") / "mobilenet_v3_large.onnx"
+    result = run_cli("export", "torchvision:mobilenet_v3_large", "-o", path)
+    assert result.code == 0, result.stderr
+    return path

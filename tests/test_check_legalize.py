@@ -1,0 +1,276 @@
+"""check and legalize on small models: scopes, constraints, route choice, dtypes, provenance, dead ends."""
+
+from __future__ import annotations
+
+import collections
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+import opswap
+from conftest import hardswish_model, make_model, ort_run, save_model, tensor
+from opswap.targets import Level
+from opswap.targets.profile import parse_profile
+
+
+def profile(body: str, header: str = "") -> opswap.Target:
+    return parse_profile(f'[target]\nname = "t"\nsource = "test"\n{header}\n{body}', "t.toml")
+
+
+def ops(model: onnx.ModelProto) -> collections.Counter[str]:
+    return collections.Counter(n.op_type for n in model.graph.node)
+
+
+def _if_model() -> onnx.ModelProto:
+    """HardSwish inside both branches of an If, reading x from the outer scope."""
+
+    def branch(name: str, op: str) -> onnx.GraphProto:
+        return helper.make_graph(
+            [helper.make_node(op, ["x"], [f"{name}_out"], name=f"{name}_{op}")], name, [], [tensor(f"{name}_out", [4])]
+        )
+
+    return make_model(
+        [
+            helper.make_node("ReduceSum", ["x"], ["s"], name="sum", keepdims=0),
+            helper.make_node("Greater", ["s", "zero"], ["cond"], name="gt"),
+            helper.make_node(
+                "If",
+                ["cond"],
+                ["y"],
+                name="if",
+                then_branch=branch("then", "HardSwish"),
+                else_branch=branch("else", "HardSigmoid"),
+            ),
+        ],
+        [tensor("x", [4])],
+        [tensor("y", [4])],
+        initializers=[numpy_helper.from_array(np.array(0, dtype=np.float32), "zero")],
+    )
+
+
+def _loop_model() -> onnx.ModelProto:
+    """A Loop whose body applies HardSwish to the carried value three times."""
+    body = helper.make_graph(
+        [
+            helper.make_node("Identity", ["cond_in"], ["cond_out"], name="keep"),
+            helper.make_node("HardSwish", ["v_in"], ["v_out"], name="body_hswish"),
+        ],
+        "body",
+        [tensor("i", [], TensorProto.INT64), tensor("cond_in", [], TensorProto.BOOL), tensor("v_in", [4])],
+        [tensor("cond_out", [], TensorProto.BOOL), tensor("v_out", [4])],
+    )
+    return make_model(
+        [helper.make_node("Loop", ["n", "", "x"], ["y"], name="loop", body=body)],
+        [tensor("x", [4])],
+        [tensor("y", [4])],
+        initializers=[numpy_helper.from_array(np.array(3, dtype=np.int64), "n")],
+    )
+
+
+def test_check_walks_subgraphs(tmp_path: Path) -> None:
+    report = opswap.check(opswap.load(save_model(_if_model(), tmp_path / "m.onnx")), opswap.load_target("snpe-2.7"))
+    illegal = {f.op_type: f for f in report.findings if f.level == Level.ERROR}
+    assert set(illegal) == {"HardSwish", "HardSigmoid", "If"}  # SNPE 2.5 registers no If either
+    assert illegal["HardSwish"].node == "main/if.then_branch/then_HardSwish"
+
+
+@pytest.mark.parametrize("make", [_if_model, _loop_model], ids=["if", "loop"])
+def test_legalize_inside_subgraphs_keeps_outputs(make, tmp_path: Path) -> None:
+    source = save_model(make(), tmp_path / "m.onnx")
+    target = profile(
+        "[ops.If]\n[ops.Loop]\n[ops.Identity]\n[ops.ReduceSum]\n[ops.Greater]\n[ops.Mul]\n[ops.Add]\n[ops.Clip]"
+    )
+    model = opswap.load(source)
+    report = opswap.legalize(model, target)
+    assert report.complete
+    assert opswap.check(model, target).legal
+    onnx.checker.check_model(model.proto, full_check=True)
+    for x in (np.linspace(-5, 5, 4, dtype=np.float32), np.linspace(-5, 1, 4, dtype=np.float32) - 3):
+        (want,) = ort_run(source, {"x": x})
+        (got,) = ort_run(model.proto, {"x": x})
+        np.testing.assert_array_equal(got, want)
+
+
+def test_model_local_function_body_is_checked_and_rewritten(tmp_path: Path) -> None:
+    function = helper.make_function(
+        "local",
+        "Act",
+        ["a"],
+        ["b"],
+        [helper.make_node("HardSwish", ["a"], ["b"], name="f_hswish")],
+        [helper.make_opsetid("", 14)],
+    )
+    model = make_model(
+        [helper.make_node("Act", ["x"], ["y"], domain="local", name="call")],
+        [tensor("x", [4])],
+        [tensor("y", [4])],
+        functions=[function],
+        extra_opsets=[helper.make_opsetid("local", 1)],
+    )
+    source = save_model(model, tmp_path / "m.onnx")
+    loaded = opswap.load(source)
+    target = profile("[ops.Mul]\n[ops.Add]\n[ops.Clip]\n[ops.Constant]")
+    found = [f for f in opswap.check(loaded, target).findings if f.level == Level.ERROR]
+    assert [(f.op_type, f.node) for f in found] == [("HardSwish", "function local.Act/f_hswish")]
+    # Inside a function the element type is unknown (no value_info): no constant can be typed.
+    report = opswap.legalize(loaded, target)
+    assert not report.complete
+    assert "element type of input 'a' is unknown" in report.unresolved[0].explanation
+
+
+def test_attribute_static_input_and_version_constraints() -> None:
+    target = profile(
+        """
+        [ops.Gemm]
+        opsets = [11]
+        attributes = { transA = [0] }
+        [ops.Expand]
+        static_inputs = [1]
+        """,
+        'unlisted_opset = "error"',
+    )
+    model = make_model(
+        [
+            helper.make_node("Gemm", ["a", "b"], ["c"], name="gemm", transA=1),
+            helper.make_node("Expand", ["c", "shape"], ["y"], name="expand"),
+        ],
+        [tensor("a", [3, 2]), tensor("b", [3, 2]), tensor("shape", [2], TensorProto.INT64)],
+        [tensor("y", [2, 2])],
+        opset=13,
+    )
+    report = opswap.check(opswap.copy(opswap.model.from_proto(model)), target)
+    reasons = {f.op_type: f.reason for f in report.findings}
+    assert "transA=1 not supported (only 0)" in reasons["Gemm"]
+    assert "version 13 not in the versions t lists (11)" in reasons["Gemm"]
+    assert reasons["Expand"] == "input 1 (shape) must be a constant"
+    assert not report.legal
+
+    # The same shape input as an initializer satisfies the constraint.
+    model.graph.initializer.append(numpy_helper.from_array(np.array([2, 2], dtype=np.int64), "shape"))
+    report = opswap.check(opswap.model.from_proto(model), target)
+    assert "Expand" not in {f.op_type for f in report.findings}
+
+
+def test_unlisted_version_is_a_warning_by_default() -> None:
+    report = opswap.check(opswap.model.from_proto(hardswish_model(opset=14)), opswap.load_target("qairt-2.25"))
+    assert report.legal
+    # HardSigmoid-6, HardSwish-14 and Mul-14 are registered by QAIRT 2.25: no finding at all.
+    assert report.findings == []
+    # SNPE 2.5 registers Mul only up to version 7: Mul-14 is a warning, not an error.
+    snpe = opswap.check(opswap.model.from_proto(hardswish_model(opset=14)), opswap.load_target("snpe-2.7"))
+    assert {(f.op_type, f.level) for f in snpe.findings if f.op_type == "Mul"} == {("Mul", Level.WARNING)}
+
+
+def test_custom_domain_op_is_illegal_not_a_crash() -> None:
+    model = make_model(
+        [helper.make_node("FusedThing", ["x"], ["y"], domain="com.vendor", name="fused")],
+        [tensor("x", [4])],
+        [tensor("y", [4])],
+        extra_opsets=[helper.make_opsetid("com.vendor", 1)],
+    )
+    loaded = opswap.model.from_proto(model)
+    report = opswap.check(loaded, opswap.load_target("snpe-2.7"))
+    assert [(f.op_type, f.reason) for f in report.findings] == [
+        ("FusedThing", "com.vendor:FusedThing is not supported by snpe-2.7")
+    ]
+    changes = opswap.legalize(loaded, opswap.load_target("snpe-2.7"))
+    assert changes.unresolved[0].explanation == "com.vendor:FusedThing: no rule rewrites com.vendor:FusedThing"
+
+
+def test_route_choice_follows_the_target() -> None:
+    # Target with HardSigmoid: HardSwish becomes Mul(x, HardSigmoid(x)), the cheapest legal route.
+    with_hardsigmoid = profile("[ops.HardSigmoid]\n[ops.Mul]\n[ops.Add]\n[ops.Clip]")
+    model = opswap.model.from_proto(hardswish_model())
+    report = opswap.legalize(model, with_hardsigmoid)
+    assert {r.op_type: r.route for r in report.rewrites} == {"HardSwish": "hardswish_via_hardsigmoid"}
+    assert ops(model.proto) == {"Mul": 2, "HardSigmoid": 2}
+
+    # Without Clip: Min and Max.
+    no_clip = profile("[ops.Mul]\n[ops.Add]\n[ops.Min]\n[ops.Max]")
+    model = opswap.model.from_proto(hardswish_model())
+    report = opswap.legalize(model, no_clip)
+    routes = {r.op_type: r.route for r in report.rewrites}
+    assert routes == {
+        "HardSwish": "hardswish_via_hardsigmoid > hardsigmoid_via_min_max",
+        "HardSigmoid": "hardsigmoid_via_min_max",
+    }
+    assert set(ops(model.proto)) == {"Mul", "Add", "Min", "Max"}
+
+
+def test_dead_end_is_explained_route_by_route() -> None:
+    only_mul = profile("[ops.Mul]\n[ops.Add]")
+    model = opswap.model.from_proto(hardswish_model())
+    report = opswap.legalize(model, only_mul)
+    assert not report.complete
+    explanation = {u.op_type: u.explanation for u in report.unresolved}["HardSwish"]
+    lines = explanation.splitlines()
+    assert (
+        lines[0] == "HardSwish: via hardswish_via_hardsigmoid: HardSigmoid illegal (HardSigmoid is not supported by t)"
+    )
+    assert "via hardsigmoid_via_clip: Clip illegal (Clip is not supported by t)" in explanation
+    assert "via hardsigmoid_via_min_max: Min illegal (Min is not supported by t)" in explanation
+    # Nothing was rewritten for an op without a full route.
+    assert ops(model.proto)["HardSwish"] == 1
+
+
+def test_fix_exits_1_and_writes_nothing_without_a_route(cli, tmp_path: Path) -> None:
+    source = save_model(hardswish_model(), tmp_path / "m.onnx")
+    (tmp_path / "t.toml").write_text('[target]\nname = "t"\nsource = "test"\n[ops.Mul]\n[ops.Add]\n')
+    out = tmp_path / "out.onnx"
+    result = cli("fix", source, "--target", tmp_path / "t.toml", "-o", out)
+    assert result.code == 1
+    assert "No legal route" in result.stdout and "Not written" in result.stdout
+    assert not out.exists()
+    partial = cli("fix", source, "--target", tmp_path / "t.toml", "-o", out, "--allow-partial", "--format", "json")
+    assert partial.code == 1
+    assert out.exists() and partial.json()["output"] == str(out)
+
+
+@pytest.mark.parametrize("dtype", [TensorProto.FLOAT16, TensorProto.DOUBLE, TensorProto.FLOAT])
+def test_constants_take_the_input_dtype(dtype: int) -> None:
+    model = opswap.model.from_proto(hardswish_model(dtype=dtype))
+    opswap.legalize(model, opswap.load_target("snpe-2.7"))
+    constants = {onnx.numpy_helper.to_array(t).item() for t in model.proto.graph.initializer}
+    assert {t.data_type for t in model.proto.graph.initializer} == {dtype}
+    np_dtype = helper.tensor_dtype_to_np_dtype(dtype)
+    assert np_dtype.type(np.float32(1 / 6)).item() in constants  # 1/6, never 0.167
+    assert len(model.proto.graph.initializer) == len(constants), "equal constants are stored once"
+    onnx.checker.check_model(model.proto, full_check=True)
+
+
+def test_new_nodes_carry_provenance() -> None:
+    model = opswap.model.from_proto(hardswish_model())
+    opswap.legalize(model, opswap.load_target("snpe-2.7"))
+    new = [n for n in model.proto.graph.node if n.name != "mul"]
+    assert new
+    for node in new:
+        meta = {p.key: p.value for p in node.metadata_props}
+        assert meta["opswap.rule"] in {"hardswish_via_hardsigmoid", "hardsigmoid_via_clip"}
+        assert meta["opswap.source"] in {"hswish", "hsig"}
+    assert len({n.name for n in model.proto.graph.node}) == len(model.proto.graph.node)
+
+
+def test_legal_model_is_left_alone() -> None:
+    model = opswap.model.from_proto(hardswish_model())
+    before = model.proto.SerializeToString()
+    report = opswap.legalize(model, opswap.load_target("qairt-2.25"))
+    assert report.rewrites == [] and report.nodes_added == 0
+    assert model.proto.SerializeToString() == before
+
+
+def test_clip_before_opset_11_takes_attributes() -> None:
+    old = make_model(
+        [helper.make_node("HardSigmoid", ["x"], ["y"], name="hsig")], [tensor("x", [8])], [tensor("y", [8])], opset=9
+    )
+    loaded = opswap.model.from_proto(old)
+    opswap.legalize(loaded, opswap.load_target("snpe-2.7"))
+    clip = next(n for n in loaded.proto.graph.node if n.op_type == "Clip")
+    assert len(clip.input) == 1
+    assert {a.name: a.f for a in clip.attribute} == {"min": 0.0, "max": 1.0}
+    x = np.linspace(-8, 8, 8, dtype=np.float32)
+    (want,) = ort_run(old, {"x": x})
+    (got,) = ort_run(loaded.proto, {"x": x})
+    np.testing.assert_array_equal(got, want)

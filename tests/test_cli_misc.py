@@ -1,0 +1,61 @@
+"""The listing commands and the CLI's own contract."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import hardswish_model, save_model
+
+
+def test_help_lists_the_commands(cli) -> None:
+    result = cli("--help")
+    assert result.code == 0
+    for command in ("check", "fix", "verify", "export", "targets", "rules"):
+        assert command in result.stdout
+
+
+def test_targets_lists_shipped_profiles_with_sources(cli) -> None:
+    result = cli("targets", "--format", "json")
+    assert result.code == 0
+    targets = {t["name"]: t for t in result.json()["targets"]}
+    assert {"snpe-2.7", "qairt-2.25"} <= set(targets)
+    assert "SNPE 2.5.0" in targets["snpe-2.7"]["source"]
+    assert "HardSwish" not in targets["snpe-2.7"]["ops"]
+    assert targets["qairt-2.25"]["ops"]["HardSwish"]["opsets"] == [14]
+    text = cli("targets")
+    assert "snpe-2.7" in text.stdout and "qairt-2.25" in text.stdout
+
+
+def test_targets_show(cli) -> None:
+    result = cli("targets", "show", "snpe-2.7")
+    assert result.code == 0
+    assert "Gemm" in result.stdout and "transA in [0]" in result.stdout
+    assert cli("targets", "show", "nope").code == 2
+
+
+def test_rules_lists_each_rule_with_what_it_produces(cli) -> None:
+    result = cli("rules", "--format", "json")
+    assert result.code == 0
+    rules = {r["id"]: r for r in result.json()["rules"]}
+    assert rules["hardsigmoid_via_clip"]["produces"] == ["Add", "Clip", "Mul"]
+    assert rules["hardsigmoid_via_min_max"]["produces"] == ["Add", "Max", "Min", "Mul"]
+    assert rules["hardswish_via_hardsigmoid"]["produces"] == ["HardSigmoid", "Mul"]
+    assert all(r["exact"] for r in rules.values())
+
+
+def test_verify_json(cli, tmp_path: Path) -> None:
+    model = save_model(hardswish_model(), tmp_path / "m.onnx")
+    fixed = tmp_path / "f.onnx"
+    assert cli("fix", model, "--target", "snpe-2.7", "-o", fixed, "--no-verify").code == 0
+    result = cli("verify", model, fixed, "--samples", "3", "--format", "json")
+    assert result.code == 0
+    report = result.json()
+    assert report["samples"] == 3 and report["passed"] is True
+    assert set(report) >= {"max_abs", "max_rel", "cosine", "top1_agreement", "passed"}
+
+
+def test_check_json_on_legal_model(cli, tmp_path: Path) -> None:
+    model = save_model(hardswish_model(), tmp_path / "m.onnx")
+    result = cli("check", model, "--target", "qairt-2.25", "--format", "json")
+    assert result.code == 0
+    assert result.json()["legal"] is True and result.json()["illegal"] == []

@@ -1,0 +1,138 @@
+"""Loading and saving: atomic writes, inputs never touched, external data carried over unread."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import helper, numpy_helper
+
+import opswap
+from conftest import make_model, ort_run, save_model, tensor
+from opswap import model as model_io
+from opswap.errors import ModelError
+
+
+def _weights_model() -> onnx.ModelProto:
+    """y = HardSwish(x @ W): W is big enough to go to external data."""
+    weights = numpy_helper.from_array(np.random.default_rng(0).standard_normal((64, 64)).astype(np.float32), "W")
+    return make_model(
+        [
+            helper.make_node("MatMul", ["x", "W"], ["h"], name="mm"),
+            helper.make_node("HardSwish", ["h"], ["y"], name="hswish"),
+        ],
+        [tensor("x", [2, 64])],
+        [tensor("y", [2, 64])],
+        initializers=[weights],
+    )
+
+
+def _save_external(model: onnx.ModelProto, path: Path) -> None:
+    onnx.save(
+        model,
+        str(path),
+        save_as_external_data=True,
+        all_tensors_to_one_file=True,
+        location="weights.bin",
+        size_threshold=0,
+    )
+
+
+def test_failed_write_leaves_no_file_and_input_untouched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = save_model(_weights_model(), tmp_path / "m.onnx")
+    before = source.read_bytes()
+    model = opswap.load(source)
+    opswap.legalize(model, opswap.load_target("snpe-2.7"))
+    out = tmp_path / "out.onnx"
+
+    def failing_replace(src: str, dst: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(model_io.os, "replace", failing_replace)
+    with pytest.raises(ModelError, match="No space left on device"):
+        opswap.save(model, out)
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["m.onnx"], "no temporary file may be left behind"
+    assert source.read_bytes() == before
+
+
+def test_interrupted_write_leaves_previous_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    model = opswap.load(save_model(_weights_model(), tmp_path / "m.onnx"))
+    out = tmp_path / "out.onnx"
+    out.write_bytes(b"previous result")
+
+    def interrupted_fsync(fd: int) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(model_io.os, "fsync", interrupted_fsync)
+    with pytest.raises(KeyboardInterrupt):
+        opswap.save(model, out)
+    assert out.read_bytes() == b"previous result"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx", "out.onnx"]
+
+
+def test_external_data_stays_external_and_unread(tmp_path: Path) -> None:
+    source_dir = tmp_path / "src"
+    source_dir.mkdir()
+    source = source_dir / "m.onnx"
+    _save_external(_weights_model(), source)
+    data = source_dir / "weights.bin"
+    data_before = data.read_bytes()
+
+    model = opswap.load(source)
+    weights = next(t for t in model.proto.graph.initializer if t.name == "W")
+    assert weights.data_location == onnx.TensorProto.EXTERNAL
+    assert not weights.raw_data, "external weights must not be read"
+
+    # Output beside the input: the data file is referenced, not copied.
+    report = opswap.fix(model, opswap.load_target("snpe-2.7"), source_dir / "fixed.onnx")
+    assert report.ok and report.verification is not None and report.verification.passed
+    assert sorted(p.name for p in source_dir.iterdir()) == ["fixed.onnx", "m.onnx", "weights.bin"]
+
+    # Output in another folder: the data is copied so its relative location resolves there.
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    opswap.save(opswap.load(source_dir / "fixed.onnx"), other / "fixed.onnx")
+    assert (other / "weights.bin").read_bytes() == data_before
+    assert data.read_bytes() == data_before
+
+    x = np.random.default_rng(0).standard_normal((2, 64)).astype(np.float32)
+    (want,) = ort_run(source, {"x": x})
+    (got,) = ort_run(other / "fixed.onnx", {"x": x})
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+
+
+def test_external_data_outside_the_model_folder_is_refused(cli, tmp_path: Path) -> None:
+    model = _weights_model()
+    inner = tmp_path / "inner"
+    inner.mkdir()
+    _save_external(model, inner / "m.onnx")
+    escaped = onnx.load(str(inner / "m.onnx"), load_external_data=False)
+    for t in escaped.graph.initializer:
+        for entry in t.external_data:
+            if entry.key == "location":
+                entry.value = "../secret.bin"
+    (tmp_path / "secret.bin").write_bytes(b"\0" * 64 * 64 * 4)
+    onnx.save(escaped, str(inner / "escaped.onnx"))
+    result = cli("check", inner / "escaped.onnx", "--target", "snpe-2.7")
+    assert result.code == 2
+    assert "points outside the model's folder" in result.stderr
+
+
+def test_missing_external_data_file(cli, tmp_path: Path) -> None:
+    _save_external(_weights_model(), tmp_path / "m.onnx")
+    os.remove(tmp_path / "weights.bin")
+    result = cli("check", tmp_path / "m.onnx", "--target", "snpe-2.7")
+    assert result.code == 2
+    assert "external data file 'weights.bin' not found" in result.stderr
+
+
+def test_fix_is_deterministic(tmp_path: Path) -> None:
+    source = save_model(_weights_model(), tmp_path / "m.onnx")
+    target = opswap.load_target("snpe-2.7")
+    opswap.fix(opswap.load(source), target, tmp_path / "a.onnx", run_verify=False)
+    opswap.fix(opswap.load(source), target, tmp_path / "b.onnx", run_verify=False)
+    assert (tmp_path / "a.onnx").read_bytes() == (tmp_path / "b.onnx").read_bytes()
