@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 # install from this machine kind's local disk (a CPU-only run here; see README).
 TORCH  := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: demo test lint typecheck pytest clean
+.PHONY: demo test lint typecheck pytest bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ pytest: $(VENV)/.installed
 	$(PY) -m pytest
 
 test: lint typecheck pytest
+
+# Speed and memory against onnx.load + onnx.save, as ratios measured in one run.
+bench: $(VENV)/.installed
+	$(PY) bench/bench_fix.py --nodes 10000 100000 1000000
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .mypy_cache .ruff_cache .cache

@@ -22,4 +22,16 @@ opswap check "$out/fixed.onnx" --target snpe-2.7
 
 step opswap fix torchvision:mobilenet_v3_large --target snpe-2.7 -o "$out/fixed-one-command.onnx" --format json
 opswap fix torchvision:mobilenet_v3_large --target snpe-2.7 -o "$out/fixed-one-command.onnx" --format json \
-  | python -c 'import json,sys; r=json.load(sys.stdin); v=r["verification"]; print(json.dumps({"legal": r["legal"], "output": r["output"], "rewrites": [(x["op_type"], x["count"], x["rule"]) for x in r["rewrites"]], "max_abs": v["max_abs"], "max_rel": v["max_rel"], "top1_agreement": v["top1_agreement"], "passed": v["passed"]}, indent=1))'
+  > "$out/fix-report.json"
+python - "$out/fix-report.json" <<'PY'
+import json, sys
+
+r = json.load(open(sys.argv[1]))
+v = r["verification"]
+print(f"(full report in {sys.argv[1]}; summary:)")
+print(f"legal={r['legal']} output={r['output']}")
+for w in r["rewrites"]:
+    print(f"rewrote {w['count']} {w['op_type']} via {w['rule']}")
+print(f"max_abs={v['max_abs']:.3g} max_rel={v['max_rel']:.3g} max_ref={v['max_ref']:.3g} "
+      f"top1_agreement={v['top1_agreement']} passed={v['passed']}")
+PY

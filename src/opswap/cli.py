@@ -299,8 +299,11 @@ def rules(format: FormatOpt = Format.text) -> None:
         rp.print_json(out, {"rules": rows})
         return
     table = Table(show_edge=False, pad_edge=False)
-    for column in ("source op", "rule", "produces", "exact", "formula"):
-        table.add_column(column)
+    table.add_column("source op", no_wrap=True)
+    table.add_column("rule", no_wrap=True, min_width=max((len(r["id"]) for r in rows), default=4))
+    table.add_column("produces")
+    table.add_column("exact", no_wrap=True)
+    table.add_column("formula", overflow="fold")
     for row in rows:
         table.add_row(
             row["op_type"],

@@ -13,6 +13,7 @@ they were. Every new node carries its provenance (rule and source node) in ``met
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -137,7 +138,12 @@ class LegalizeReport:
 
 
 class _DtypeIndex:
-    """Element types of values, read from the model; shape inference runs only if one is missing."""
+    """Element types of values: declared in the model, else propagated, else from shape inference.
+
+    Propagation follows the ONNX schemas' type constraints (an output typed ``T`` has the type of the
+    inputs typed ``T``), so it costs one pass and no table of ops; onnx's full shape inference runs
+    only for what that leaves unknown.
+    """
 
     def __init__(self, proto: onnx.ModelProto) -> None:
         self._proto = proto
@@ -147,6 +153,7 @@ class _DtypeIndex:
     def get(self, name: str) -> int | None:
         if self._types is None:
             self._types = _declared_types(self._proto)
+            _propagate_types(self._proto, self._types)
         dtype = self._types.get(name)
         if dtype is None and not self._inferred:
             self._inferred = True
@@ -154,6 +161,38 @@ class _DtypeIndex:
             self._types.update(_declared_types(inferred))
             dtype = self._types.get(name)
         return dtype
+
+
+def _propagate_types(proto: onnx.ModelProto, types: dict[str, int]) -> None:
+    for scope in iter_scopes(proto):
+        if scope.is_function:
+            continue
+        for node in scope.nodes:
+            if node.op_type == "Cast" and node.domain in ("", "ai.onnx"):
+                to = next((a.i for a in node.attribute if a.name == "to"), 0)
+                if to and node.output:
+                    types.setdefault(node.output[0], int(to))
+                continue
+            domain = "" if node.domain == "ai.onnx" else node.domain
+            sources = _same_type_inputs(node.op_type, domain, scope.opsets.get(domain, 0))
+            for out_index, out in enumerate(node.output):
+                if not out or out in types or out_index >= len(sources):
+                    continue
+                for in_index in sources[out_index]:
+                    if in_index < len(node.input) and node.input[in_index] in types:
+                        types[out] = types[node.input[in_index]]
+                        break
+
+
+@functools.lru_cache(maxsize=4096)
+def _same_type_inputs(op_type: str, domain: str, opset: int) -> tuple[tuple[int, ...], ...]:
+    """For each output of an op, the input positions its schema gives the same type parameter."""
+    try:
+        schema = onnx.defs.get_schema(op_type, opset, domain)
+    except onnx.defs.SchemaError:
+        return ()
+    inputs = [i.type_str for i in schema.inputs]
+    return tuple(tuple(k for k, type_str in enumerate(inputs) if type_str == out.type_str) for out in schema.outputs)
 
 
 def _declared_types(proto: onnx.ModelProto) -> dict[str, int]:
@@ -172,6 +211,42 @@ def _declared_types(proto: onnx.ModelProto) -> dict[str, int]:
     return types
 
 
+@dataclass(frozen=True)
+class _Template:
+    """The replacement of one node, to copy for other nodes that share its route key."""
+
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    nodes: list[onnx.NodeProto]
+
+    def instantiate(self, node: onnx.NodeProto, names: NameGen, provenance: str) -> list[onnx.NodeProto]:
+        """Copies of the template's nodes wired to ``node``'s inputs and outputs, with fresh names.
+
+        Names the template does not produce or take as input are shared constants and stay as they are.
+        """
+        mapping = dict(zip(self.inputs, node.input, strict=True))
+        mapping.update(zip(self.outputs, node.output, strict=True))
+        prefix = node.name or node.output[0]
+        result = []
+        for original in self.nodes:
+            new = onnx.NodeProto()
+            new.CopyFrom(original)
+            for i, name in enumerate(new.input):
+                if name in mapping:
+                    new.input[i] = mapping[name]
+            for i, name in enumerate(new.output):
+                if name not in mapping:
+                    mapping[name] = names.fresh(f"{prefix}/{original.op_type}")
+                new.output[i] = mapping[name]
+            new.name = names.fresh(f"{prefix}/{original.op_type}")
+            new.doc_string = original.doc_string.rsplit(" from ", 1)[0] + f" from {provenance}"
+            for entry in new.metadata_props:
+                if entry.key == "opswap.source":
+                    entry.value = provenance
+            result.append(new)
+        return result
+
+
 class _Planner:
     """Searches and replays routes for the illegal nodes of one model."""
 
@@ -181,29 +256,61 @@ class _Planner:
         self.judge = judge
         self.dtypes = _DtypeIndex(proto)
         self._plans: dict[tuple[Any, ...], Route | DeadEnd] = {}
+        self._templates: dict[tuple[Any, ...], _Template] = {}
         self._scratch_names = NameGen()
 
     # -- planning -------------------------------------------------------------------------------
 
-    def plan(
-        self, node: onnx.NodeProto, scope: Scope, known: dict[str, int], depth: int = MAX_DEPTH
-    ) -> Route | DeadEnd:
-        """The cheapest legal route for ``node``, or why there is none."""
-        input_types = tuple(known.get(i) or self.dtypes.get(i) if i else None for i in node.input)
-        key = (
+    def _key(
+        self, node: onnx.NodeProto, scope: Scope, input_types: tuple[int | None, ...], depth: int
+    ) -> tuple[Any, ...]:
+        """What a route depends on: the op, its version and attributes, input types and aliasing."""
+        inputs = list(node.input)
+        return (
             node.op_type,
             node.domain,
             self.judge.since(node, scope.opsets),
             tuple(a.SerializeToString() for a in node.attribute),
             input_types,
+            tuple(inputs.index(i) if i else -1 for i in inputs),
+            len(node.output),
             scope.is_function,
             scope.opsets.get("", 0),
             depth,
         )
+
+    def _input_types(self, node: onnx.NodeProto, known: dict[str, int]) -> tuple[int | None, ...]:
+        return tuple((known.get(i) or self.dtypes.get(i)) if i else None for i in node.input)
+
+    def plan(
+        self, node: onnx.NodeProto, scope: Scope, known: dict[str, int], depth: int = MAX_DEPTH
+    ) -> Route | DeadEnd:
+        """The cheapest legal route for ``node``, or why there is none."""
+        input_types = self._input_types(node, known)
+        key = self._key(node, scope, input_types, depth)
         cached = self._plans.get(key)
         if cached is None:
             cached = self._plans[key] = self._search(node, scope, input_types, depth)
         return cached
+
+    def replace(
+        self, node: onnx.NodeProto, scope: Scope, names: NameGen, constants: ConstantPool, provenance: str
+    ) -> tuple[Route, list[onnx.NodeProto]] | DeadEnd:
+        """The nodes that replace ``node``, or why there are none.
+
+        The first node with a given key runs the rules; the others copy its result with their own
+        names (running rule code per node costs several times more).
+        """
+        key = self._key(node, scope, self._input_types(node, {}), MAX_DEPTH)
+        route = self.plan(node, scope, {})
+        if isinstance(route, DeadEnd):
+            return route
+        template = self._templates.get(key)
+        if template is None:
+            nodes = self.apply(route, node, scope, names, constants, {}, provenance)
+            self._templates[key] = _Template(tuple(node.input), tuple(node.output), nodes)
+            return route, nodes
+        return route, template.instantiate(node, names, provenance)
 
     def _search(
         self, node: onnx.NodeProto, scope: Scope, input_types: tuple[int | None, ...], depth: int
@@ -301,7 +408,7 @@ class _Planner:
         provenance: str,
     ) -> list[onnx.NodeProto]:
         """Replay ``route`` on ``node`` for real: the nodes that replace it, in order."""
-        input_types = tuple(known.get(i) or self.dtypes.get(i) if i else None for i in node.input)
+        input_types = self._input_types(node, known)
         emitted, produced = self._build(route.rule, node, scope, input_types, names, constants)
         for new in emitted:
             new.doc_string = f"opswap: {route.rule.id} from {provenance}"
@@ -370,19 +477,19 @@ def legalize(
                 on_node()
             label = node_label(node, index)
             label = label if scope.path == "main" else f"{scope.path}/{label}"
-            plan = planner.plan(node, scope, {})
-            if isinstance(plan, DeadEnd):
+            if names is None or constants is None:
+                names = NameGen(_used_names(proto))
+                constants = ConstantPool(proto.graph, names)
+            outcome = planner.replace(node, scope, names, constants, label)
+            if isinstance(outcome, DeadEnd):
                 key = (node.op_type, node.domain)
                 entry = unresolved.get(key)
                 if entry is None:
                     reason = judge.verdict(node, scope.opsets).reason
-                    entry = unresolved[key] = Unresolved(node.op_type, node.domain, reason, plan.explain())
+                    entry = unresolved[key] = Unresolved(node.op_type, node.domain, reason, outcome.explain())
                 entry.nodes.append(label)
                 continue
-            if names is None or constants is None:
-                names = NameGen(_used_names(proto))
-                constants = ConstantPool(proto.graph, names)
-            replaced[index] = planner.apply(plan, node, scope, names, constants, {}, label)
+            plan, replaced[index] = outcome
             key3 = (node.op_type, node.domain, plan.describe())
             rewrite = rewrites.get(key3)
             if rewrite is None:

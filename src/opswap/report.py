@@ -76,15 +76,15 @@ def print_check(console: Console, report: CheckReport, verbose: bool = False) ->
 
 
 def print_verification(console: Console, v: VerifyReport) -> None:
-    """The verification numbers and verdict."""
+    """The verification numbers and verdict, one per line."""
     top1 = v.top1_agreement
     top1_text = "n/a (no output of rank >= 2)" if top1 is None else f"{top1:.0%}"
-    console.print(f"Verification with ONNX Runtime (CPU) on {v.samples} random inputs:")
-    console.print(
-        f"  max |Δ| = {v.max_abs:.3g}   max |Δ| / max |ref| = {v.max_rel:.3g} (tolerance {v.rtol:g})   "
-        f"cosine = {v.cosine:.9f}   top-1 agreement = {top1_text}"
-    )
     verdict = "[bold green]PASSED[/]" if v.passed else "[bold red]FAILED[/]"
+    console.print(f"Verification: ONNX Runtime (CPU), original vs fixed, {v.samples} random inputs")
+    console.print(f"  max |Δ|               {v.max_abs:.3g}   (outputs reach {v.max_ref:.3g})")
+    console.print(f"  max |Δ| / max |out|   {v.max_rel:.3g}   (tolerance {v.rtol:g})")
+    console.print(f"  cosine similarity     {v.cosine:.9f}")
+    console.print(f"  top-1 agreement       {top1_text}")
     console.print(f"  {verdict}")
 
 
@@ -107,21 +107,31 @@ def print_converter(console: Console, result: ConverterResult | None, target: Ta
 
 
 def print_fix(console: Console, report: FixReport, verbose: bool = False) -> None:
-    """The fix report: findings before, rewrites, what is left, verification, output."""
-    print_check(console, report.before, verbose)
+    """The fix report: what was illegal, the rewrites, what is left, verification, output."""
+    if verbose:
+        print_check(console, report.before, verbose)
+    else:
+        illegal = report.before.groups(Level.ERROR)
+        console.print(
+            f"[bold]{escape(report.model)}[/] against [bold]{escape(report.target)}[/]: "
+            f"{report.before.node_count} nodes, "
+            + (
+                ", ".join(f"{g.count} {escape(op_name(g.op_type, g.domain))}" for g in illegal) + " illegal"
+                if illegal
+                else "nothing illegal"
+            )
+        )
     rewrites = report.legalization.rewrites
     if rewrites:
         console.print()
-        console.print("[bold]Rewrites[/]")
-        table = Table(show_edge=False, pad_edge=False)
+        table = Table(title="Rewrites", title_justify="left", show_edge=False, pad_edge=False)
         table.add_column("op")
         table.add_column("count", justify="right")
-        table.add_column("route")
+        table.add_column("route (rule > rule for what it emits)")
         table.add_column("exact")
         for r in rewrites:
-            table.add_row(
-                escape(op_name(r.op_type, r.domain)), str(len(r.nodes)), escape(r.route), "yes" if r.exact else "no"
-            )
+            name = escape(op_name(r.op_type, r.domain))
+            table.add_row(name, str(len(r.nodes)), escape(r.route), "yes" if r.exact else "no")
         console.print(table)
         console.print(
             f"{report.legalization.nodes_removed} nodes replaced by {report.legalization.nodes_added}; "
@@ -129,11 +139,14 @@ def print_fix(console: Console, report: FixReport, verbose: bool = False) -> Non
         )
     for u in report.legalization.unresolved:
         console.print()
-        console.print(f"[bold red]No legal route[/] for {len(u.nodes)} {escape(op_name(u.op_type, u.domain))} nodes:")
+        name = escape(op_name(u.op_type, u.domain))
+        console.print(f"[bold red]No legal route[/] for {len(u.nodes)} {name} nodes:")
         console.print(escape(u.explanation))
     console.print()
     if report.after.legal:
         console.print(f"[bold green]LEGAL[/] for {escape(report.target)} after rewriting")
+    else:
+        console.print(f"[bold red]Still illegal[/] for {escape(report.target)}")
     if report.verification is not None:
         print_verification(console, report.verification)
     if report.output is not None:

@@ -84,6 +84,11 @@ class VerifyReport:
         return max((o.max_rel for o in self.outputs), default=0.0)
 
     @property
+    def max_ref(self) -> float:
+        """Largest magnitude of the original's outputs (the scale ``max_rel`` is relative to)."""
+        return max((o.max_ref for o in self.outputs), default=0.0)
+
+    @property
     def cosine(self) -> float:
         """Smallest cosine similarity over all outputs and samples."""
         return min((o.cosine for o in self.outputs), default=1.0)
@@ -109,6 +114,7 @@ class VerifyReport:
             "rtol": self.rtol,
             "max_abs": self.max_abs,
             "max_rel": self.max_rel,
+            "max_ref": self.max_ref,
             "cosine": self.cosine,
             "top1_agreement": self.top1_agreement,
             "passed": self.passed,
