@@ -83,3 +83,28 @@ def test_rule_matches_onnx_node_test(op_type: str, case: Path, target_name: str)
         kernel = ort_run(original, inputs)
         for want, got in zip(kernel, actual, strict=True):
             assert _ulp_distance(want, got) <= 2, "exact rule differs from ORT's kernel by more than 2 ULP"
+
+
+@pytest.mark.parametrize(
+    ("op_type", "attrs"), [("HardSwish", {}), ("HardSigmoid", {}), ("HardSigmoid", {"alpha": 0.3, "beta": 0.7})]
+)
+@pytest.mark.parametrize("target_name", ["snpe-2.7", "bare"])
+def test_rule_is_bit_exact_against_ort_kernel(op_type: str, attrs: dict[str, float], target_name: str) -> None:
+    """A dense float32 sweep through both kinks and the saturated tails: 0 ULP from ORT's own kernel."""
+    from onnx import helper
+
+    from conftest import make_model, tensor
+
+    rng = np.random.default_rng(0)
+    x = np.concatenate(
+        [np.linspace(-8, 8, 200_001, dtype=np.float32), (rng.standard_normal(100_000) * 10).astype(np.float32)]
+    )
+    original = make_model(
+        [helper.make_node(op_type, ["x"], ["y"], **attrs)], [tensor("x", [x.size])], [tensor("y", [x.size])]
+    )
+    model = opswap.model.from_proto(original)
+    opswap.legalize(model, BARE if target_name == "bare" else opswap.load_target(target_name))
+    assert op_type not in {n.op_type for n in model.proto.graph.node}
+    (want,) = ort_run(original, {"x": x})
+    (got,) = ort_run(model.proto, {"x": x})
+    assert _ulp_distance(want, got) == 0
