@@ -101,6 +101,7 @@ def ort_run(model: onnx.ModelProto | Path, feeds: dict[str, np.ndarray], optimiz
     import onnxruntime as ort
 
     options = ort.SessionOptions()
+    options.log_severity_level = 3
     if not optimize:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     source = str(model) if isinstance(model, Path) else model.SerializeToString()

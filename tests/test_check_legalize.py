@@ -185,7 +185,7 @@ def test_route_choice_follows_the_target() -> None:
     with_hardsigmoid = profile("[ops.HardSigmoid]\n[ops.Mul]\n[ops.Add]\n[ops.Clip]")
     model = opswap.model.from_proto(hardswish_model())
     report = opswap.legalize(model, with_hardsigmoid)
-    assert {r.op_type: r.route for r in report.rewrites} == {"HardSwish": "hardswish_via_hardsigmoid"}
+    assert {r.op_type: r.route for r in report.rewrites} == {"HardSwish": "hardswish_via_onnx_function"}
     assert ops(model.proto) == {"Mul": 2, "HardSigmoid": 2}
 
     # Without Clip: Min and Max.
@@ -194,8 +194,8 @@ def test_route_choice_follows_the_target() -> None:
     report = opswap.legalize(model, no_clip)
     routes = {r.op_type: r.route for r in report.rewrites}
     assert routes == {
-        "HardSwish": "hardswish_via_hardsigmoid > hardsigmoid_via_min_max",
-        "HardSigmoid": "hardsigmoid_via_min_max",
+        "HardSwish": "hardswish_via_onnx_function > hardsigmoid_via_onnx_function",
+        "HardSigmoid": "hardsigmoid_via_onnx_function",
     }
     assert set(ops(model.proto)) == {"Mul", "Add", "Min", "Max"}
 
@@ -208,10 +208,11 @@ def test_dead_end_is_explained_route_by_route() -> None:
     explanation = {u.op_type: u.explanation for u in report.unresolved}["HardSwish"]
     lines = explanation.splitlines()
     assert (
-        lines[0] == "HardSwish: via hardswish_via_hardsigmoid: HardSigmoid illegal (HardSigmoid is not supported by t)"
+        lines[0]
+        == "HardSwish: via hardswish_via_onnx_function: HardSigmoid illegal (HardSigmoid is not supported by t)"
     )
     assert "via hardsigmoid_via_clip: Clip illegal (Clip is not supported by t)" in explanation
-    assert "via hardsigmoid_via_min_max: Min illegal (Min is not supported by t)" in explanation
+    assert "via hardsigmoid_via_onnx_function: Min illegal (Min is not supported by t)" in explanation
     # Nothing was rewritten for an op without a full route.
     assert ops(model.proto)["HardSwish"] == 1
 
@@ -248,7 +249,7 @@ def test_new_nodes_carry_provenance() -> None:
     assert new
     for node in new:
         meta = {p.key: p.value for p in node.metadata_props}
-        assert meta["opswap.rule"] in {"hardswish_via_hardsigmoid", "hardsigmoid_via_clip"}
+        assert meta["opswap.rule"] in {"hardswish_via_onnx_function", "hardsigmoid_via_clip"}
         assert meta["opswap.source"] in {"hswish", "hsig"}
     assert len({n.name for n in model.proto.graph.node}) == len(model.proto.graph.node)
 

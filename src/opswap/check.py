@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,16 +10,8 @@ import onnx
 
 from opswap.graphs import Scope, iter_scopes, node_label
 from opswap.model import Model
+from opswap.schemas import since_version
 from opswap.targets import Level, Target, Verdict, op_name
-
-
-@functools.lru_cache(maxsize=8192)
-def since_version(op_type: str, domain: str, opset: int) -> int | None:
-    """The version of ``op_type`` in force at ``opset`` (None if onnx has no such op)."""
-    try:
-        return int(onnx.defs.get_schema(op_type, opset, domain).since_version)
-    except onnx.defs.SchemaError:
-        return None
 
 
 @dataclass(frozen=True)

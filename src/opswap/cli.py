@@ -308,7 +308,7 @@ def rules(format: FormatOpt = Format.text) -> None:
         table.add_row(
             row["op_type"],
             row["id"],
-            ", ".join(row["produces"]),
+            ", ".join(row["produces"]) if row["produces"] is not None else "(depends on attributes)",
             "yes" if row["exact"] else f"no: {row['bound']}",
             row["description"],
         )

@@ -2,7 +2,8 @@
 
 For each illegal node the planner tries every rule for its op, judges each node the rule would emit,
 and recurses into the emitted nodes that are still illegal (bounded depth). The cheapest route that
-ends fully legal wins; cost is (nodes the converter would warn about, nodes added). Routes are planned
+ends fully legal wins; cost is (approximate rules used, nodes the converter would warn about, nodes
+added, rules applied), so an exact route always beats an approximate one. Routes are planned
 once per distinct (op, version, attributes, dtypes) and replayed for every node that shares them, so
 a model with 100,000 HardSwish nodes plans once.
 
@@ -13,7 +14,6 @@ they were. Every new node carries its provenance (rule and source node) in ``met
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +26,7 @@ from opswap.graphs import Scope, iter_scopes, node_label
 from opswap.model import Model
 from opswap.rules.base import Builder, ConstantPool, NameGen, Rule, RuleNotApplicable, Value, rules_for
 from opswap.targets import Level, Target, op_name
+from opswap.typeinfo import TypeIndex
 
 #: How many rewrite steps a route may chain (HardSwish -> HardSigmoid -> Clip is 2).
 MAX_DEPTH = 4
@@ -37,11 +38,11 @@ class Route:
 
     rule: Rule
     children: tuple[tuple[int, Route], ...]
-    #: Emitted nodes the converter would warn about, and nodes emitted, after all children.
-    cost: tuple[int, int]
+    #: Approximate rules used, emitted nodes the converter would warn about, nodes emitted, rules applied.
+    cost: tuple[int, int, int, int]
 
     def describe(self) -> str:
-        """``hardswish_via_hardsigmoid > hardsigmoid_via_clip``."""
+        """``hardswish_via_onnx_function > hardsigmoid_via_clip``."""
         seen: list[str] = [self.rule.id]
         for _, child in self.children:
             for part in child.describe().split(" > "):
@@ -53,6 +54,12 @@ class Route:
     def exact(self) -> bool:
         """Whether every rule on the route is exact."""
         return self.rule.exact and all(child.exact for _, child in self.children)
+
+    @property
+    def bounds(self) -> list[str]:
+        """The stated error bounds of the approximate rules on the route."""
+        own = [f"{self.rule.id}: {self.rule.bound}"] if not self.rule.exact else []
+        return own + [b for _, child in self.children for b in child.bounds if b not in own]
 
 
 @dataclass(frozen=True)
@@ -75,6 +82,7 @@ class Rewrite:
     domain: str
     route: str
     exact: bool
+    bounds: list[str] = field(default_factory=list)
     nodes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -85,6 +93,7 @@ class Rewrite:
             "count": len(self.nodes),
             "rule": self.route,
             "exact": self.exact,
+            "bounds": self.bounds,
             "nodes": self.nodes,
         }
 
@@ -137,80 +146,6 @@ class LegalizeReport:
         }
 
 
-class _DtypeIndex:
-    """Element types of values: declared in the model, else propagated, else from shape inference.
-
-    Propagation follows the ONNX schemas' type constraints (an output typed ``T`` has the type of the
-    inputs typed ``T``), so it costs one pass and no table of ops; onnx's full shape inference runs
-    only for what that leaves unknown.
-    """
-
-    def __init__(self, proto: onnx.ModelProto) -> None:
-        self._proto = proto
-        self._types: dict[str, int] | None = None
-        self._inferred = False
-
-    def get(self, name: str) -> int | None:
-        if self._types is None:
-            self._types = _declared_types(self._proto)
-            _propagate_types(self._proto, self._types)
-        dtype = self._types.get(name)
-        if dtype is None and not self._inferred:
-            self._inferred = True
-            inferred = onnx.shape_inference.infer_shapes(self._proto, check_type=False, strict_mode=False)
-            self._types.update(_declared_types(inferred))
-            dtype = self._types.get(name)
-        return dtype
-
-
-def _propagate_types(proto: onnx.ModelProto, types: dict[str, int]) -> None:
-    for scope in iter_scopes(proto):
-        if scope.is_function:
-            continue
-        for node in scope.nodes:
-            if node.op_type == "Cast" and node.domain in ("", "ai.onnx"):
-                to = next((a.i for a in node.attribute if a.name == "to"), 0)
-                if to and node.output:
-                    types.setdefault(node.output[0], int(to))
-                continue
-            domain = "" if node.domain == "ai.onnx" else node.domain
-            sources = _same_type_inputs(node.op_type, domain, scope.opsets.get(domain, 0))
-            for out_index, out in enumerate(node.output):
-                if not out or out in types or out_index >= len(sources):
-                    continue
-                for in_index in sources[out_index]:
-                    if in_index < len(node.input) and node.input[in_index] in types:
-                        types[out] = types[node.input[in_index]]
-                        break
-
-
-@functools.lru_cache(maxsize=4096)
-def _same_type_inputs(op_type: str, domain: str, opset: int) -> tuple[tuple[int, ...], ...]:
-    """For each output of an op, the input positions its schema gives the same type parameter."""
-    try:
-        schema = onnx.defs.get_schema(op_type, opset, domain)
-    except onnx.defs.SchemaError:
-        return ()
-    inputs = [i.type_str for i in schema.inputs]
-    return tuple(tuple(k for k, type_str in enumerate(inputs) if type_str == out.type_str) for out in schema.outputs)
-
-
-def _declared_types(proto: onnx.ModelProto) -> dict[str, int]:
-    types: dict[str, int] = {}
-    for scope in iter_scopes(proto):
-        owner = scope.owner
-        if isinstance(owner, onnx.GraphProto):
-            for info in (*owner.input, *owner.output, *owner.value_info):
-                if info.type.HasField("tensor_type") and info.type.tensor_type.elem_type:
-                    types[info.name] = info.type.tensor_type.elem_type
-            for tensor in owner.initializer:
-                types[tensor.name] = tensor.data_type
-        for node in scope.nodes:
-            if node.op_type == "Constant" and node.attribute and node.attribute[0].type == onnx.AttributeProto.TENSOR:
-                types[node.output[0]] = node.attribute[0].t.data_type
-    return types
-
-
 @dataclass(frozen=True)
 class _Template:
     """The replacement of one node, to copy for other nodes that share its route key."""
@@ -250,48 +185,69 @@ class _Template:
 class _Planner:
     """Searches and replays routes for the illegal nodes of one model."""
 
-    def __init__(self, proto: onnx.ModelProto, target: Target, judge: Judge) -> None:
+    def __init__(self, proto: onnx.ModelProto, target: Target, judge: Judge, allow_approx: bool = False) -> None:
         self.proto = proto
+        self.allow_approx = allow_approx
         self.target = target
         self.judge = judge
-        self.dtypes = _DtypeIndex(proto)
+        self.types = TypeIndex(proto)
         self._plans: dict[tuple[Any, ...], Route | DeadEnd] = {}
         self._templates: dict[tuple[Any, ...], _Template] = {}
         self._scratch_names = NameGen()
 
-    # -- planning -------------------------------------------------------------------------------
+    # -- what a route depends on ----------------------------------------------------------------
 
-    def _key(
-        self, node: onnx.NodeProto, scope: Scope, input_types: tuple[int | None, ...], depth: int
-    ) -> tuple[Any, ...]:
-        """What a route depends on: the op, its version and attributes, input types and aliasing."""
-        inputs = list(node.input)
+    def _inputs(self, node: onnx.NodeProto, known: dict[str, Value]) -> tuple[Value | None, ...]:
+        shapes = any(r.shapes for r in rules_for(node.op_type, node.domain))
+        resolved: list[Value | None] = []
+        for name in node.input:
+            if not name:
+                resolved.append(None)
+            elif name in known:
+                resolved.append(known[name])
+            else:
+                shape = self.types.shape(name) if shapes else None
+                dtype = self.types.dtype(name) or onnx.TensorProto.UNDEFINED
+                resolved.append(Value(name, dtype, shape, self.types.const(name)))
+        return tuple(resolved)
+
+    def _key(self, node: onnx.NodeProto, scope: Scope, inputs: tuple[Value | None, ...], depth: int) -> tuple[Any, ...]:
+        """The op, its version and attributes, what is known of its inputs, and their aliasing."""
+        names = list(node.input)
         return (
             node.op_type,
             node.domain,
             self.judge.since(node, scope.opsets),
             tuple(a.SerializeToString() for a in node.attribute),
-            input_types,
-            tuple(inputs.index(i) if i else -1 for i in inputs),
-            len(node.output),
+            tuple(
+                None
+                if v is None
+                else (
+                    v.dtype,
+                    v.shape,
+                    None if v.const is None else (v.const.dtype.str, v.const.shape, v.const.tobytes()),
+                )
+                for v in inputs
+            ),
+            tuple(names.index(i) if i else -1 for i in names),
+            tuple(bool(o) for o in node.output),
             scope.is_function,
             scope.opsets.get("", 0),
             depth,
         )
 
-    def _input_types(self, node: onnx.NodeProto, known: dict[str, int]) -> tuple[int | None, ...]:
-        return tuple((known.get(i) or self.dtypes.get(i)) if i else None for i in node.input)
+    # -- planning -------------------------------------------------------------------------------
 
     def plan(
-        self, node: onnx.NodeProto, scope: Scope, known: dict[str, int], depth: int = MAX_DEPTH
-    ) -> Route | DeadEnd:
-        """The cheapest legal route for ``node``, or why there is none."""
-        input_types = self._input_types(node, known)
-        key = self._key(node, scope, input_types, depth)
+        self, node: onnx.NodeProto, scope: Scope, known: dict[str, Value], depth: int = MAX_DEPTH
+    ) -> tuple[tuple[Any, ...], Route | DeadEnd]:
+        """The cheapest legal route for ``node`` (or why there is none), and the key it is cached by."""
+        inputs = self._inputs(node, known)
+        key = self._key(node, scope, inputs, depth)
         cached = self._plans.get(key)
         if cached is None:
-            cached = self._plans[key] = self._search(node, scope, input_types, depth)
-        return cached
+            cached = self._plans[key] = self._search(node, scope, inputs, depth)
+        return key, cached
 
     def replace(
         self, node: onnx.NodeProto, scope: Scope, names: NameGen, constants: ConstantPool, provenance: str
@@ -301,8 +257,7 @@ class _Planner:
         The first node with a given key runs the rules; the others copy its result with their own
         names (running rule code per node costs several times more).
         """
-        key = self._key(node, scope, self._input_types(node, {}), MAX_DEPTH)
-        route = self.plan(node, scope, {})
+        key, route = self.plan(node, scope, {})
         if isinstance(route, DeadEnd):
             return route
         template = self._templates.get(key)
@@ -313,7 +268,7 @@ class _Planner:
         return route, template.instantiate(node, names, provenance)
 
     def _search(
-        self, node: onnx.NodeProto, scope: Scope, input_types: tuple[int | None, ...], depth: int
+        self, node: onnx.NodeProto, scope: Scope, inputs: tuple[Value | None, ...], depth: int
     ) -> Route | DeadEnd:
         name = op_name(node.op_type, node.domain)
         rules = rules_for(node.op_type, node.domain)
@@ -324,8 +279,11 @@ class _Planner:
         best: Route | None = None
         lines: list[str] = []
         for candidate in rules:
+            if not candidate.exact and not self.allow_approx:
+                lines.append(f"via {candidate.id}: approximate ({candidate.bound}); allowed with --allow-approx")
+                continue
             try:
-                emitted, produced = self._build(candidate, node, scope, input_types, self._scratch_names, None)
+                emitted, produced = self._build(candidate, node, scope, inputs, self._scratch_names, None)
             except RuleNotApplicable as exc:
                 lines.append(f"via {candidate.id}: not applicable ({exc})")
                 continue
@@ -336,19 +294,21 @@ class _Planner:
                 if verdict.legal:
                     warnings += verdict.level == Level.WARNING
                     continue
-                sub = self.plan(new, scope, produced, depth - 1)
+                _, sub = self.plan(new, scope, produced, depth - 1)
                 if isinstance(sub, DeadEnd):
                     blocked.append((op_name(new.op_type, new.domain), verdict.reason, sub))
                 else:
                     children.append((index, sub))
-                    warnings += sub.cost[0]
+                    warnings += sub.cost[1]
             if blocked:
                 op, reason, sub = blocked[0]
                 lines.append(f"via {candidate.id}: {op} illegal ({reason})")
                 lines.extend(f"    {line}" for line in sub.lines)
                 continue
-            size = len(emitted) - len(children) + sum(c.cost[1] for _, c in children)
-            route = Route(candidate, tuple(children), (warnings, size))
+            size = len(emitted) - len(children) + sum(c.cost[2] for _, c in children)
+            approximations = (not candidate.exact) + sum(c.cost[0] for _, c in children)
+            steps = 1 + sum(c.cost[3] for _, c in children)
+            route = Route(candidate, tuple(children), (approximations, warnings, size, steps))
             lines.append(f"via {candidate.id}: OK ({size} nodes)")
             if best is None or route.cost < best.cost:
                 best = route
@@ -363,39 +323,43 @@ class _Planner:
         candidate: Rule,
         node: onnx.NodeProto,
         scope: Scope,
-        input_types: tuple[int | None, ...],
+        inputs: tuple[Value | None, ...],
         names: NameGen,
         constants: ConstantPool | None,
-    ) -> tuple[list[onnx.NodeProto], dict[str, int]]:
-        """Run a rule on ``node``; the last emitted nodes write the node's own output names."""
-        opset = scope.opsets.get("", 0)
+    ) -> tuple[list[onnx.NodeProto], dict[str, Value]]:
+        """Run a rule on ``node``; the nodes it emits write the node's own output names."""
         prefix = node.name or node.output[0]
         pool = None if scope.is_function else (constants or ConstantPool(None, names))
-        op = Builder(opset, names, pool, prefix)
-        inputs: list[Value | None] = []
-        for name, dtype in zip(node.input, input_types, strict=True):
-            if not name:
-                inputs.append(None)
+        op = Builder(scope.opsets.get("", 0), names, pool, prefix)
+        op.source_version = self.judge.since(node, scope.opsets)
+        for value in inputs:
+            if value is None:
                 continue
-            if dtype is None:
-                raise RuleNotApplicable(f"element type of input {name!r} is unknown")
-            inputs.append(Value(name, dtype))
-            op.dtypes[name] = dtype
+            if not value.dtype:
+                raise RuleNotApplicable(f"element type of input {value.name!r} is unknown")
+            op.values[value.name] = value
         attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-        result = candidate.apply(op, inputs, attrs)
-        outputs = result if isinstance(result, tuple) else (result,)
-        if len(outputs) != len([o for o in node.output if o]):
-            raise RuleNotApplicable(f"{candidate.id} produces {len(outputs)} outputs, the node has {len(node.output)}")
-        produced = {out: i for i, n in enumerate(op.nodes) for out in n.output}
+        result = candidate.apply(op, list(inputs), attrs, len(node.output))
+        outputs = list(result) if isinstance(result, tuple) else [result]
+        wanted = list(node.output)
+        if len(outputs) == len([o for o in wanted if o]) and len(outputs) != len(wanted):
+            wanted = [o for o in wanted if o]
+        if len(outputs) < len(wanted):
+            raise RuleNotApplicable(f"{candidate.id} produces {len(outputs)} outputs, the node has {len(wanted)}")
+        produced = {out for n in op.nodes for out in n.output}
         renamed: set[str] = set()
-        for original, value in zip((o for o in node.output if o), outputs, strict=True):
+        for original, value in zip(wanted, outputs, strict=False):
+            if not original:
+                continue
+            if value is None:
+                raise RuleNotApplicable(f"{candidate.id} does not compute output {original!r}")
             final = value
             if value.name not in produced or value.name in renamed:
                 final = op.emit("Identity", value)
             _rename_output(op.nodes, final.name, original)
-            op.dtypes[original] = final.dtype
+            op.values[original] = Value(original, final.dtype)
             renamed.add(value.name)
-        return op.nodes, op.dtypes
+        return op.nodes, op.values
 
     def apply(
         self,
@@ -404,12 +368,11 @@ class _Planner:
         scope: Scope,
         names: NameGen,
         constants: ConstantPool,
-        known: dict[str, int],
+        known: dict[str, Value],
         provenance: str,
     ) -> list[onnx.NodeProto]:
         """Replay ``route`` on ``node`` for real: the nodes that replace it, in order."""
-        input_types = self._input_types(node, known)
-        emitted, produced = self._build(route.rule, node, scope, input_types, names, constants)
+        emitted, produced = self._build(route.rule, node, scope, self._inputs(node, known), names, constants)
         for new in emitted:
             new.doc_string = f"opswap: {route.rule.id} from {provenance}"
             new.metadata_props.add(key="opswap.rule", value=route.rule.id)
@@ -454,14 +417,17 @@ def legalize(
     model: Model,
     target: Target,
     on_node: Callable[[], None] | None = None,
+    *,
+    allow_approx: bool = False,
 ) -> LegalizeReport:
     """Rewrite, in place, every illegal node of ``model`` that has a legal route for ``target``.
 
-    Returns what changed and, for nodes left illegal, why no route exists.
+    Exact rules only, unless ``allow_approx``: then rules with a stated error bound may be used, and
+    the report shows their bounds. Returns what changed and, for nodes left illegal, why no route exists.
     """
     proto = model.proto
     judge = Judge(proto, target)
-    planner = _Planner(proto, target, judge)
+    planner = _Planner(proto, target, judge, allow_approx)
     report = LegalizeReport(target=target.name)
     rewrites: dict[tuple[str, str, str], Rewrite] = {}
     unresolved: dict[tuple[str, str], Unresolved] = {}
@@ -479,7 +445,7 @@ def legalize(
             label = label if scope.path == "main" else f"{scope.path}/{label}"
             if names is None or constants is None:
                 names = NameGen(_used_names(proto))
-                constants = ConstantPool(proto.graph, names)
+                constants = ConstantPool(proto.graph, names, proto.ir_version)
             outcome = planner.replace(node, scope, names, constants, label)
             if isinstance(outcome, DeadEnd):
                 key = (node.op_type, node.domain)
@@ -493,7 +459,7 @@ def legalize(
             key3 = (node.op_type, node.domain, plan.describe())
             rewrite = rewrites.get(key3)
             if rewrite is None:
-                rewrite = rewrites[key3] = Rewrite(node.op_type, node.domain, plan.describe(), plan.exact)
+                rewrite = rewrites[key3] = Rewrite(node.op_type, node.domain, plan.describe(), plan.exact, plan.bounds)
             rewrite.nodes.append(label)
             report.nodes_removed += 1
             report.nodes_added += len(replaced[index])

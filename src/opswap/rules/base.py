@@ -16,20 +16,49 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import onnx
-from onnx import helper
+from onnx import helper, numpy_helper
+
+from opswap.schemas import output_dtypes, since_version
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Value:
-    """A tensor a rule computes with: its name in the graph and its element type."""
+    """A tensor a rule computes with: its name in the graph, element type, and what else is known.
+
+    ``shape`` is filled for the inputs of ops whose rules declare ``shapes=True`` (None entries are
+    symbolic dims; None for the whole shape means unknown rank). ``const`` holds the value of a small
+    constant input (axes, shapes, bounds).
+    """
 
     name: str
     dtype: int
+    shape: tuple[int | None, ...] | None = None
+    const: np.ndarray | None = None
+
+    @property
+    def rank(self) -> int:
+        """The rank, or RuleNotApplicable when it is unknown."""
+        if self.shape is None:
+            raise RuleNotApplicable(f"the rank of {self.name!r} is unknown")
+        return len(self.shape)
+
+    def static_shape(self) -> tuple[int, ...]:
+        """The shape when every dim is known, or RuleNotApplicable."""
+        if self.shape is None or any(d is None for d in self.shape):
+            raise RuleNotApplicable(f"the shape of {self.name!r} is not static")
+        return tuple(int(d) for d in self.shape)  # type: ignore[arg-type]
+
+    def value(self) -> np.ndarray:
+        """The constant's value, or RuleNotApplicable when the input is computed."""
+        if self.const is None:
+            raise RuleNotApplicable(f"{self.name!r} is not a constant")
+        return self.const
 
 
 Input = Value | float | int | None
@@ -42,9 +71,11 @@ class RuleNotApplicable(Exception):
 class ConstantPool:
     """Where constants go: shared initializers in graphs, Constant nodes in function bodies."""
 
-    def __init__(self, graph: onnx.GraphProto | None, names: NameGen) -> None:
+    def __init__(self, graph: onnx.GraphProto | None, names: NameGen, ir_version: int = 10) -> None:
         self._graph = graph
         self._names = names
+        #: Before IR 4 every initializer must also be declared as a graph input.
+        self._declare_inputs = ir_version < 4
         self._cache: dict[tuple[int, tuple[int, ...], bytes], str] = {}
         self.added: list[str] = []
 
@@ -57,6 +88,8 @@ class ConstantPool:
             if self._graph is not None:
                 tensor.name = name
                 self._graph.initializer.append(tensor)
+                if self._declare_inputs:
+                    self._graph.input.append(helper.make_tensor_value_info(name, tensor.data_type, list(tensor.dims)))
             self._cache[key] = name
             self.added.append(name)
         return name
@@ -81,8 +114,35 @@ class NameGen:
                 return name
 
 
+#: Reductions whose ``axes`` moved from an attribute to an input, and the opset where it moved.
+AXES_INPUT_SINCE = {
+    "ReduceSum": 13,
+    **{
+        op: 18
+        for op in (
+            "ReduceMean",
+            "ReduceMax",
+            "ReduceMin",
+            "ReduceProd",
+            "ReduceL1",
+            "ReduceL2",
+            "ReduceLogSum",
+            "ReduceLogSumExp",
+            "ReduceSumSquare",
+        )
+    },
+    "Squeeze": 13,
+    "Unsqueeze": 13,
+}
+
+
 class Builder:
-    """What a rule calls ``op``: emits nodes for one rewrite and remembers their output dtypes."""
+    """What a rule calls ``op``: emits nodes for one rewrite at the model's opset.
+
+    ``op.Mul(x, 2.0)`` emits a node and returns its output; numbers become constants in the dtype of
+    the node's tensor inputs. Output element types follow the op's schema. Forms that changed across
+    opsets have helpers that emit the form in force (``clip``, ``reduce``, ``squeeze``, ``unsqueeze``).
+    """
 
     def __init__(
         self,
@@ -90,12 +150,13 @@ class Builder:
         names: NameGen,
         constants: ConstantPool | None,
         prefix: str,
-        dtypes: dict[str, int] | None = None,
     ) -> None:
         self.opset = opset
+        #: Version of the op being rewritten (for rules that implement some versions only).
+        self.source_version: int | None = None
         self.nodes: list[onnx.NodeProto] = []
-        #: Element types of the values this builder produced (and of the rule's inputs).
-        self.dtypes: dict[str, int] = dict(dtypes or {})
+        #: The values this builder produced (and the rule's inputs), by name.
+        self.values: dict[str, Value] = {}
         self._names = names
         self._constants = constants
         self._prefix = prefix
@@ -107,34 +168,65 @@ class Builder:
 
     def emit(self, op_type: str, *inputs: Input, _outputs: int = 1, _dtype: int | None = None, **attrs: Any) -> Any:
         """Emit one ai.onnx node; numbers among ``inputs`` become constants of the tensor inputs' dtype."""
-        like = next((i.dtype for i in inputs if isinstance(i, Value)), None)
+        if since_version(op_type, "", self.opset) is None:
+            raise RuleNotApplicable(f"{op_type} does not exist at opset {self.opset}")
+        typed = [i.dtype for i in inputs if isinstance(i, Value)]
+        like = next((d for d in typed if d != onnx.TensorProto.BOOL), typed[0] if typed else None)
         names = [self._input_name(i, like) for i in inputs]
         outputs = [self._names.fresh(f"{self._prefix}/{op_type}") for _ in range(_outputs)]
         node = helper.make_node(op_type, names, outputs, name=outputs[0], **attrs)
         self.nodes.append(node)
-        dtype = _dtype if _dtype is not None else like
-        values = [Value(o, dtype if dtype is not None else onnx.TensorProto.UNDEFINED) for o in outputs]
-        for v in values:
-            self.dtypes[v.name] = v.dtype
+        input_dtypes = [i.dtype if isinstance(i, Value) else like for i in inputs]
+        inferred = output_dtypes(op_type, "", self.opset, input_dtypes, attrs.get("to"))
+        values = []
+        for k, out in enumerate(outputs):
+            dtype = _dtype if _dtype is not None else (inferred[k] if k < len(inferred) else None)
+            values.append(Value(out, dtype or onnx.TensorProto.UNDEFINED))
+            self.values[out] = values[-1]
         return values[0] if _outputs == 1 else tuple(values)
 
-    def constant(self, value: float | int, dtype: int) -> Value:
-        """A scalar constant of element type ``dtype``."""
-        tensor = helper.make_tensor("", dtype, [], [value])
+    def constant(self, value: float | int | np.ndarray, dtype: int) -> Value:
+        """A constant of element type ``dtype`` (a scalar, or an array of any shape)."""
+        array = np.asarray(value)
+        if dtype == onnx.TensorProto.BFLOAT16:
+            tensor = helper.make_tensor("", dtype, list(array.shape), array.astype(np.float32).ravel().tolist())
+        else:
+            tensor = numpy_helper.from_array(array.astype(helper.tensor_dtype_to_np_dtype(dtype)), "")
         if self._constants is None:
             out = self._names.fresh(f"{self._prefix}/Constant")
             self.nodes.append(helper.make_node("Constant", [], [out], name=out, value=tensor))
             name = out
         else:
             name = self._constants.get(tensor)
-        self.dtypes[name] = dtype
-        return Value(name, dtype)
+        self.values[name] = Value(name, dtype, tuple(array.shape), array)
+        return self.values[name]
 
-    def clip(self, x: Value, low: float, high: float) -> Value:
+    def clip(self, x: Value, low: float | None, high: float | None) -> Value:
         """``Clip`` with constant bounds, as attributes before opset 11 and as inputs from 11 on."""
         if self.opset < 11:
-            return self.emit("Clip", x, min=float(low), max=float(high))  # type: ignore[no-any-return]
+            bounds: dict[str, Any] = {k: float(v) for k, v in (("min", low), ("max", high)) if v is not None}
+            return self.emit("Clip", x, **bounds)  # type: ignore[no-any-return]
         return self.emit("Clip", x, low, high)  # type: ignore[no-any-return]
+
+    def reduce(self, op_type: str, x: Value, axes: list[int] | None, keepdims: int = 1, **attrs: Any) -> Value:
+        """A reduction over constant ``axes`` (None: all), with axes as attribute or input as the opset wants."""
+        return self._with_axes(op_type, x, axes, keepdims=keepdims, **attrs)
+
+    def squeeze(self, x: Value, axes: list[int]) -> Value:
+        """``Squeeze`` with constant axes."""
+        return self._with_axes("Squeeze", x, axes)
+
+    def unsqueeze(self, x: Value, axes: list[int]) -> Value:
+        """``Unsqueeze`` with constant axes."""
+        return self._with_axes("Unsqueeze", x, axes)
+
+    def _with_axes(self, op_type: str, x: Value, axes: list[int] | None, **attrs: Any) -> Value:
+        if axes is None:
+            return self.emit(op_type, x, **attrs)  # type: ignore[no-any-return]
+        if self.opset >= AXES_INPUT_SINCE[op_type]:
+            axes_value = self.constant(np.asarray(axes, dtype=np.int64), onnx.TensorProto.INT64)
+            return self.emit(op_type, x, axes_value, _dtype=x.dtype, **attrs)  # type: ignore[no-any-return]
+        return self.emit(op_type, x, axes=list(axes), **attrs)  # type: ignore[no-any-return]
 
     def _input_name(self, value: Input, like: int | None) -> str:
         if value is None:
@@ -161,14 +253,30 @@ class Rule:
     #: Versions of the source op the rule implements; None for all.
     opsets: tuple[int, ...] | None = None
     doc: str = ""
+    #: Where the route comes from: "opswap" (written here) or "onnx" (the standard's function body).
+    source: str = "opswap"
+    #: The rule reads input shapes (looked up, with shape inference if needed, only for such rules).
+    shapes: bool = False
 
-    def apply(self, op: Builder, inputs: list[Value | None], attrs: dict[str, Any]) -> Any:
+    def apply(self, op: Builder, inputs: list[Value | None], attrs: dict[str, Any], n_outputs: int = 1) -> Any:
         """Run the rule; its keyword parameters receive the node's attributes."""
-        accepted = inspect.signature(self.fn).parameters
-        unknown = [a for a in attrs if a not in accepted]
-        if unknown:
+        parameters = _parameters(self.fn)
+        takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+        unknown = [a for a in attrs if a not in parameters]
+        if unknown and not takes_any:
             raise RuleNotApplicable(f"attribute {', '.join(unknown)} not handled by {self.id}")
-        return self.fn(op, *inputs, **attrs)
+        positional = [p for p in parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)][1:]
+        if not any(p.kind is p.VAR_POSITIONAL for p in parameters.values()) and len(inputs) > len(positional):
+            raise RuleNotApplicable(f"{self.id} takes {len(positional)} inputs, the node has {len(inputs)}")
+        if self.opsets is not None and op.source_version not in self.opsets:
+            raise RuleNotApplicable(f"{self.id} implements versions {list(self.opsets)} only")
+        extra = {"_n_outputs": n_outputs} if "_n_outputs" in parameters else {}
+        return self.fn(op, *inputs, **attrs, **extra)
+
+
+@functools.cache
+def _parameters(fn: Callable[..., Any]) -> Mapping[str, inspect.Parameter]:
+    return inspect.signature(fn).parameters
 
 
 REGISTRY: dict[tuple[str, str], list[Rule]] = {}
@@ -181,6 +289,7 @@ def rule(
     bound: str = "",
     opsets: tuple[int, ...] | None = None,
     domain: str = "",
+    shapes: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a rule for ``op_type``; the function's name is the rule id."""
 
@@ -188,7 +297,8 @@ def rule(
         if not exact and not bound:
             raise ValueError(f"approximate rule {fn.__name__} must state its error bound")
         doc = inspect.getdoc(fn) or ""
-        entry = Rule(fn.__name__, op_type, fn, domain, exact, bound, opsets, doc.splitlines()[0] if doc else "")
+        first_line = doc.splitlines()[0] if doc else ""
+        entry = Rule(fn.__name__, op_type, fn, domain, exact, bound, opsets, first_line, shapes=shapes)
         REGISTRY.setdefault((domain, op_type), []).append(entry)
         return fn
 
@@ -209,11 +319,22 @@ def all_rules() -> list[Rule]:
 
 @functools.cache
 def _load_rule_modules() -> None:
-    from opswap.rules import activations  # noqa: F401  (registers its rules on import)
+    # Importing a rule module registers its rules. Hand-written rules come first, ONNX's bodies after.
+    from opswap.rules import activations, elementwise, normalization, onnx_functions, tensor  # noqa: F401
 
 
-def emitted_ops(entry: Rule, opset: int = 14, dtype: int = onnx.TensorProto.FLOAT) -> list[str]:
-    """The op types a rule emits for a single-input node with default attributes."""
-    op = Builder(opset, NameGen(), ConstantPool(None, NameGen()), "x")
-    entry.apply(op, [Value("x", dtype)], {})
-    return sorted({n.op_type for n in op.nodes})
+def emitted_ops(entry: Rule) -> list[str] | None:
+    """The op types a rule emits for a float node of its op at the newest opset, default attributes.
+
+    None when that sample node is outside what the rule handles (it needs particular attributes).
+    """
+    opset = onnx.defs.onnx_opset_version()
+    try:
+        schema = onnx.defs.get_schema(entry.op_type, opset, entry.domain)
+        op = Builder(opset, NameGen(), ConstantPool(None, NameGen()), "x")
+        op.source_version = int(schema.since_version)
+        inputs: list[Value | None] = [Value(f"x{k}", onnx.TensorProto.FLOAT) for k in range(schema.min_input)]
+        entry.apply(op, inputs, {}, schema.min_output)
+    except (RuleNotApplicable, onnx.defs.SchemaError):
+        return None
+    return sorted({n.op_type for n in op.nodes} - {"Constant"})

@@ -1,0 +1,276 @@
+"""Elementwise ops without an ONNX function body: n-ary to binary, sign and friends, hyperbolics."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import onnx
+
+from opswap.rules.base import Builder, RuleNotApplicable, Value, rule
+
+BOOL = onnx.TensorProto.BOOL
+
+
+def _chain(op: Builder, binary: str, values: tuple[Value, ...]) -> Value:
+    if not values:
+        raise RuleNotApplicable("no inputs")
+    if len(values) == 1:
+        return op.Identity(values[0])  # type: ignore[no-any-return]
+    return functools.reduce(lambda a, b: op.emit(binary, a, b), values)
+
+
+@rule("Sum")
+def sum_via_add(op: Builder, *xs: Value) -> Value:
+    """Sum(a, b, c, ...) as Add(Add(a, b), c) ..., left to right as ONNX Runtime accumulates."""
+    return _chain(op, "Add", xs)
+
+
+@rule("Max")
+def max_via_binary_max(op: Builder, *xs: Value) -> Value:
+    """Max(a, b, c, ...) as a chain of two-input Max."""
+    if len(xs) <= 2:
+        raise RuleNotApplicable("already binary")
+    return _chain(op, "Max", xs)
+
+
+@rule("Min")
+def min_via_binary_min(op: Builder, *xs: Value) -> Value:
+    """Min(a, b, c, ...) as a chain of two-input Min."""
+    if len(xs) <= 2:
+        raise RuleNotApplicable("already binary")
+    return _chain(op, "Min", xs)
+
+
+@rule("Mean")
+def mean_via_add_div(op: Builder, *xs: Value) -> Value:
+    """Mean(a, b, ...) as (a + b + ...) / n."""
+    return op.Div(_chain(op, "Add", xs), float(len(xs)))  # type: ignore[no-any-return]
+
+
+@rule("Sign")
+def sign_via_compare(op: Builder, x: Value) -> Value:
+    """Sign(x) as Cast(x > 0) - Cast(x < 0), NaN kept as NaN."""
+    positive = op.Cast(op.Greater(x, 0), to=x.dtype)
+    negative = op.Cast(op.Less(x, 0), to=x.dtype)
+    sign = op.Sub(positive, negative)
+    if not _is_float(x):
+        return sign  # type: ignore[no-any-return]
+    return op.Where(op.Equal(x, x), sign, x)  # type: ignore[no-any-return]
+
+
+@rule("Reciprocal")
+def reciprocal_via_div(op: Builder, x: Value) -> Value:
+    """Reciprocal(x) as 1 / x."""
+    return op.Div(op.constant(1, x.dtype), x)  # type: ignore[no-any-return]
+
+
+@rule("Neg")
+def neg_via_mul(op: Builder, x: Value) -> Value:
+    """Neg(x) as x * -1 (keeps the sign of zero)."""
+    return op.Mul(x, -1)  # type: ignore[no-any-return]
+
+
+@rule("Abs")
+def abs_via_max(op: Builder, x: Value) -> Value:
+    """Abs(x) as Max(x, x * -1)."""
+    if not _is_float(x):
+        raise RuleNotApplicable("integer Abs overflows at the minimum value")
+    return op.Max(x, op.Mul(x, -1))  # type: ignore[no-any-return]
+
+
+@rule("Not")
+def not_via_equal(op: Builder, x: Value) -> Value:
+    """Not(x) as Equal(x, false) (Equal takes booleans from opset 11 in ONNX Runtime)."""
+    if op.opset < 11:
+        raise RuleNotApplicable("Equal on booleans before opset 11")
+    return op.Equal(x, op.constant(np.array(False), BOOL))  # type: ignore[no-any-return]
+
+
+@rule("Not")
+def not_via_xor(op: Builder, x: Value) -> Value:
+    """Not(x) as Xor(x, true)."""
+    return op.Xor(x, op.constant(np.array(True), BOOL))  # type: ignore[no-any-return]
+
+
+@rule("Xor")
+def xor_via_not_equal(op: Builder, a: Value, b: Value) -> Value:
+    """Xor(a, b) as Not(Equal(a, b))."""
+    return op.Not(op.Equal(a, b))  # type: ignore[no-any-return]
+
+
+@rule("IsNaN")
+def isnan_via_equal(op: Builder, x: Value) -> Value:
+    """IsNaN(x) as Not(Equal(x, x)): NaN is the only value unequal to itself."""
+    return op.Not(op.Equal(x, x))  # type: ignore[no-any-return]
+
+
+@rule("IsInf")
+def isinf_via_equal(op: Builder, x: Value, *, detect_negative: int = 1, detect_positive: int = 1) -> Value:
+    """IsInf(x) as Equal(x, +inf) Or Equal(x, -inf), each side only when detected."""
+    checks = []
+    if detect_positive:
+        checks.append(op.Equal(x, op.constant(np.inf, x.dtype)))
+    if detect_negative:
+        checks.append(op.Equal(x, op.constant(-np.inf, x.dtype)))
+    if not checks:
+        return op.Equal(x, op.constant(np.nan, x.dtype))  # type: ignore[no-any-return]  # always false
+    return _chain(op, "Or", tuple(checks))
+
+
+@rule("Pow")
+def pow_via_mul(op: Builder, x: Value, y: Value) -> Value:
+    """Pow(x, 2) as x * x and Pow(x, 3) as x * x * x (a constant small integer exponent)."""
+    exponent = y.value()
+    if exponent.size != 1 or float(exponent.item()) not in (1.0, 2.0, 3.0):
+        raise RuleNotApplicable("only constant exponents 1, 2 and 3")
+    if x.dtype != y.dtype:
+        raise RuleNotApplicable("mixed types")
+    result = x
+    for _ in range(int(exponent.item()) - 1):
+        result = op.Mul(result, x)
+    return result if result is not x else op.Identity(x)  # type: ignore[no-any-return]
+
+
+@rule("Sub")
+def sub_via_add_neg(op: Builder, a: Value, b: Value) -> Value:
+    """Sub(a, b) as a + b * -1."""
+    return op.Add(a, op.Mul(b, -1))  # type: ignore[no-any-return]
+
+
+@rule("Clip")
+def clip_via_max_min(
+    op: Builder, x: Value, low: Value | None = None, high: Value | None = None, **bounds: float
+) -> Value:
+    """Clip(x, low, high) as Min(Max(x, low), high); a missing bound is no bound."""
+    if op.source_version is not None and op.source_version < 11:
+        lo = bounds.get("min", float(np.finfo(np.float32).min))
+        hi = bounds.get("max", float(np.finfo(np.float32).max))
+        return op.Min(op.Max(x, lo), hi)  # type: ignore[no-any-return]
+    result = x
+    if low is not None:
+        result = op.Max(result, low)
+    if high is not None:
+        result = op.Min(result, high)
+    return result if result is not x else op.Identity(x)  # type: ignore[no-any-return]
+
+
+# --- transcendental functions from Exp, Log, Sqrt, Sin and Cos ---------------------------------------
+# These are the textbook identities; their rounding differs from a library's dedicated kernels, and
+# Sinh and Asinh lose relative precision near 0 (cancellation). Declared approximate, with bounds
+# measured by `opswap rules --certify` (see README).
+
+
+@rule("Cosh", exact=False, bound="relative error <= 1e-6 (float32)")
+def cosh_via_exp(op: Builder, x: Value) -> Value:
+    """Cosh(x) as (exp(x) + exp(-x)) / 2."""
+    return op.Mul(op.Add(op.Exp(x), op.Exp(op.Mul(x, -1))), 0.5)  # type: ignore[no-any-return]
+
+
+@rule("Sinh", exact=False, bound="absolute error <= 1.2e-7 for |x| < 1, relative <= 1e-6 beyond (float32)")
+def sinh_via_exp(op: Builder, x: Value) -> Value:
+    """Sinh(x) as (exp(x) - exp(-x)) / 2."""
+    return op.Mul(op.Sub(op.Exp(x), op.Exp(op.Mul(x, -1))), 0.5)  # type: ignore[no-any-return]
+
+
+@rule("Tan", exact=False, bound="relative error <= 1e-6 away from the poles (float32)")
+def tan_via_sin_cos(op: Builder, x: Value) -> Value:
+    """Tan(x) as sin(x) / cos(x)."""
+    return op.Div(op.Sin(x), op.Cos(x))  # type: ignore[no-any-return]
+
+
+@rule("Asinh", exact=False, bound="absolute error <= 1.2e-7 for |x| < 1, relative <= 1e-6 beyond (float32)")
+def asinh_via_log(op: Builder, x: Value) -> Value:
+    """Asinh(x) as sign(x) * log(|x| + sqrt(x^2 + 1)), symmetric so negative x does not cancel."""
+    magnitude = op.Abs(x)
+    positive = op.Log(op.Add(magnitude, op.Sqrt(op.Add(op.Mul(x, x), 1.0))))
+    return op.Mul(positive, op.Sign(x))  # type: ignore[no-any-return]
+
+
+@rule("Acosh", exact=False, bound="relative error <= 1e-6 for x >= 1.01 (float32)")
+def acosh_via_log(op: Builder, x: Value) -> Value:
+    """Acosh(x) as log(x + sqrt(x^2 - 1))."""
+    return op.Log(op.Add(x, op.Sqrt(op.Sub(op.Mul(x, x), 1.0))))  # type: ignore[no-any-return]
+
+
+@rule("Atanh", exact=False, bound="absolute error <= 1.2e-7 for |x| < 0.5, relative <= 1e-6 beyond (float32)")
+def atanh_via_log(op: Builder, x: Value) -> Value:
+    """Atanh(x) as log((1 + x) / (1 - x)) / 2."""
+    return op.Mul(op.Log(op.Div(op.Add(x, 1.0), op.Sub(op.constant(1.0, x.dtype), x))), 0.5)  # type: ignore[no-any-return]
+
+
+def _is_float(x: Value) -> bool:
+    return x.dtype in (
+        onnx.TensorProto.FLOAT,
+        onnx.TensorProto.DOUBLE,
+        onnx.TensorProto.FLOAT16,
+        onnx.TensorProto.BFLOAT16,
+    )
+
+
+# Abramowitz & Stegun 7.1.26: |error| <= 1.5e-7 in exact arithmetic; float32 evaluation adds rounding.
+_ERF_P = 0.3275911
+_ERF_A = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
+
+
+@rule("Erf", exact=False, bound="absolute error <= 1.5e-7 (A&S 7.1.26) plus float32 rounding")
+def erf_via_polynomial(op: Builder, x: Value) -> Value:
+    """erf(x) = sign(x) * (1 - poly(t) * exp(-x^2)), t = 1 / (1 + p|x|), for targets without Erf."""
+    magnitude = op.Abs(x)
+    t = op.Div(op.constant(1.0, x.dtype), op.Add(op.Mul(magnitude, _ERF_P), 1.0))
+    poly = op.Mul(t, _ERF_A[4])
+    for coefficient in reversed(_ERF_A[:4]):
+        poly = op.Mul(op.Add(poly, coefficient), t)
+    tail = op.Mul(poly, op.Exp(op.Mul(op.Mul(x, x), -1.0)))
+    return op.Mul(op.Sub(op.constant(1.0, x.dtype), tail), op.Sign(x))  # type: ignore[no-any-return]
+
+
+@rule("Greater")
+def greater_via_less(op: Builder, a: Value, b: Value) -> Value:
+    """A > b as b < a."""
+    return op.Less(b, a)  # type: ignore[no-any-return]
+
+
+@rule("Less")
+def less_via_greater(op: Builder, a: Value, b: Value) -> Value:
+    """A < b as b > a."""
+    return op.Greater(b, a)  # type: ignore[no-any-return]
+
+
+@rule("And")
+def and_via_or(op: Builder, a: Value, b: Value) -> Value:
+    """A and b as not (not a or not b)."""
+    return op.Not(op.Or(op.Not(a), op.Not(b)))  # type: ignore[no-any-return]
+
+
+@rule("Or")
+def or_via_and(op: Builder, a: Value, b: Value) -> Value:
+    """A or b as not (not a and not b)."""
+    return op.Not(op.And(op.Not(a), op.Not(b)))  # type: ignore[no-any-return]
+
+
+@rule("Floor")
+def floor_via_ceil(op: Builder, x: Value) -> Value:
+    """floor(x) as -ceil(-x)."""
+    return op.Mul(op.Ceil(op.Mul(x, -1)), -1)  # type: ignore[no-any-return]
+
+
+@rule("Ceil")
+def ceil_via_floor(op: Builder, x: Value) -> Value:
+    """ceil(x) as -floor(-x)."""
+    return op.Mul(op.Floor(op.Mul(x, -1)), -1)  # type: ignore[no-any-return]
+
+
+@rule("ArgMin")
+def argmin_via_argmax(op: Builder, x: Value, *, axis: int = 0, keepdims: int = 1, select_last_index: int = 0) -> Value:
+    """ArgMin(x) as ArgMax(-x): the same positions, ties broken the same way."""
+    if not _is_float(x):
+        raise RuleNotApplicable("negating integers overflows at the minimum value")
+    extra = {"select_last_index": select_last_index} if op.opset >= 12 else {}
+    return op.ArgMax(op.Mul(x, -1), axis=axis, keepdims=keepdims, **extra)  # type: ignore[no-any-return]
+
+
+@rule("Sigmoid", exact=False, bound="relative error <= 1e-6 (float32)")
+def sigmoid_via_exp(op: Builder, x: Value) -> Value:
+    """sigmoid(x) as 1 / (1 + exp(-x))."""
+    return op.Div(op.constant(1.0, x.dtype), op.Add(op.Exp(op.Mul(x, -1)), 1.0))  # type: ignore[no-any-return]

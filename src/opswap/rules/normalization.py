@@ -1,0 +1,139 @@
+"""Normalizations and softmax-like ops, written with reductions over known axes.
+
+Each needs the input's rank (``shapes=True``) to turn ``axis`` into the list of reduced axes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+
+from opswap.rules.base import Builder, RuleNotApplicable, Value, rule
+
+FLOAT = onnx.TensorProto.FLOAT
+
+
+def _axes_from(axis: int, rank: int) -> list[int]:
+    start = axis + rank if axis < 0 else axis
+    if not 0 <= start < rank:
+        raise RuleNotApplicable(f"axis {axis} out of range for rank {rank}")
+    return list(range(start, rank))
+
+
+def _per_channel(op: Builder, v: Value, rank: int) -> Value:
+    """A [C] parameter shaped [C, 1, ..., 1] to broadcast over an NC... input."""
+    return op.unsqueeze(v, list(range(1, rank - 1))) if rank > 2 else v
+
+
+def _moments(op: Builder, x: Value, axes: list[int]) -> tuple[Value, Value, Value]:
+    """Mean, deviation and (biased) variance over ``axes``, two-pass."""
+    mean = op.reduce("ReduceMean", x, axes)
+    deviation = op.Sub(x, mean)
+    variance = op.reduce("ReduceMean", op.Mul(deviation, deviation), axes)
+    return mean, deviation, variance
+
+
+@rule("LayerNormalization", shapes=True)
+def layernormalization_via_moments(
+    op: Builder,
+    x: Value,
+    scale: Value,
+    bias: Value | None = None,
+    *,
+    axis: int = -1,
+    epsilon: float = 1e-5,
+    stash_type: int = 1,
+    _n_outputs: int = 1,
+) -> tuple[Value, ...]:
+    """(x - mean) / sqrt(var + eps) * scale + bias over axes [axis, rank); also Mean and InvStdDev."""
+    axes = _axes_from(axis, x.rank)
+    work = op.Cast(x, to=FLOAT) if stash_type == 1 and x.dtype != FLOAT else x
+    mean, deviation, variance = _moments(op, work, axes)
+    inv_std = op.Reciprocal(op.Sqrt(op.Add(variance, epsilon)))
+    normalized = op.Mul(deviation, inv_std)
+    if normalized.dtype != x.dtype:
+        normalized = op.Cast(normalized, to=x.dtype)
+    y = op.Mul(normalized, scale)
+    if bias is not None:
+        y = op.Add(y, bias)
+    return (y, mean, inv_std)[: max(1, _n_outputs)]
+
+
+@rule("InstanceNormalization", shapes=True)
+def instancenormalization_via_moments(
+    op: Builder, x: Value, scale: Value, bias: Value, *, epsilon: float = 1e-5
+) -> Value:
+    """(x - mean) / sqrt(var + eps) * scale[c] + bias[c], moments over the spatial axes."""
+    rank = x.rank
+    if rank < 3:
+        raise RuleNotApplicable("InstanceNormalization needs N, C and at least one spatial axis")
+    _, deviation, variance = _moments(op, x, list(range(2, rank)))
+    normalized = op.Div(deviation, op.Sqrt(op.Add(variance, epsilon)))
+    return op.Add(op.Mul(normalized, _per_channel(op, scale, rank)), _per_channel(op, bias, rank))  # type: ignore[no-any-return]
+
+
+@rule("BatchNormalization", shapes=True, opsets=(9, 14, 15))
+def batchnormalization_via_arithmetic(
+    op: Builder,
+    x: Value,
+    scale: Value,
+    bias: Value,
+    mean: Value,
+    var: Value,
+    *,
+    epsilon: float = 1e-5,
+    momentum: float = 0.9,
+    training_mode: int = 0,
+    _n_outputs: int = 1,
+) -> Value:
+    """Inference BatchNormalization: (x - mean) / sqrt(var + eps) * scale + bias, per channel."""
+    del momentum  # used in training only
+    if training_mode or _n_outputs > 1:
+        raise RuleNotApplicable("training mode (running statistics outputs)")
+    rank = x.rank
+    std = op.Sqrt(op.Add(_per_channel(op, var, rank), epsilon))
+    normalized = op.Div(op.Sub(x, _per_channel(op, mean, rank)), std)
+    return op.Add(op.Mul(normalized, _per_channel(op, scale, rank)), _per_channel(op, bias, rank))  # type: ignore[no-any-return]
+
+
+@rule("LpNormalization", shapes=True)
+def lpnormalization_via_reduce(op: Builder, x: Value, *, axis: int = -1, p: int = 2) -> Value:
+    """X / ||x||_p along ``axis`` (p = 1 or 2); a zero norm gives 0, as ONNX's reference does."""
+    axes = _axes_from(axis, x.rank)[:1]
+    if p == 2:
+        norm = op.Sqrt(op.reduce("ReduceSum", op.Mul(x, x), axes))
+    elif p == 1:
+        norm = op.reduce("ReduceSum", op.Abs(x), axes)
+    else:
+        raise RuleNotApplicable(f"p={p}")
+    return op.Where(op.Equal(norm, 0.0), op.constant(0.0, x.dtype), op.Div(x, norm))  # type: ignore[no-any-return]
+
+
+@rule("Softmax", shapes=True, opsets=(1, 11))
+def softmax_coerced_via_exp(op: Builder, x: Value, *, axis: int = 1) -> Value:
+    """Softmax before opset 13 (over all axes from ``axis`` on, as one): exp(x - max) / sum."""
+    axes = _axes_from(axis, x.rank)
+    shifted = op.Exp(op.Sub(x, op.reduce("ReduceMax", x, axes)))
+    return op.Div(shifted, op.reduce("ReduceSum", shifted, axes))  # type: ignore[no-any-return]
+
+
+@rule("LogSoftmax", shapes=True, opsets=(1, 11))
+def logsoftmax_coerced_via_exp(op: Builder, x: Value, *, axis: int = 1) -> Value:
+    """LogSoftmax before opset 13: (x - max) - log(sum(exp(x - max))) over axes from ``axis`` on."""
+    axes = _axes_from(axis, x.rank)
+    shifted = op.Sub(x, op.reduce("ReduceMax", x, axes))
+    return op.Sub(shifted, op.Log(op.reduce("ReduceSum", op.Exp(shifted), axes)))  # type: ignore[no-any-return]
+
+
+@rule("Hardmax", shapes=True, opsets=(13,))
+def hardmax_via_argmax(op: Builder, x: Value, *, axis: int = -1) -> Value:
+    """One-hot of the first maximum along ``axis``: Equal(positions, ArgMax(x))."""
+    rank = x.rank
+    (position,) = _axes_from(axis, rank)[:1]
+    size = x.shape[position] if x.shape is not None else None
+    if size is None:
+        raise RuleNotApplicable("the size of the softmax axis must be static")
+    positions = np.arange(size, dtype=np.int64).reshape([size if k == position else 1 for k in range(rank)])
+    first = op.ArgMax(x, axis=position, keepdims=1)
+    hit = op.Equal(op.constant(positions, onnx.TensorProto.INT64), first)
+    return op.Cast(hit, to=x.dtype)  # type: ignore[no-any-return]

@@ -1,0 +1,251 @@
+"""Data movement and linear algebra: Gemm, pooling as reductions, shape ops folded to constants.
+
+Rules that fold to constants (Size, Shape, ConstantOfShape, Range) apply only when what they depend
+on is static; converters such as Qualcomm's fold the same cases at conversion time.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+from opswap.rules.base import Builder, RuleNotApplicable, Value, rule
+
+INT64 = onnx.TensorProto.INT64
+BOOL = onnx.TensorProto.BOOL
+#: Largest constant a folding rule writes (elements): beyond this, folding bloats the model.
+MAX_FOLDED = 1 << 16
+
+
+@rule("Gemm")
+def gemm_via_matmul(
+    op: Builder,
+    a: Value,
+    b: Value,
+    c: Value | None = None,
+    *,
+    alpha: float = 1.0,
+    beta: float = 1.0,
+    transA: int = 0,
+    transB: int = 0,
+) -> Value:
+    """Alpha * A' @ B' + beta * C with MatMul, Transpose, Mul and Add (each only when needed)."""
+    left = op.Transpose(a, perm=[1, 0]) if transA else a
+    right = op.Transpose(b, perm=[1, 0]) if transB else b
+    y = op.MatMul(left, right)
+    if alpha != 1.0:
+        y = op.Mul(y, alpha)
+    if c is not None:
+        y = op.Add(y, c if beta == 1.0 else op.Mul(c, beta))
+    return y  # type: ignore[no-any-return]
+
+
+@rule("GlobalAveragePool", shapes=True)
+def globalaveragepool_via_reducemean(op: Builder, x: Value) -> Value:
+    """Mean over every spatial axis, kept as size 1."""
+    return op.reduce("ReduceMean", x, list(range(2, x.rank)))
+
+
+@rule("GlobalMaxPool", shapes=True)
+def globalmaxpool_via_reducemax(op: Builder, x: Value) -> Value:
+    """Max over every spatial axis, kept as size 1."""
+    return op.reduce("ReduceMax", x, list(range(2, x.rank)))
+
+
+def _reduction_axes(x: Value, axes_input: Value | None, axes_attr: list[int] | None) -> list[int] | None:
+    if axes_input is not None:
+        axes = [int(a) for a in axes_input.value().ravel()]
+    elif axes_attr is not None:
+        axes = list(axes_attr)
+    else:
+        return None
+    rank = x.rank
+    return sorted(a + rank if a < 0 else a for a in axes)
+
+
+@rule("ReduceMean", shapes=True)
+def reducemean_via_globalaveragepool(
+    op: Builder, x: Value, axes_input: Value | None = None, *, axes: list[int] | None = None, keepdims: int = 1
+) -> Value:
+    """ReduceMean over all spatial axes with keepdims is GlobalAveragePool (the dynamo exporter's pooling)."""
+    rank = x.rank
+    if rank < 3 or not keepdims or _reduction_axes(x, axes_input, axes) != list(range(2, rank)):
+        raise RuleNotApplicable("only the mean over every spatial axis, with keepdims")
+    return op.GlobalAveragePool(x)  # type: ignore[no-any-return]
+
+
+@rule("ReduceMean")
+def reducemean_via_reducesum(
+    op: Builder,
+    x: Value,
+    axes_input: Value | None = None,
+    *,
+    axes: list[int] | None = None,
+    keepdims: int = 1,
+    noop_with_empty_axes: int = 0,
+) -> Value:
+    """ReduceSum / n, n = Size(x) / Size(the sum with kept dims): works for runtime axes and shapes."""
+    flags = {"noop_with_empty_axes": noop_with_empty_axes} if noop_with_empty_axes else {}
+
+    def summed(keep: int) -> Value:
+        if axes_input is not None:
+            return op.emit("ReduceSum", x, axes_input, keepdims=keep, **flags)  # type: ignore[no-any-return]
+        return op.reduce("ReduceSum", x, list(axes) if axes else None, keepdims=keep, **flags)
+
+    total = summed(keepdims)
+    kept = total if keepdims else summed(1)
+    count = op.Div(op.Size(x), op.Size(kept))
+    return op.Div(total, op.Cast(count, to=x.dtype))  # type: ignore[no-any-return]
+
+
+@rule("Flatten", shapes=True)
+def flatten_via_reshape(op: Builder, x: Value, *, axis: int = 1) -> Value:
+    """Flatten to 2-D as Reshape: a constant shape, or [0, -1] / [1, -1] when dims are symbolic."""
+    rank = x.rank
+    split = axis + rank if axis < 0 else axis
+    shape = x.shape or ()
+    if all(d is not None for d in shape):
+        static = [int(d or 0) for d in shape]
+        dims = [int(np.prod(static[:split], dtype=np.int64)), int(np.prod(static[split:], dtype=np.int64))]
+    elif split == 1 and shape[0] is None:
+        dims = [0, -1]
+    elif split == 0:
+        dims = [1, -1]
+    else:
+        raise RuleNotApplicable("symbolic dims that Reshape cannot express")
+    return op.Reshape(x, op.constant(np.asarray(dims, dtype=np.int64), INT64))  # type: ignore[no-any-return]
+
+
+@rule("Squeeze", shapes=True)
+def squeeze_via_reshape(
+    op: Builder, x: Value, axes_input: Value | None = None, *, axes: list[int] | None = None
+) -> Value:
+    """Squeeze as Reshape to the static output shape."""
+    shape = x.static_shape()
+    chosen = _reduction_axes(x, axes_input, axes)
+    if chosen is None:
+        chosen = [k for k, d in enumerate(shape) if d == 1]
+    if any(shape[k] != 1 for k in chosen):
+        raise RuleNotApplicable("squeezing a dim that is not 1")
+    out = [d for k, d in enumerate(shape) if k not in chosen]
+    return op.Reshape(x, op.constant(np.asarray(out, dtype=np.int64), INT64))  # type: ignore[no-any-return]
+
+
+@rule("Unsqueeze", shapes=True)
+def unsqueeze_via_reshape(
+    op: Builder, x: Value, axes_input: Value | None = None, *, axes: list[int] | None = None
+) -> Value:
+    """Unsqueeze as Reshape to the static output shape."""
+    shape = list(x.static_shape())
+    if axes_input is not None:
+        chosen = [int(a) for a in axes_input.value().ravel()]
+    elif axes is not None:
+        chosen = list(axes)
+    else:
+        raise RuleNotApplicable("no axes")
+    rank = len(shape) + len(chosen)
+    for a in sorted(a + rank if a < 0 else a for a in chosen):
+        shape.insert(a, 1)
+    return op.Reshape(x, op.constant(np.asarray(shape, dtype=np.int64), INT64))  # type: ignore[no-any-return]
+
+
+@rule("Dropout", opsets=(7, 10, 12, 13, 22))
+def dropout_inference_via_identity(
+    op: Builder,
+    x: Value,
+    ratio: Value | None = None,
+    training_mode: Value | None = None,
+    *,
+    seed: int = 0,
+    _n_outputs: int = 1,
+) -> tuple[Value, ...]:
+    """Dropout at inference is the identity; its mask, when asked for, is all true."""
+    del ratio, seed
+    if training_mode is not None and bool(training_mode.value().item()):
+        raise RuleNotApplicable("training mode is random")
+    y = op.Identity(x)
+    if _n_outputs < 2:
+        return (y,)
+    mask = op.Expand(op.constant(np.array(True), BOOL), op.Shape(x))
+    return (y, mask)
+
+
+@rule("Trilu", shapes=True)
+def trilu_via_where(op: Builder, x: Value, k: Value | None = None, *, upper: int = 1) -> Value:
+    """Where(mask, x, 0), the mask comparing a constant (column - row) grid of the last two dims with k."""
+    shape = x.static_shape()
+    if len(shape) < 2:
+        raise RuleNotApplicable("rank < 2")
+    rows, cols = shape[-2], shape[-1]
+    if rows * cols > MAX_FOLDED:
+        raise RuleNotApplicable("mask too large to store")
+    offset = np.arange(cols, dtype=np.int64)[None, :] - np.arange(rows, dtype=np.int64)[:, None]
+    diagonal = k if k is not None else op.constant(0, INT64)
+    grid = op.constant(offset, INT64)
+    # upper keeps column - row >= k; lower keeps column - row <= k
+    mask = op.Not(op.Less(grid, diagonal)) if upper else op.Not(op.Greater(grid, diagonal))
+    return op.Where(mask, x, op.constant(0, x.dtype))  # type: ignore[no-any-return]
+
+
+@rule("Expand")
+def expand_via_mul(op: Builder, x: Value, shape: Value) -> Value:
+    """Expand(x, shape) as x * ones(shape) (And with true for booleans): the same bidirectional broadcast."""
+    dims = [int(d) for d in shape.value().ravel()]
+    if int(np.prod(dims)) > MAX_FOLDED:
+        raise RuleNotApplicable("ones tensor too large to store")
+    if x.dtype == BOOL:
+        return op.And(x, op.constant(np.ones(dims, dtype=bool), BOOL))  # type: ignore[no-any-return]
+    return op.Mul(x, op.constant(np.ones(dims), x.dtype))  # type: ignore[no-any-return]
+
+
+@rule("Tile")
+def tile_via_concat(op: Builder, x: Value, repeats: Value) -> Value:
+    """Tile as Concat of copies along each repeated axis."""
+    counts = [int(r) for r in repeats.value().ravel()]
+    if any(r < 1 for r in counts) or sum(counts) > 256:
+        raise RuleNotApplicable("repeats must be small positive constants")
+    result = x
+    for axis, count in enumerate(counts):
+        if count > 1:
+            result = op.Concat(*([result] * count), axis=axis)
+    return result if result is not x else op.Identity(x)  # type: ignore[no-any-return]
+
+
+@rule("Size", shapes=True)
+def size_via_constant(op: Builder, x: Value) -> Value:
+    """The element count of a static shape, as a constant."""
+    return op.Identity(op.constant(np.asarray(int(np.prod(x.static_shape())), dtype=np.int64), INT64))  # type: ignore[no-any-return]
+
+
+@rule("Shape", shapes=True)
+def shape_via_constant(op: Builder, x: Value, *, start: int = 0, end: int | None = None) -> Value:
+    """A static shape (or its start:end slice) as a constant."""
+    dims = np.asarray(x.static_shape(), dtype=np.int64)
+    return op.Identity(op.constant(dims[start:end], INT64))  # type: ignore[no-any-return]
+
+
+@rule("ConstantOfShape")
+def constantofshape_via_constant(op: Builder, shape: Value, *, value: onnx.TensorProto | None = None) -> Value:
+    """ConstantOfShape with a constant shape, as the constant itself."""
+    dims = [int(d) for d in shape.value().ravel()]
+    if int(np.prod(dims)) > MAX_FOLDED:
+        raise RuleNotApplicable("constant too large to store")
+    fill = numpy_helper.to_array(value) if value is not None else np.zeros(1, dtype=np.float32)
+    dtype = value.data_type if value is not None else onnx.TensorProto.FLOAT
+    return op.Identity(op.constant(np.full(dims, fill.ravel()[0], dtype=fill.dtype), dtype))  # type: ignore[no-any-return]
+
+
+@rule("Range")
+def range_via_cumsum(op: Builder, start: Value, limit: Value, delta: Value) -> Value:
+    """Start + delta * [0, 1, ..., n-1], n = max(ceil((limit - start) / delta), 0), via CumSum of ones."""
+    if start.const is not None and limit.const is not None and delta.const is not None:
+        values = np.arange(start.const.item(), limit.const.item(), delta.const.item(), dtype=start.const.dtype)
+        return op.Identity(op.constant(values, start.dtype))  # type: ignore[no-any-return]
+    double = onnx.TensorProto.DOUBLE
+    span = op.Div(op.Cast(op.Sub(limit, start), to=double), op.Cast(delta, to=double))
+    count = op.Max(op.Cast(op.Ceil(span), to=INT64), op.constant(0, INT64))
+    one = helper.make_tensor("", start.dtype, [1], [1])
+    ones = op.ConstantOfShape(op.Reshape(count, op.constant(np.asarray([1], dtype=np.int64), INT64)), value=one)
+    index = op.Sub(op.CumSum(ones, op.constant(0, INT64)), op.constant(1, start.dtype))
+    return op.Add(start, op.Mul(index, delta))  # type: ignore[no-any-return]
