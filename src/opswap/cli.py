@@ -115,6 +115,9 @@ def fix(
     inputs: InputsOpt = None,
     rtol: RtolOpt = None,
     allow_partial: Annotated[bool, typer.Option(help="Write the output even if some nodes stay illegal.")] = False,
+    allow_approx: Annotated[
+        bool, typer.Option(help="Also use approximate rules (each states its error bound; the report shows it).")
+    ] = False,
     in_place: Annotated[bool, typer.Option(help="Allow the output to overwrite the input file.")] = False,
     convert: Annotated[bool, typer.Option(help="Run the target's converter on the output when it is on PATH.")] = True,
     format: FormatOpt = Format.text,
@@ -148,6 +151,7 @@ def fix(
             inputs=feeds,
             rtol=DEFAULT_RTOL if rtol is None else rtol,
             allow_partial=allow_partial,
+            allow_approx=allow_approx,
             in_place=in_place,
             convert=convert,
             stage=stage,
@@ -275,23 +279,60 @@ def _target_dict(t: Any) -> dict[str, Any]:
 
 
 @app.command()
-def rules(format: FormatOpt = Format.text) -> None:
-    """List every rewrite rule: source op, ops produced, exact or its error bound."""
+def rules(
+    format: FormatOpt = Format.text,
+    certify: Annotated[
+        bool, typer.Option(help="Measure unary rules against ONNX Runtime's kernels (max ULP difference).")
+    ] = False,
+    full: Annotated[bool, typer.Option(help="With --certify: all 2^32 float32 inputs (minutes per rule).")] = False,
+    samples: Annotated[int, typer.Option(help="With --certify: random float32 inputs per rule.")] = 1 << 20,
+    write: Annotated[
+        Path | None, typer.Option(help="With --certify: write the certificates to this JSON file.")
+    ] = None,
+) -> None:
+    """List every rule: source op, ops produced, exact or its bound, and its certificate."""
+    import json
+    from datetime import date
+
     from rich.table import Table
 
+    from opswap import certify as cert
     from opswap import report as rp
     from opswap.rules import all_rules
     from opswap.rules.base import emitted_ops
+    from opswap.rules.certificates import recorded
 
+    certificates = dict(recorded())
+    if certify:
+        import onnxruntime
+
+        unary = cert.unary_rules()
+        chunks = (1 << 32) // cert.CHUNK if full else max(1, -(-samples // cert.CHUNK))
+        with rp.progress(err) as stage:
+            advance = stage("certify", len(unary) * chunks)
+            fresh = [cert.certify(r, full=full, samples=samples, on_chunk=advance) for r in unary]
+        certificates = {c.rule: c.to_dict() for c in fresh}
+        if write is not None:
+            payload = {
+                "measured": date.today().isoformat(),
+                "onnxruntime": onnxruntime.__version__,
+                "opset": cert.ORT_OPSET,
+                "certificates": [c.to_dict() for c in fresh],
+            }
+            from opswap.model import atomic_write_text
+
+            atomic_write_text(write, json.dumps(payload, indent=1) + "\n")
     rows: list[dict[str, Any]] = [
         {
             "id": r.id,
             "op_type": r.op_type,
             "domain": r.domain,
+            "source": r.source,
             "produces": emitted_ops(r),
             "exact": r.exact,
             "bound": r.bound or None,
             "description": r.doc,
+            "certificate": certificates.get(r.id),
         }
         for r in all_rules()
     ]
@@ -302,16 +343,17 @@ def rules(format: FormatOpt = Format.text) -> None:
     table.add_column("source op", no_wrap=True)
     table.add_column("rule", no_wrap=True, min_width=max((len(r["id"]) for r in rows), default=4))
     table.add_column("produces")
-    table.add_column("exact", no_wrap=True)
-    table.add_column("formula", overflow="fold")
+    table.add_column("exact / bound", overflow="fold")
+    table.add_column("max ULP vs ORT", justify="right", no_wrap=True)
     for row in rows:
-        table.add_row(
-            row["op_type"],
-            row["id"],
-            ", ".join(row["produces"]) if row["produces"] is not None else "(depends on attributes)",
-            "yes" if row["exact"] else f"no: {row['bound']}",
-            row["description"],
+        produces = ", ".join(row["produces"]) if row["produces"] is not None else "(depends on attributes)"
+        found = row["certificate"]
+        measured = (
+            ""
+            if found is None
+            else f"{found['max_ulp']}" + (f" ({found['mismatches']} NaN/inf)" if found["mismatches"] else "")
         )
+        table.add_row(row["op_type"], row["id"], produces, "exact" if row["exact"] else str(row["bound"]), measured)
     out.print(table)
 
 

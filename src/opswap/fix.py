@@ -78,15 +78,17 @@ def fix(
     inputs: list[dict[str, np.ndarray]] | None = None,
     rtol: float = DEFAULT_RTOL,
     allow_partial: bool = False,
+    allow_approx: bool = False,
     in_place: bool = False,
     convert: bool = True,
     stage: StageFactory | None = None,
 ) -> FixReport:
     """Legalize ``model`` for ``target`` (in place), verify it against the original, and write it.
 
-    The output is written only when the result is legal (or ``allow_partial``) and verification
-    passed (or was skipped); otherwise ``FixReport.not_written`` says why. When written and the
-    target's converter is on PATH (and ``convert``), the converter runs on it.
+    Only exact rules are used unless ``allow_approx``. The output is written only when the result
+    is legal (or ``allow_partial``) and verification passed (or was skipped); otherwise
+    ``FixReport.not_written`` says why. When written and the target's converter is on PATH (and
+    ``convert``), the converter runs on it.
     """
     if output is not None and model.path is not None and not in_place and _same_file(model.path, output):
         raise ModelError(f"{output}: output is the input file; pass --in-place to overwrite it")
@@ -94,7 +96,7 @@ def fix(
     original = copy(model) if run_verify else None
     illegal = sum(1 for f in before.findings if f.level == Level.ERROR)
     advance = stage("legalize", illegal) if stage else None
-    legalization = legalize(model, target, on_node=advance)
+    legalization = legalize(model, target, on_node=advance, allow_approx=allow_approx)
     after = check(model, target)
     verification = None
     if original is not None:

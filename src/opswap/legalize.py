@@ -2,8 +2,9 @@
 
 For each illegal node the planner tries every rule for its op, judges each node the rule would emit,
 and recurses into the emitted nodes that are still illegal (bounded depth). The cheapest route that
-ends fully legal wins; cost is (approximate rules used, nodes the converter would warn about, nodes
-added, rules applied), so an exact route always beats an approximate one. Routes are planned
+ends fully legal wins; cost is (rules certified to overflow where the op does not, approximate rules
+used, nodes the converter would warn about, nodes added, rules applied), so an exact route always
+beats an approximate one. Routes are planned
 once per distinct (op, version, attributes, dtypes) and replayed for every node that shares them, so
 a model with 100,000 HardSwish nodes plans once.
 
@@ -25,6 +26,7 @@ from opswap.check import Judge
 from opswap.graphs import Scope, iter_scopes, node_label
 from opswap.model import Model
 from opswap.rules.base import Builder, ConstantPool, NameGen, Rule, RuleNotApplicable, Value, rules_for
+from opswap.rules.certificates import describe, recorded
 from opswap.targets import Level, Target, op_name
 from opswap.typeinfo import TypeIndex
 
@@ -38,8 +40,9 @@ class Route:
 
     rule: Rule
     children: tuple[tuple[int, Route], ...]
-    #: Approximate rules used, emitted nodes the converter would warn about, nodes emitted, rules applied.
-    cost: tuple[int, int, int, int]
+    #: Rules certified to give inf/NaN where the op is finite, approximate rules, emitted nodes the
+    #: converter would warn about, nodes emitted, rules applied: compared in that order.
+    cost: tuple[int, int, int, int, int]
 
     def describe(self) -> str:
         """``hardswish_via_onnx_function > hardsigmoid_via_clip``."""
@@ -57,8 +60,12 @@ class Route:
 
     @property
     def bounds(self) -> list[str]:
-        """The stated error bounds of the approximate rules on the route."""
-        own = [f"{self.rule.id}: {self.rule.bound}"] if not self.rule.exact else []
+        """The stated error bounds of the approximate rules on the route, with their measurements."""
+        own = []
+        if not self.rule.exact:
+            certificate = recorded().get(self.rule.id)
+            measured = f" ({describe(certificate)})" if certificate and self.rule.source != "onnx" else ""
+            own = [f"{self.rule.id}: {self.rule.bound}{measured}"]
         return own + [b for _, child in self.children for b in child.bounds if b not in own]
 
 
@@ -299,16 +306,18 @@ class _Planner:
                     blocked.append((op_name(new.op_type, new.domain), verdict.reason, sub))
                 else:
                     children.append((index, sub))
-                    warnings += sub.cost[1]
+                    warnings += sub.cost[2]
             if blocked:
                 op, reason, sub = blocked[0]
                 lines.append(f"via {candidate.id}: {op} illegal ({reason})")
                 lines.extend(f"    {line}" for line in sub.lines)
                 continue
-            size = len(emitted) - len(children) + sum(c.cost[2] for _, c in children)
-            approximations = (not candidate.exact) + sum(c.cost[0] for _, c in children)
-            steps = 1 + sum(c.cost[3] for _, c in children)
-            route = Route(candidate, tuple(children), (approximations, warnings, size, steps))
+            certificate = recorded().get(candidate.id)
+            flaws = int(bool(certificate and certificate["mismatches"])) + sum(c.cost[0] for _, c in children)
+            approximations = (not candidate.exact) + sum(c.cost[1] for _, c in children)
+            size = len(emitted) - len(children) + sum(c.cost[3] for _, c in children)
+            steps = 1 + sum(c.cost[4] for _, c in children)
+            route = Route(candidate, tuple(children), (flaws, approximations, warnings, size, steps))
             lines.append(f"via {candidate.id}: OK ({size} nodes)")
             if best is None or route.cost < best.cost:
                 best = route

@@ -172,6 +172,12 @@ def save(model: Model, path: str | os.PathLike[str]) -> Path:
     return out
 
 
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write a text file atomically (whole or not at all)."""
+    with _atomic_file(Path(path)) as handle:
+        handle.write(text.encode("utf-8"))
+
+
 def _copy_external_data(model: Model, folder: Path) -> None:
     locations = {_location(t): external_data_path(model, t) for t in external_tensors(model.proto)}
     for location, source in locations.items():

@@ -133,6 +133,9 @@ def print_fix(console: Console, report: FixReport, verbose: bool = False) -> Non
             name = escape(op_name(r.op_type, r.domain))
             table.add_row(name, str(len(r.nodes)), escape(r.route), "yes" if r.exact else "no")
         console.print(table)
+        for r in rewrites:
+            for bound in r.bounds:
+                console.print(f"  [yellow]approximate[/] {escape(bound)}")
         console.print(
             f"{report.legalization.nodes_removed} nodes replaced by {report.legalization.nodes_added}; "
             f"{report.after.node_count} nodes now"

@@ -15,3 +15,10 @@ from opswap.rules.base import Builder, Value, rule
 def hardsigmoid_via_clip(op: Builder, x: Value, *, alpha: float = 0.2, beta: float = 0.5) -> Value:
     """HardSigmoid as Clip(Add(Mul(x, alpha), beta), 0, 1)."""
     return op.clip(op.Add(op.Mul(x, alpha), beta), 0.0, 1.0)
+
+
+@rule("Softplus", exact=False, bound="log(1 + tiny) near large negative x: |error| ~1e-6; no overflow")
+def softplus_via_stable_log(op: Builder, x: Value) -> Value:
+    """log(1 + exp(x)) as Relu(x) + log(1 + exp(-|x|)): no overflow for large x, unlike ONNX's body."""
+    tail = op.Log(op.Add(op.Exp(op.Mul(op.Abs(x), -1.0)), 1.0))
+    return op.Add(op.Relu(x), tail)  # type: ignore[no-any-return]

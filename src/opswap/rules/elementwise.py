@@ -156,30 +156,30 @@ def clip_via_max_min(
 
 
 # --- transcendental functions from Exp, Log, Sqrt, Sin and Cos ---------------------------------------
-# These are the textbook identities; their rounding differs from a library's dedicated kernels, and
-# Sinh and Asinh lose relative precision near 0 (cancellation). Declared approximate, with bounds
-# measured by `opswap rules --certify` (see README).
+# Textbook identities: their rounding differs from a library's dedicated kernels, some lose relative
+# precision near 0 (cancellation) or overflow early. Declared approximate; each bound is completed by
+# the rule's measured certificate (rules/certificates.json, `opswap rules`).
 
 
-@rule("Cosh", exact=False, bound="relative error <= 1e-6 (float32)")
+@rule("Cosh", exact=False, bound="textbook identity; overflows to inf a little before cosh does (|x| > 88.7)")
 def cosh_via_exp(op: Builder, x: Value) -> Value:
     """Cosh(x) as (exp(x) + exp(-x)) / 2."""
     return op.Mul(op.Add(op.Exp(x), op.Exp(op.Mul(x, -1))), 0.5)  # type: ignore[no-any-return]
 
 
-@rule("Sinh", exact=False, bound="absolute error <= 1.2e-7 for |x| < 1, relative <= 1e-6 beyond (float32)")
+@rule("Sinh", exact=False, bound="textbook identity; cancellation near 0 (absolute error ~1e-7), early overflow")
 def sinh_via_exp(op: Builder, x: Value) -> Value:
     """Sinh(x) as (exp(x) - exp(-x)) / 2."""
     return op.Mul(op.Sub(op.Exp(x), op.Exp(op.Mul(x, -1))), 0.5)  # type: ignore[no-any-return]
 
 
-@rule("Tan", exact=False, bound="relative error <= 1e-6 away from the poles (float32)")
+@rule("Tan", exact=False, bound="sin / cos: a few ULP, more next to the poles")
 def tan_via_sin_cos(op: Builder, x: Value) -> Value:
     """Tan(x) as sin(x) / cos(x)."""
     return op.Div(op.Sin(x), op.Cos(x))  # type: ignore[no-any-return]
 
 
-@rule("Asinh", exact=False, bound="absolute error <= 1.2e-7 for |x| < 1, relative <= 1e-6 beyond (float32)")
+@rule("Asinh", exact=False, bound="cancellation near 0; x*x overflows for |x| > 1.8e19")
 def asinh_via_log(op: Builder, x: Value) -> Value:
     """Asinh(x) as sign(x) * log(|x| + sqrt(x^2 + 1)), symmetric so negative x does not cancel."""
     magnitude = op.Abs(x)
@@ -187,13 +187,13 @@ def asinh_via_log(op: Builder, x: Value) -> Value:
     return op.Mul(positive, op.Sign(x))  # type: ignore[no-any-return]
 
 
-@rule("Acosh", exact=False, bound="relative error <= 1e-6 for x >= 1.01 (float32)")
+@rule("Acosh", exact=False, bound="loses precision near 1; x*x overflows for x > 1.8e19")
 def acosh_via_log(op: Builder, x: Value) -> Value:
     """Acosh(x) as log(x + sqrt(x^2 - 1))."""
     return op.Log(op.Add(x, op.Sqrt(op.Sub(op.Mul(x, x), 1.0))))  # type: ignore[no-any-return]
 
 
-@rule("Atanh", exact=False, bound="absolute error <= 1.2e-7 for |x| < 0.5, relative <= 1e-6 beyond (float32)")
+@rule("Atanh", exact=False, bound="cancellation near 0 (absolute error ~5e-7)")
 def atanh_via_log(op: Builder, x: Value) -> Value:
     """Atanh(x) as log((1 + x) / (1 - x)) / 2."""
     return op.Mul(op.Log(op.Div(op.Add(x, 1.0), op.Sub(op.constant(1.0, x.dtype), x))), 0.5)  # type: ignore[no-any-return]
@@ -213,7 +213,7 @@ _ERF_P = 0.3275911
 _ERF_A = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
 
 
-@rule("Erf", exact=False, bound="absolute error <= 1.5e-7 (A&S 7.1.26) plus float32 rounding")
+@rule("Erf", exact=False, bound="A&S 7.1.26: |error| <= 1.5e-7 in exact arithmetic, ~6e-7 in float32")
 def erf_via_polynomial(op: Builder, x: Value) -> Value:
     """erf(x) = sign(x) * (1 - poly(t) * exp(-x^2)), t = 1 / (1 + p|x|), for targets without Erf."""
     magnitude = op.Abs(x)
@@ -270,7 +270,7 @@ def argmin_via_argmax(op: Builder, x: Value, *, axis: int = 0, keepdims: int = 1
     return op.ArgMax(op.Mul(x, -1), axis=axis, keepdims=keepdims, **extra)  # type: ignore[no-any-return]
 
 
-@rule("Sigmoid", exact=False, bound="relative error <= 1e-6 (float32)")
+@rule("Sigmoid", exact=False, bound="1 / (1 + exp(-x)): |error| ~2e-7")
 def sigmoid_via_exp(op: Builder, x: Value) -> Value:
     """sigmoid(x) as 1 / (1 + exp(-x))."""
     return op.Div(op.constant(1.0, x.dtype), op.Add(op.Exp(op.Mul(x, -1)), 1.0))  # type: ignore[no-any-return]

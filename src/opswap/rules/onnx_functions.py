@@ -21,6 +21,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from opswap.rules.base import AXES_INPUT_SINCE, REGISTRY, Builder, Rule, RuleNotApplicable, Value
+from opswap.rules.certificates import describe, is_exact, recorded
 from opswap.schemas import since_version
 
 #: Ops whose meaning (not just types) changed across versions, with no adapter here.
@@ -196,6 +197,32 @@ def _as_value(op: Builder, arg: Value | Const | None) -> Value | None:
     return op.constant(arg, _onnx_dtype(arg))
 
 
+#: Bodies that are not unary (so not certified) but compute the op's own formula with no rewrite that
+#: loses precision: data movement, comparisons, max-subtracted softmax, sums of magnitudes or squares.
+_SAME_FORMULA = {
+    "CenterCropPad", "Clip", "DepthToSpace", "GreaterOrEqual", "LessOrEqual", "LogSoftmax", "PRelu",
+    "RMSNormalization", "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceSumSquare", "Softmax", "SpaceToDepth",
+    "Swish",
+}  # fmt: skip
+
+#: Bodies known to differ numerically from a kernel, and why.
+_NUMERICS = {
+    "LayerNormalization": "variance as E[x^2] - E[x]^2: loses precision when |mean| >> std",
+    "GroupNormalization": "variance as E[x^2] - E[x]^2: loses precision when |mean| >> std",
+    "MeanVarianceNormalization": "variance as E[x^2] - E[x]^2: loses precision when |mean| >> std",
+    "ReduceLogSumExp": "log(sum(exp(x))) without subtracting the max: overflows for x > 709",
+}
+
+
+def _exactness(name: str) -> tuple[bool, str]:
+    certificate = recorded().get(f"{name.lower()}_via_onnx_function")
+    if certificate is not None:
+        return (True, "") if is_exact(certificate) else (False, describe(certificate))
+    if name in _SAME_FORMULA:
+        return True, ""
+    return False, _NUMERICS.get(name, "ONNX's function body; not certified against a kernel")
+
+
 def _register() -> None:
     schemas: list[Any] = list(onnx.defs.get_all_schemas_with_history())
     with_bodies = {s.name for s in schemas if s.domain == "" and (s.has_function or s.has_context_dependent_function)}
@@ -205,7 +232,8 @@ def _register() -> None:
                 id=f"{name.lower()}_via_onnx_function",
                 op_type=name,
                 fn=_make_fn(name),
-                exact=True,
+                exact=_exactness(name)[0],
+                bound=_exactness(name)[1],
                 doc="ONNX's function body",
                 source="onnx",
             )
