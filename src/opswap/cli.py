@@ -118,6 +118,10 @@ def fix(
     allow_approx: Annotated[
         bool, typer.Option(help="Also use approximate rules (each states its error bound; the report shows it).")
     ] = False,
+    lower_opset: Annotated[
+        str | None,
+        typer.Option(help="Lower the model's opset: a number, or 'auto' for the highest the target fully lists."),
+    ] = None,
     in_place: Annotated[bool, typer.Option(help="Allow the output to overwrite the input file.")] = False,
     convert: Annotated[bool, typer.Option(help="Run the target's converter on the output when it is on PATH.")] = True,
     format: FormatOpt = Format.text,
@@ -152,6 +156,7 @@ def fix(
             rtol=DEFAULT_RTOL if rtol is None else rtol,
             allow_partial=allow_partial,
             allow_approx=allow_approx,
+            lower_opset=_opset_choice(lower_opset),
             in_place=in_place,
             convert=convert,
             stage=stage,
@@ -162,6 +167,16 @@ def fix(
         rp.print_fix(out, result, verbose)
         rp.print_converter(out, result.converter, profile)
     raise typer.Exit(0 if result.ok and result.output is not None else 1)
+
+
+def _opset_choice(text: str | None) -> int | str | None:
+    from opswap.errors import OpswapError
+
+    if text is None or text == "auto":
+        return text
+    if not text.isdigit():
+        raise OpswapError(f"--lower-opset {text!r}: expected a number or 'auto'")
+    return int(text)
 
 
 @app.command("verify")

@@ -14,6 +14,7 @@ from opswap.converters import ConverterResult, run_converter
 from opswap.errors import ModelError
 from opswap.legalize import LegalizeReport, legalize
 from opswap.model import Model, copy, save
+from opswap.opsets import Lowering, LoweringError, best_opset, lower
 from opswap.targets import Level, Target
 from opswap.verify import DEFAULT_RTOL, DEFAULT_SAMPLES, VerifyReport, verify
 
@@ -35,6 +36,9 @@ class FixReport:
     output: Path | None
     not_written: str = ""
     converter: ConverterResult | None = None
+    lowering: Lowering | None = None
+    #: Why the opset could not be lowered when that was tried automatically.
+    lowering_failed: str = ""
 
     @property
     def legal(self) -> bool:
@@ -64,6 +68,8 @@ class FixReport:
             "before": self.before.to_dict(),
             "after": self.after.to_dict(),
             "converter": self.converter.to_dict() if self.converter else None,
+            "opset": self.lowering.to_dict() if self.lowering else None,
+            "opset_not_lowered": self.lowering_failed or None,
         }
 
 
@@ -79,13 +85,16 @@ def fix(
     rtol: float = DEFAULT_RTOL,
     allow_partial: bool = False,
     allow_approx: bool = False,
+    lower_opset: int | str | None = None,
     in_place: bool = False,
     convert: bool = True,
     stage: StageFactory | None = None,
 ) -> FixReport:
     """Legalize ``model`` for ``target`` (in place), verify it against the original, and write it.
 
-    Only exact rules are used unless ``allow_approx``. The output is written only when the result
+    Only exact rules are used unless ``allow_approx``. ``lower_opset`` ("auto" or a number) lowers
+    the model's opset afterwards so nodes are at versions the target lists; "auto" is also tried when
+    the target rejects unlisted versions and the model is still illegal. The output is written only when the result
     is legal (or ``allow_partial``) and verification passed (or was skipped); otherwise
     ``FixReport.not_written`` says why. When written and the target's converter is on PATH (and
     ``convert``), the converter runs on it.
@@ -98,13 +107,36 @@ def fix(
     advance = stage("legalize", illegal) if stage else None
     legalization = legalize(model, target, on_node=advance, allow_approx=allow_approx)
     after = check(model, target)
+    lowering, lowering_failed = None, ""
+    if lower_opset is None and not after.legal and target.unlisted_opset == Level.ERROR:
+        lower_opset = "auto"  # the target rejects versions it does not list: try an opset it does
+    if lower_opset is not None:
+        opset = best_opset(model, target) if lower_opset == "auto" else int(lower_opset)
+        try:
+            lowering = lower(model, opset) if opset < model.opset else None
+        except LoweringError as exc:
+            if lower_opset != "auto":
+                raise
+            lowering_failed = str(exc)
+        if lowering is not None:
+            after = check(model, target)
     verification = None
     if original is not None:
         advance = stage("verify", samples if inputs is None else len(inputs)) if stage else None
         verification = verify(
             original, model, samples=samples, input_shapes=input_shapes, inputs=inputs, rtol=rtol, on_sample=advance
         )
-    report = FixReport(target.name, model.name, before, legalization, after, verification, None)
+    report = FixReport(
+        target.name,
+        model.name,
+        before,
+        legalization,
+        after,
+        verification,
+        None,
+        lowering=lowering,
+        lowering_failed=lowering_failed,
+    )
     if not after.legal and not allow_partial:
         report.not_written = "some illegal nodes have no legal route (pass --allow-partial to write anyway)"
     elif verification is not None and not verification.passed:

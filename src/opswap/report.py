@@ -85,6 +85,11 @@ def print_verification(console: Console, v: VerifyReport) -> None:
     console.print(f"  max |Δ| / max |out|   {v.max_rel:.3g}   (tolerance {v.rtol:g})")
     console.print(f"  cosine similarity     {v.cosine:.9f}")
     console.print(f"  top-1 agreement       {top1_text}")
+    if v.max_ref < 1e-6:
+        console.print(
+            "  [yellow]the outputs are all near zero, so this comparison says little[/] "
+            "(untrained weights? calibrate BatchNorm, or verify with --inputs)"
+        )
     console.print(f"  {verdict}")
 
 
@@ -145,6 +150,12 @@ def print_fix(console: Console, report: FixReport, verbose: bool = False) -> Non
         name = escape(op_name(u.op_type, u.domain))
         console.print(f"[bold red]No legal route[/] for {len(u.nodes)} {name} nodes:")
         console.print(escape(u.explanation))
+    if report.lowering is not None:
+        low = report.lowering
+        adapted = ", ".join(f"{n} {op}" for op, n in sorted(low.adapted.items())) or "no node needed changes"
+        console.print(f"Lowered opset {low.from_opset} -> {low.to_opset} (adapted: {escape(adapted)})")
+    elif report.lowering_failed:
+        console.print(f"[yellow]Could not lower the opset[/]: {escape(report.lowering_failed)}")
     console.print()
     if report.after.legal:
         console.print(f"[bold green]LEGAL[/] for {escape(report.target)} after rewriting")

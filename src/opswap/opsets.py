@@ -1,0 +1,229 @@
+"""Lowering a model's ai.onnx opset, so every node is at a version the target's converter registers.
+
+A node's version is set by the model's opset import, so "ReduceMean-18 to ReduceMean-13" means
+lowering the whole model: every node whose version changes is adapted. Most version bumps only add
+element types; the ops whose form or meaning changed have adapters here (reduction axes and split
+sizes from inputs back to attributes, the Softmax family's axis, attributes added later with
+defaults). Any other change is checked structurally (every attribute and input must exist in the
+lower version) and the result goes through onnx's full checker and, in ``fix``, verification.
+onnx's own version converter was tried first: it writes invalid models for ReduceMean (20 -> 17 keeps
+``noop_with_empty_axes``) and cannot go below 14 with HardSwish present.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+from opswap.errors import OpswapError
+from opswap.graphs import iter_scopes, node_label
+from opswap.model import Model
+from opswap.rules.base import AXES_INPUT_SINCE
+from opswap.schemas import since_version
+from opswap.targets import Target
+from opswap.typeinfo import TypeIndex
+
+#: Lowest opset this module lowers to (older opsets moved Slice, TopK, Clip, Pad inputs to attributes).
+LOWEST = 11
+
+
+class LoweringError(OpswapError):
+    """A node cannot be expressed at the requested opset."""
+
+
+@dataclass
+class Lowering:
+    """What lowering changed."""
+
+    from_opset: int
+    to_opset: int
+    adapted: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {"from": self.from_opset, "to": self.to_opset, "adapted": self.adapted}
+
+
+def version_warnings(model: Model, target: Target, opset: int) -> int | None:
+    """How many nodes would be at a version ``target`` does not list at ``opset`` (None: an op is missing)."""
+    count = 0
+    for scope in iter_scopes(model.proto):
+        for node in scope.nodes:
+            if node.domain not in ("", "ai.onnx"):
+                continue
+            version = since_version(node.op_type, "", opset)
+            if version is None:
+                return None
+            entry = target.support(node.op_type)
+            if entry is not None and entry.opsets is not None and version not in entry.opsets:
+                count += 1
+    return count
+
+
+def best_opset(model: Model, target: Target) -> int:
+    """The highest opset, no higher than the model's, with the fewest nodes at unlisted versions."""
+    current = model.opset
+    best, best_warnings = current, version_warnings(model, target, current)
+    for opset in range(current - 1, LOWEST - 1, -1):
+        warnings = version_warnings(model, target, opset)
+        if warnings is not None and (best_warnings is None or warnings < best_warnings):
+            best, best_warnings = opset, warnings
+    return best
+
+
+def lower(model: Model, opset: int) -> Lowering:
+    """Rewrite ``model`` in place to ai.onnx ``opset``; raises LoweringError naming the first blocker."""
+    current = model.opset
+    if opset > current:
+        raise LoweringError(
+            f"{model.name}: opset {opset} is higher than the model's {current}; only lowering is supported"
+        )
+    if opset < LOWEST:
+        raise LoweringError(f"opset {opset}: lowering below {LOWEST} is not supported")
+    report = Lowering(current, opset)
+    if opset == current:
+        return report
+    # All or nothing: adapt a copy, and take it only when every node could be lowered.
+    work = onnx.ModelProto()
+    work.CopyFrom(model.proto)
+    types = TypeIndex(work)
+    for scope in iter_scopes(work):
+        if scope.opsets.get("", current) != current:
+            raise LoweringError(f"{scope.path}: its ai.onnx opset differs from the model's")
+        for index, node in enumerate(scope.nodes):
+            if node.domain not in ("", "ai.onnx"):
+                continue
+            old, new = since_version(node.op_type, "", current), since_version(node.op_type, "", opset)
+            where = f"{scope.path}/{node_label(node, index)}"
+            if new is None:
+                raise LoweringError(f"{where}: {node.op_type} does not exist at opset {opset}")
+            if old == new:
+                continue
+            _adapt(node, int(old or 0), new, types, where)
+            _check_structure(node, new, where)
+            report.adapted[node.op_type] = report.adapted.get(node.op_type, 0) + 1
+    _set_opset(work, opset)
+    model.proto.CopyFrom(work)
+    return report
+
+
+def _set_opset(proto: onnx.ModelProto, opset: int) -> None:
+    for imports in [proto.opset_import, *(f.opset_import for f in proto.functions)]:
+        for entry in imports:
+            if entry.domain in ("", "ai.onnx"):
+                entry.version = opset
+
+
+def _attr(node: onnx.NodeProto, name: str) -> onnx.AttributeProto | None:
+    return next((a for a in node.attribute if a.name == name), None)
+
+
+def _drop_attr(node: onnx.NodeProto, name: str, allowed: tuple[Any, ...], where: str) -> None:
+    """Remove an attribute the lower version lacks, if its value means what the lower version does."""
+    attr = _attr(node, name)
+    if attr is None:
+        return
+    value = helper.get_attribute_value(attr)
+    if value not in allowed:
+        raise LoweringError(f"{where}: {node.op_type} with {name}={value} has no equivalent at the lower opset")
+    node.attribute.remove(attr)
+
+
+def _input_to_attr(node: onnx.NodeProto, position: int, name: str, types: TypeIndex, where: str) -> None:
+    """Move a constant input (axes, split sizes) into the attribute older versions take."""
+    if len(node.input) <= position or not node.input[position]:
+        return
+    value = types.const(node.input[position])
+    if value is None:
+        raise LoweringError(f"{where}: {node.op_type}'s {name} is computed, not constant; older versions need it fixed")
+    node.attribute.append(helper.make_attribute(name, [int(v) for v in np.asarray(value).ravel()]))
+    del node.input[position:]
+
+
+def _adapt(node: onnx.NodeProto, old: int, new: int, types: TypeIndex, where: str) -> None:
+    op = node.op_type
+    moved = AXES_INPUT_SINCE.get(op)
+    if moved is not None and new < moved <= old:
+        _input_to_attr(node, 1, "axes", types, where)
+        if op not in ("Squeeze", "Unsqueeze"):
+            _drop_attr(node, "noop_with_empty_axes", (0,), where)
+    elif op == "Split":
+        if new < 18 <= old:
+            _drop_attr_if_divisible(node, where)
+        if new < 13 <= old:
+            _input_to_attr(node, 1, "split", types, where)
+    elif op in ("Softmax", "LogSoftmax", "Hardmax") and new < 13 <= old:
+        _softmax_axis(node, types, where)
+    elif op == "Reshape" and new < 14 <= old:
+        shape = types.const(node.input[1])
+        if shape is not None and not np.any(np.asarray(shape) == 0):
+            _drop_attr(node, "allowzero", (0, 1), where)  # no zero in the shape: allowzero changes nothing
+        else:
+            _drop_attr(node, "allowzero", (0,), where)
+    elif op == "BatchNormalization" and new < 14 <= old:
+        _drop_attr(node, "training_mode", (0,), where)
+        if len([o for o in node.output if o]) > 1:
+            raise LoweringError(f"{where}: BatchNormalization with running statistics outputs")
+    elif op == "Cast" and new < 19 <= old:
+        _drop_attr(node, "saturate", (1,), where)
+    elif op == "Shape" and new < 15 <= old:
+        _drop_attr(node, "start", (0,), where)
+        _drop_attr(node, "end", (), where)
+    elif op == "Pad" and new < 18 <= old:
+        if len(node.input) > 3 and node.input[3]:
+            raise LoweringError(f"{where}: Pad with axes has no equivalent before opset 18")
+        mode = _attr(node, "mode")
+        if mode is not None and mode.s == b"wrap":
+            raise LoweringError(f"{where}: Pad mode 'wrap' has no equivalent before opset 19")
+    elif op == "Constant" and new < 12:
+        _constant_as_tensor(node)
+
+
+def _drop_attr_if_divisible(node: onnx.NodeProto, where: str) -> None:
+    # Split-18's num_outputs equals Split-13's even split when the axis divides evenly; verification checks it.
+    attr = _attr(node, "num_outputs")
+    if attr is not None:
+        if attr.i != len(node.output):
+            raise LoweringError(f"{where}: Split num_outputs differs from its outputs")
+        node.attribute.remove(attr)
+
+
+def _softmax_axis(node: onnx.NodeProto, types: TypeIndex, where: str) -> None:
+    # Before 13 the op works on the input flattened to 2-D at `axis`; that is the same only on the last axis.
+    attr = _attr(node, "axis")
+    axis = attr.i if attr is not None else -1
+    shape = types.shape(node.input[0])
+    last = axis == -1 or (shape is not None and axis == len(shape) - 1)
+    if not last:
+        raise LoweringError(f"{where}: {node.op_type} over axis {axis} (not the last) changes meaning before opset 13")
+    if attr is None:
+        node.attribute.append(helper.make_attribute("axis", -1))
+    else:
+        attr.i = -1
+
+
+def _constant_as_tensor(node: onnx.NodeProto) -> None:
+    attr = node.attribute[0]
+    values = {
+        "value_float": np.asarray(attr.f, dtype=np.float32),
+        "value_floats": np.asarray(list(attr.floats), dtype=np.float32),
+        "value_int": np.asarray(attr.i, dtype=np.int64),
+        "value_ints": np.asarray(list(attr.ints), dtype=np.int64),
+    }
+    if attr.name in values:
+        tensor = numpy_helper.from_array(np.asarray(values[attr.name]))
+        del node.attribute[:]
+        node.attribute.append(helper.make_attribute("value", tensor))
+
+
+def _check_structure(node: onnx.NodeProto, version: int, where: str) -> None:
+    schema = onnx.defs.get_schema(node.op_type, version, "")
+    unknown = [a.name for a in node.attribute if a.name not in schema.attributes]
+    if unknown:
+        raise LoweringError(f"{where}: {node.op_type}-{version} has no attribute {', '.join(unknown)}")
+    if len(node.input) > schema.max_input:
+        raise LoweringError(f"{where}: {node.op_type}-{version} takes at most {schema.max_input} inputs")
