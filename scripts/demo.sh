@@ -35,3 +35,8 @@ for w in r["rewrites"]:
 print(f"max_abs={v['max_abs']:.3g} max_rel={v['max_rel']:.3g} max_ref={v['max_ref']:.3g} "
       f"top1_agreement={v['top1_agreement']} passed={v['passed']}")
 PY
+
+step opswap fix "$out/mobilenet_v3_large.onnx" --target snpe-2.7 -o "$out/fixed-opset12.onnx" --lower-opset auto
+opswap fix "$out/mobilenet_v3_large.onnx" --target snpe-2.7 -o "$out/fixed-opset12.onnx" --lower-opset auto | grep -E "Lowered|LEGAL|PASSED|Wrote"
+step opswap check "$out/fixed-opset12.onnx" --target snpe-2.7
+opswap check "$out/fixed-opset12.onnx" --target snpe-2.7

@@ -275,3 +275,21 @@ def test_clip_before_opset_11_takes_attributes() -> None:
     (want,) = ort_run(old, {"x": x})
     (got,) = ort_run(loaded.proto, {"x": x})
     np.testing.assert_array_equal(got, want)
+
+
+def test_spatial_reducemean_becomes_globalaveragepool() -> None:
+    """The dynamo exporter's global pooling, for a target (like CoreML NeuralNetwork) without ReduceMean."""
+    axes = numpy_helper.from_array(np.array([-1, -2], dtype=np.int64), "axes")
+    original = make_model(
+        [helper.make_node("ReduceMean", ["x", "axes"], ["y"], keepdims=1, name="pool")],
+        [tensor("x", [1, 8, 7, 7])],
+        [tensor("y", [1, 8, 1, 1])],
+        opset=18,
+        initializers=[axes],
+    )
+    model = opswap.model.from_proto(original)
+    report = opswap.legalize(model, profile("[ops.GlobalAveragePool]\n[ops.Conv]"))
+    assert {r.op_type: r.route for r in report.rewrites} == {"ReduceMean": "reducemean_via_globalaveragepool"}
+    assert [n.op_type for n in model.proto.graph.node] == ["GlobalAveragePool"]
+    x = np.random.default_rng(0).standard_normal((1, 8, 7, 7)).astype(np.float32)
+    np.testing.assert_allclose(ort_run(model.proto, {"x": x})[0], ort_run(original, {"x": x})[0], rtol=1e-6)

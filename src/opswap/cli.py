@@ -343,6 +343,7 @@ def rules(
             "op_type": r.op_type,
             "domain": r.domain,
             "source": r.source,
+            "versions": list(r.opsets) if r.opsets is not None else None,
             "produces": emitted_ops(r),
             "exact": r.exact,
             "bound": r.bound or None,
@@ -357,6 +358,7 @@ def rules(
     table = Table(show_edge=False, pad_edge=False)
     table.add_column("source op", no_wrap=True)
     table.add_column("rule", no_wrap=True, min_width=max((len(r["id"]) for r in rows), default=4))
+    table.add_column("versions", no_wrap=True)
     table.add_column("produces")
     table.add_column("exact / bound", overflow="fold")
     table.add_column("max ULP vs ORT", justify="right", no_wrap=True)
@@ -368,7 +370,10 @@ def rules(
             if found is None
             else f"{found['max_ulp']}" + (f" ({found['mismatches']} NaN/inf)" if found["mismatches"] else "")
         )
-        table.add_row(row["op_type"], row["id"], produces, "exact" if row["exact"] else str(row["bound"]), measured)
+        versions = "all" if row["versions"] is None else ", ".join(map(str, row["versions"]))
+        table.add_row(
+            row["op_type"], row["id"], versions, produces, "exact" if row["exact"] else str(row["bound"]), measured
+        )
     out.print(table)
 
 
