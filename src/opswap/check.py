@@ -12,6 +12,7 @@ from opswap.graphs import Scope, iter_scopes, node_label
 from opswap.model import Model
 from opswap.schemas import since_version
 from opswap.targets import Level, Target, Verdict, op_name
+from opswap.typeinfo import TypeIndex
 
 
 @dataclass(frozen=True)
@@ -90,14 +91,32 @@ class CheckReport:
 
 
 class Judge:
-    """Judges nodes of one model for one target, caching what does not depend on the node."""
+    """Judges nodes of one model for one target, caching what does not depend on the node.
+
+    Also the checker's source of facts about values (see ``ValueFacts``): element types and shapes
+    are looked up, lazily, only for profiles that constrain them.
+    """
 
     def __init__(self, proto: onnx.ModelProto, target: Target) -> None:
         self.target = target
         self._proto = proto
         self._static: set[str] | None = None
+        self._types: TypeIndex | None = None
         self._local_functions = {(f.domain, f.name) for f in proto.functions}
         self._cache: dict[tuple[str, str, int | None], Verdict] = {}
+
+    def _index(self) -> TypeIndex:
+        if self._types is None:
+            self._types = TypeIndex(self._proto)
+        return self._types
+
+    def dtype(self, name: str) -> int | None:
+        """The element type of a value."""
+        return self._index().dtype(name)
+
+    def shape(self, name: str) -> tuple[int | None, ...] | None:
+        """The shape of a value."""
+        return self._index().shape(name)
 
     def is_static(self, name: str) -> bool:
         """Whether a value is a constant: an initializer or a Constant node's output."""
@@ -115,12 +134,12 @@ class Judge:
         domain = "" if node.domain == "ai.onnx" else node.domain
         version = self.since(node, opsets)
         entry = self.target.support(node.op_type, domain)
-        if entry is not None and (entry.attributes or entry.static_inputs):
-            return self.target.verdict(node, version, self.is_static)
+        if entry is not None and (entry.per_node or self.target.per_node):
+            return self.target.verdict(node, version, self)
         key = (node.op_type, domain, version)
         cached = self._cache.get(key)
         if cached is None:
-            cached = self._cache[key] = self.target.verdict(node, version, self.is_static)
+            cached = self._cache[key] = self.target.verdict(node, version, self)
         return cached
 
     def is_function_call(self, node: onnx.NodeProto) -> bool:
@@ -146,6 +165,19 @@ def check(model: Model, target: Target, on_scope: Callable[[Scope], None] | None
     """Judge every node of every scope of ``model`` against ``target``."""
     judge = Judge(model.proto, target)
     report = CheckReport(target=target.name, model=model.name, node_count=0)
+    if target.model_opsets is not None and not target.model_opsets[0] <= model.opset <= target.model_opsets[1]:
+        low, high = target.model_opsets
+        report.findings.append(
+            Finding(
+                "(model opset)",
+                "",
+                "(model)",
+                "main",
+                None,
+                Level.ERROR,
+                f"opset {model.opset} outside the opsets {target.name} reads ({low} to {high})",
+            )
+        )
     for scope in iter_scopes(model.proto):
         if on_scope is not None:
             on_scope(scope)

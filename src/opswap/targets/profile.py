@@ -10,10 +10,10 @@ from __future__ import annotations
 import enum
 import functools
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import onnx
 
@@ -53,6 +53,32 @@ class Verdict:
 OK = Verdict(Level.OK)
 
 
+class ValueFacts(Protocol):
+    """What the checker knows about a model's values."""
+
+    def is_static(self, name: str) -> bool:
+        """Whether the value is a constant (initializer or Constant output)."""
+
+    def dtype(self, name: str) -> int | None:
+        """Element type, if known."""
+
+    def shape(self, name: str) -> tuple[int | None, ...] | None:
+        """Shape (None dims are symbolic), or None when the rank is unknown."""
+
+
+def dtype_name(dtype: int) -> str:
+    """ONNX's name for an element type, lower case ("float", "float16", "int64")."""
+    return str(onnx.TensorProto.DataType.Name(dtype)).lower()
+
+
+def _dtype_names(values: list[Any], where: str) -> tuple[str, ...]:
+    known = {str(name).lower() for name in onnx.TensorProto.DataType.keys()}  # noqa: SIM118
+    for value in values:
+        if not isinstance(value, str) or value.lower() not in known:
+            raise TargetError(f"{where}: {value!r} is not an ONNX element type name (float, float16, int64, ...)")
+    return tuple(v.lower() for v in values)
+
+
 @dataclass(frozen=True)
 class OpSupport:
     """What a target accepts of one op."""
@@ -65,8 +91,19 @@ class OpSupport:
     attributes: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
     #: Input positions that must be constants (initializers or Constant outputs).
     static_inputs: tuple[int, ...] = ()
+    #: Element types accepted for the op's first input (ONNX names: "float", "float16", ...).
+    dtypes: tuple[str, ...] | None = None
+    #: Largest rank of any input.
+    max_rank: int | None = None
+    #: How many outputs the converter produces (later outputs must be unused).
+    outputs: int | None = None
     #: A condition that cannot be checked; shown as a caveat.
     note: str = ""
+
+    @property
+    def per_node(self) -> bool:
+        """Whether judging a node needs more than its op and version."""
+        return bool(self.attributes or self.static_inputs or self.dtypes or self.max_rank or self.outputs)
 
 
 #: How an op version missing from ``opsets`` is judged: converters such as Qualcomm's warn and go on.
@@ -86,34 +123,40 @@ class Target:
     converter_args: tuple[str, ...] = ()
     converter_output_suffix: str = ""
     unlisted_opset: Level = Level.WARNING
+    #: Every node input must have a fully known shape (ONNX Runtime's NNAPI and CoreML EPs).
+    fixed_shapes: bool = False
+    #: Largest rank of any node input, for every op.
+    max_rank: int | None = None
+    #: The range of model (ai.onnx) opsets the converter reads.
+    model_opsets: tuple[int, int] | None = None
     path: Path | None = None
+
+    @property
+    def per_node(self) -> bool:
+        """Whether every node must be judged on its own (shape or rank limits for all ops)."""
+        return self.fixed_shapes or self.max_rank is not None
 
     def support(self, op_type: str, domain: str = "") -> OpSupport | None:
         """The profile's entry for an op, or None when the target lacks it."""
         return self.ops.get((_norm_domain(domain), op_type))
 
-    def verdict(
-        self,
-        node: onnx.NodeProto,
-        since_version: int | None,
-        is_static: Callable[[str], bool],
-    ) -> Verdict:
+    def verdict(self, node: onnx.NodeProto, since_version: int | None, facts: ValueFacts) -> Verdict:
         """Judge one node.
 
         ``since_version`` is the version of the op's schema in force at the node's opset (None for
-        ops onnx does not know); ``is_static`` tells whether a value name is a constant.
+        ops onnx does not know); ``facts`` tells what is known of the node's inputs.
         """
         entry = self.support(node.op_type, node.domain)
         if entry is None:
             return Verdict(Level.ERROR, f"{op_name(node.op_type, node.domain)} is not supported by {self.name}")
-        problems: list[Verdict] = []
+        problems: list[Verdict] = self._shape_problems(node, entry, facts)
         for attr_name, allowed in entry.attributes.items():
             value = attribute_value(node, attr_name, since_version)
             if value is not None and value not in allowed:
                 allowed_text = ", ".join(map(str, allowed))
                 problems.append(Verdict(Level.ERROR, f"{attr_name}={value} not supported (only {allowed_text})"))
         for position in entry.static_inputs:
-            if position < len(node.input) and node.input[position] and not is_static(node.input[position]):
+            if position < len(node.input) and node.input[position] and not facts.is_static(node.input[position]):
                 problems.append(Verdict(Level.ERROR, f"input {position} ({node.input[position]}) must be a constant"))
         if entry.opsets is not None and since_version is not None and since_version not in entry.opsets:
             listed = ", ".join(map(str, entry.opsets))
@@ -128,6 +171,35 @@ class Target:
             return OK
         worst = max(p.level for p in problems)
         return Verdict(worst, "; ".join(p.reason for p in problems if p.level == worst))
+
+    def _shape_problems(self, node: onnx.NodeProto, entry: OpSupport, facts: ValueFacts) -> list[Verdict]:
+        problems: list[Verdict] = []
+        if entry.outputs is not None and any(node.output[entry.outputs :]):
+            problems.append(Verdict(Level.ERROR, f"only the first {entry.outputs} output(s) are produced"))
+        if entry.dtypes is not None and node.input and node.input[0]:
+            dtype = facts.dtype(node.input[0])
+            name = dtype_name(dtype) if dtype else None
+            if name is not None and name not in entry.dtypes:
+                problems.append(Verdict(Level.ERROR, f"{name} input not supported (only {', '.join(entry.dtypes)})"))
+        max_rank = min(r for r in (entry.max_rank, self.max_rank, 1 << 30) if r is not None)
+        if max_rank < 1 << 30 or self.fixed_shapes:
+            for name in node.input:
+                if not name:
+                    continue
+                shape = facts.shape(name)
+                if shape is None:
+                    if self.fixed_shapes:
+                        problems.append(
+                            Verdict(Level.CAVEAT, f"shape of {name} unknown; {self.name} needs fixed shapes")
+                        )
+                    continue
+                if len(shape) > max_rank:
+                    problems.append(Verdict(Level.ERROR, f"input {name} has rank {len(shape)} (at most {max_rank})"))
+                if self.fixed_shapes and any(d is None for d in shape):
+                    problems.append(
+                        Verdict(Level.ERROR, f"input {name} has a dynamic shape; {self.name} needs fixed shapes")
+                    )
+        return problems
 
 
 def op_name(op_type: str, domain: str) -> str:
@@ -183,8 +255,19 @@ _TARGET_KEYS = {
     "converter_args": list,
     "converter_output_suffix": str,
     "unlisted_opset": str,
+    "fixed_shapes": bool,
+    "max_rank": int,
+    "model_opsets": list,
 }
-_OP_KEYS = {"opsets": list, "attributes": dict, "static_inputs": list, "note": str}
+_OP_KEYS = {
+    "opsets": list,
+    "attributes": dict,
+    "static_inputs": list,
+    "note": str,
+    "dtypes": list,
+    "max_rank": int,
+    "outputs": int,
+}
 
 
 def parse_profile(text: str, origin: str) -> Target:
@@ -220,6 +303,9 @@ def parse_profile(text: str, origin: str) -> Target:
                 for name, values in entry.get("attributes", {}).items()
             },
             static_inputs=_ints(entry.get("static_inputs", []), f"{where} static_inputs"),
+            dtypes=_dtype_names(entry["dtypes"], f"{where} dtypes") if "dtypes" in entry else None,
+            max_rank=entry.get("max_rank"),
+            outputs=entry.get("outputs"),
             note=entry.get("note", ""),
         )
         ops[(support.domain, op_type)] = support
@@ -232,7 +318,19 @@ def parse_profile(text: str, origin: str) -> Target:
         converter_args=tuple(str(a) for a in header.get("converter_args", [])),
         converter_output_suffix=header.get("converter_output_suffix", ""),
         unlisted_opset=_UNLISTED_OPSET_LEVELS[level_name],
+        fixed_shapes=header.get("fixed_shapes", False),
+        max_rank=header.get("max_rank"),
+        model_opsets=_opset_range(header["model_opsets"], f"{origin} [target] model_opsets")
+        if "model_opsets" in header
+        else None,
     )
+
+
+def _opset_range(values: list[Any], where: str) -> tuple[int, int]:
+    pair = _ints(values, where)
+    if len(pair) != 2 or pair[0] > pair[1]:
+        raise TargetError(f"{where}: expected [lowest, highest]")
+    return pair[0], pair[1]
 
 
 def _check_keys(table: Mapping[str, Any], known: Mapping[str, type], where: str) -> None:

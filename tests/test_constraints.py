@@ -1,0 +1,107 @@
+"""Every constraint kind a profile can state is checked, each on a single-node model."""
+
+from __future__ import annotations
+
+import pytest
+from onnx import TensorProto, helper
+
+import opswap
+from conftest import make_model, tensor
+from opswap.errors import TargetError
+from opswap.targets import Level
+from opswap.targets.profile import parse_profile
+
+
+def target(body: str, header: str = "") -> opswap.Target:
+    return parse_profile(f'[target]\nname = "t"\nsource = "test"\n{header}\n{body}', "t.toml")
+
+
+def verdicts(model, t) -> dict[str, tuple[Level, str]]:
+    report = opswap.check(opswap.model.from_proto(model), t)
+    return {f.op_type: (f.level, f.reason) for f in report.findings}
+
+
+def relu(shape, dtype=TensorProto.FLOAT, opset=14):
+    return make_model(
+        [helper.make_node("Relu", ["x"], ["y"], name="r")],
+        [tensor("x", shape, dtype)],
+        [tensor("y", shape, dtype)],
+        opset=opset,
+    )
+
+
+def test_max_rank_for_the_target_and_per_op() -> None:
+    assert verdicts(relu([1, 2, 3, 4, 5, 6]), target("[ops.Relu]", "max_rank = 5"))["Relu"] == (
+        Level.ERROR,
+        "input x has rank 6 (at most 5)",
+    )
+    assert verdicts(relu([1, 2, 3, 4, 5]), target("[ops.Relu]", "max_rank = 5")) == {}
+    assert verdicts(relu([1, 2, 3, 4, 5]), target("[ops.Relu]\nmax_rank = 4"))["Relu"][0] == Level.ERROR
+
+
+def test_dtypes() -> None:
+    t = target('[ops.Relu]\ndtypes = ["float", "float16"]')
+    assert verdicts(relu([4]), t) == {}
+    assert verdicts(relu([4], TensorProto.DOUBLE), t)["Relu"] == (
+        Level.ERROR,
+        "double input not supported (only float, float16)",
+    )
+
+
+def test_fixed_shapes() -> None:
+    t = target("[ops.Relu]", "fixed_shapes = true")
+    assert verdicts(relu([1, 3, 8, 8]), t) == {}
+    level, reason = verdicts(relu(["batch", 3, 8, 8]), t)["Relu"]
+    assert level == Level.ERROR and "dynamic shape" in reason
+
+
+def test_only_the_first_output() -> None:
+    t = target("[ops.Dropout]\noutputs = 1")
+    one = make_model([helper.make_node("Dropout", ["x"], ["y"])], [tensor("x", [4])], [tensor("y", [4])], opset=13)
+    two = make_model(
+        [helper.make_node("Dropout", ["x"], ["y", "mask"])],
+        [tensor("x", [4])],
+        [tensor("y", [4]), tensor("mask", [4], TensorProto.BOOL)],
+        opset=13,
+    )
+    assert verdicts(one, t) == {}
+    assert verdicts(two, t)["Dropout"] == (Level.ERROR, "only the first 1 output(s) are produced")
+
+
+def test_model_opset_range() -> None:
+    t = target("[ops.Relu]", "model_opsets = [9, 13]")
+    assert verdicts(relu([4], opset=13), t) == {}
+    level, reason = verdicts(relu([4], opset=14), t)["(model opset)"]
+    assert level == Level.ERROR and "opset 14 outside" in reason
+
+
+def test_attribute_default_only_and_caveat() -> None:
+    t = target('[ops.ArgMax]\nattributes = { select_last_index = [0] }\nnote = "checked nowhere"')
+    model = make_model(
+        [helper.make_node("ArgMax", ["x"], ["y"], select_last_index=1)],
+        [tensor("x", [3, 4])],
+        [tensor("y", [1, 4], TensorProto.INT64)],
+        opset=13,
+    )
+    assert verdicts(model, t)["ArgMax"] == (Level.ERROR, "select_last_index=1 not supported (only 0)")
+    model.graph.node[0].attribute[0].i = 0
+    # Within the constraint, the note is still reported, as a caveat.
+    assert verdicts(model, t)["ArgMax"] == (Level.CAVEAT, "checked nowhere")
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ('[ops.Relu]\ndtypes = ["floaty"]', "not an ONNX element type"),
+        ('[ops.Relu]\nmax_rank = "5"', "expected int"),
+        ("[ops.Relu]\noutputs = [1]", "expected int"),
+    ],
+)
+def test_bad_constraint_values(body: str, fragment: str) -> None:
+    with pytest.raises(TargetError, match=fragment):
+        target(body)
+
+
+def test_model_opsets_must_be_a_range() -> None:
+    with pytest.raises(TargetError, match="lowest, highest"):
+        target("[ops.Relu]", "model_opsets = [13, 9]")
