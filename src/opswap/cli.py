@@ -238,13 +238,15 @@ def targets(ctx: typer.Context, format: FormatOpt = Format.text) -> None:
     if ctx.invoked_subcommand is not None:
         return
     from opswap import report as rp
-    from opswap.targets import builtin_names, load_target
+    from opswap.targets import aliases, builtin_names, load_target
 
     profiles = [load_target(name) for name in builtin_names()]
+    other_names = aliases()
     if format is Format.json:
-        rp.print_json(out, {"targets": [_target_dict(t) for t in profiles]})
+        rp.print_json(out, {"targets": [_target_dict(t) for t in profiles], "aliases": other_names})
     else:
         rp.print_targets(out, profiles)
+        out.print("Also: " + ", ".join(f"{n} (= {a['profile']}, {a['converter']})" for n, a in other_names.items()))
 
 
 @targets_app.command("show")
@@ -273,6 +275,29 @@ def targets_show(
             extras.append(f"note: {entry.note}")
         name = f"{domain}:{op_type}" if domain else op_type
         out.print(f"  {name:<24} {versions}" + ("  — " + " | ".join(extras) if extras else ""), markup=False)
+
+
+@targets_app.command("diff")
+def targets_diff(
+    old: Annotated[str, typer.Argument(help="A profile name or .toml path.")],
+    new: Annotated[str, typer.Argument(help="Another profile name or .toml path.")],
+    format: FormatOpt = Format.text,
+) -> None:
+    """What changed between two profiles: ops added, removed, and changed."""
+    from opswap import report as rp
+    from opswap.targets import diff_targets, load_target
+
+    a, b = load_target(old), load_target(new)
+    changes = diff_targets(a, b)
+    if format is Format.json:
+        rp.print_json(out, {"from": a.name, "to": b.name, **changes})
+        return
+    out.print(f"{a.name} ({len(a.ops)} ops) -> {b.name} ({len(b.ops)} ops)", markup=False)
+    for label, key in (("added", "added"), ("removed", "removed")):
+        out.print(f"{label} ({len(changes[key])}): {', '.join(changes[key]) or '-'}", markup=False)
+    out.print(f"changed ({len(changes['changed'])}):", markup=False)
+    for line in changes["changed"]:
+        out.print(f"  {line}", markup=False)
 
 
 def _target_dict(t: Any) -> dict[str, Any]:

@@ -8,20 +8,39 @@ from importlib import resources
 from pathlib import Path
 
 from opswap.errors import TargetError
-from opswap.targets.profile import Level, OpSupport, Target, Verdict, op_name, parse_profile
+from opswap.targets.profile import Level, OpSupport, Target, Verdict, op_name, parse_profile, tomllib
 
-__all__ = ["Level", "OpSupport", "Target", "Verdict", "builtin_names", "load_target", "op_name"]
+__all__ = [
+    "Level",
+    "OpSupport",
+    "Target",
+    "Verdict",
+    "aliases",
+    "builtin_names",
+    "diff_targets",
+    "load_target",
+    "op_name",
+]
 
 _BUILTIN = "opswap.targets.builtin"
 
 
+_ALIASES = "aliases.toml"
+
+
 def builtin_names() -> list[str]:
-    """Names of the shipped profiles, sorted."""
+    """Names of the shipped profiles, sorted (aliases not included)."""
     return sorted(
         entry.name.removesuffix(".toml")
         for entry in resources.files(_BUILTIN).iterdir()
-        if entry.name.endswith(".toml")
+        if entry.name.endswith(".toml") and entry.name != _ALIASES
     )
+
+
+def aliases() -> dict[str, dict[str, str]]:
+    """Other names for shipped profiles: name -> {profile, converter, converter_output_suffix}."""
+    text = resources.files(_BUILTIN).joinpath(_ALIASES).read_text(encoding="utf-8")
+    return dict(tomllib.loads(text)["aliases"])
 
 
 def load_target(target: str | Path | Target) -> Target:
@@ -40,9 +59,42 @@ def load_target(target: str | Path | Target) -> Target:
         parsed = parse_profile(text, str(path))
         return dataclasses.replace(parsed, path=path)
     names = builtin_names()
+    alias = aliases().get(text_name)
+    if alias is not None:
+        profile = load_target(alias["profile"])
+        return dataclasses.replace(
+            profile,
+            name=text_name,
+            description=f"{profile.description}; converted with {alias['converter']}",
+            converter=alias["converter"],
+            converter_output_suffix=alias.get("converter_output_suffix", profile.converter_output_suffix),
+        )
     if text_name not in names:
+        names = names + sorted(aliases())
         close = difflib.get_close_matches(text_name, names, n=3, cutoff=0.5)
         hint = f"; did you mean {', '.join(close)}?" if close else f"; known: {', '.join(names)}"
         raise TargetError(f"unknown target {text_name!r}{hint} (or pass a path to a .toml profile)")
     resource = resources.files(_BUILTIN).joinpath(f"{text_name}.toml")
     return parse_profile(resource.read_text(encoding="utf-8"), f"{text_name}.toml")
+
+
+def diff_targets(a: Target, b: Target) -> dict[str, list[str]]:
+    """What changes from profile ``a`` to profile ``b``: ops added, removed, and changed (with how)."""
+    added = sorted(op_name(op, d) for (d, op) in b.ops.keys() - a.ops.keys())
+    removed = sorted(op_name(op, d) for (d, op) in a.ops.keys() - b.ops.keys())
+    changed = []
+    for key in sorted(a.ops.keys() & b.ops.keys()):
+        old, new = a.ops[key], b.ops[key]
+        parts = []
+        if old.opsets != new.opsets:
+            parts.append(f"versions {_versions(old.opsets)} -> {_versions(new.opsets)}")
+        for field in ("attributes", "static_inputs", "dtypes", "max_rank", "outputs", "note"):
+            if getattr(old, field) != getattr(new, field):
+                parts.append(f"{field} {getattr(old, field)!r} -> {getattr(new, field)!r}")
+        if parts:
+            changed.append(f"{op_name(key[1], key[0])}: {'; '.join(parts)}")
+    return {"added": added, "removed": removed, "changed": changed}
+
+
+def _versions(opsets: tuple[int, ...] | None) -> str:
+    return "all" if opsets is None else ",".join(map(str, opsets))

@@ -24,6 +24,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+__all__ = ["Level", "OpSupport", "Target", "ValueFacts", "Verdict", "op_name", "parse_profile", "tomllib"]
+
 
 class Level(enum.IntEnum):
     """How a node stands with a target, from fine to illegal (ordered: max() is the worst)."""

@@ -1,0 +1,94 @@
+"""Shipped profiles: every one loads, cites its source, and says what its sources say."""
+
+from __future__ import annotations
+
+import pytest
+
+import opswap
+from opswap.targets import aliases, builtin_names, diff_targets, load_target
+
+EXPECTED = {
+    "snpe-2.7", "snpe-2.20", "qairt-2.25", "snpe-latest", "qnn-2.13", "ort-nnapi", "ort-coreml-neuralnetwork",
+    "ort-coreml-mlprogram", "tensorrt-10", "openvino", "tflite",
+}  # fmt: skip
+
+
+def test_every_listed_profile_ships() -> None:
+    assert set(builtin_names()) >= EXPECTED
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_profile_loads_and_cites_its_source(name: str) -> None:
+    target = load_target(name)
+    assert target.name == name
+    assert target.source and target.description
+    assert len(target.ops) >= 15
+
+
+@pytest.mark.parametrize(
+    ("name", "hardsigmoid", "hardswish"),
+    [
+        ("snpe-2.7", False, False),
+        ("qnn-2.13", False, False),
+        ("snpe-2.20", True, False),
+        ("qairt-2.25", True, True),
+        ("snpe-latest", True, True),
+        ("ort-nnapi", False, False),
+        ("ort-coreml-neuralnetwork", False, False),
+        ("ort-coreml-mlprogram", True, False),
+        ("tensorrt-10", True, True),
+        ("openvino", True, True),
+        ("tflite", True, True),
+    ],
+)
+def test_hard_activations_as_the_sources_say(name: str, hardsigmoid: bool, hardswish: bool) -> None:
+    target = load_target(name)
+    assert (target.support("HardSigmoid") is not None) == hardsigmoid
+    assert (target.support("HardSwish") is not None) == hardswish
+
+
+def test_ort_mobile_profiles_follow_onnxruntimes_checker() -> None:
+    nnapi, coreml_nn = load_target("ort-nnapi"), load_target("ort-coreml-neuralnetwork")
+    assert nnapi.fixed_shapes and coreml_nn.fixed_shapes
+    assert coreml_nn.max_rank == 5 and nnapi.max_rank is None
+    assert len(nnapi.ops) == 53
+    # The NeuralNetwork list's "ai.onnx.ReduceSum" row has no colon: the checker, and so we, skip it.
+    assert coreml_nn.support("ReduceSum") is None
+    assert nnapi.support("QLinearAdd", "com.microsoft") is not None
+
+
+def test_tensorrt_checks_types_and_first_output() -> None:
+    trt = load_target("tensorrt-10")
+    assert trt.model_opsets == (9, 24)
+    assert trt.ops[("", "LayerNormalization")].outputs == 1
+    assert trt.ops[("", "HardSwish")].dtypes == ("float", "float16", "bfloat16")
+
+
+def test_qnn_names_resolve_to_the_shared_frontend() -> None:
+    qnn = load_target("qnn-2.25")
+    qairt = load_target("qairt-2.25")
+    assert qnn.ops == qairt.ops
+    assert qnn.converter == "qnn-onnx-converter" and qairt.converter == "qairt-converter"
+    assert set(aliases()) >= {"qnn-2.25", "snpe-2.25", "qnn-latest"}
+
+
+def test_diff_snpe_27_to_qairt_225() -> None:
+    changes = diff_targets(load_target("snpe-2.7"), load_target("qairt-2.25"))
+    assert {"HardSigmoid", "HardSwish", "LayerNormalization", "GroupNormalization", "Gelu"} <= set(changes["added"])
+    assert changes["removed"] == []
+    assert "Add: versions 1,6,7 -> 1,6,7,13,14" in changes["changed"]
+
+
+def test_targets_diff_cli(cli) -> None:
+    result = cli("targets", "diff", "snpe-2.7", "snpe-2.20", "--format", "json")
+    assert result.code == 0
+    assert set(result.json()["added"]) >= {"HardSigmoid", "Einsum"}
+
+
+def test_unknown_target_lists_aliases_too(cli, tmp_path) -> None:
+    from conftest import hardswish_model, save_model
+
+    model = save_model(hardswish_model(), tmp_path / "m.onnx")
+    result = cli("check", model, "--target", "qnn-2.2")
+    assert (result.code == 2 and "qnn-2.20" in result.stderr) or "qnn-2.25" in result.stderr
+    assert opswap.check(opswap.load(model), load_target("qnn-2.25")).legal
