@@ -14,7 +14,7 @@ $(PY):
 	$(PY) -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e '.[dev,torch]' $(TORCH)
+	$(PY) -m pip install --quiet -e '.[dev,torch,openvino]' $(TORCH)
 	touch $@
 
 demo: $(VENV)/.installed

@@ -172,3 +172,37 @@ def mnv3_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = run_cli("export", "torchvision:mobilenet_v3_large", "-o", path)
     assert result.code == 0, result.stderr
     return path
+
+
+@pytest.fixture(scope="session")
+def mnv3_dynamo_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same network through the dynamo exporter (opset 18+, ReduceMean for global pooling)."""
+    torch = pytest.importorskip("torch")
+    import contextlib
+    import io
+    import warnings
+
+    from opswap.frontends.torch import build
+
+    module = build("torchvision:mobilenet_v3_large")
+    path = tmp_path_factory.mktemp("mnv3-dynamo") / "mobilenet_v3_large_dynamo.onnx"
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            module,
+            (torch.randn(1, 3, 224, 224),),
+            str(path),
+            dynamo=True,
+            input_names=["input"],
+            output_names=["output"],
+        )
+    return path
+
+
+def fake_converter(folder: Path, name: str, body: str) -> Path:
+    """An executable named like a vendor converter, run by this Python (which has onnx)."""
+    folder.mkdir(exist_ok=True)
+    tool = folder / name
+    tool.write_text(f"#!{sys.executable}\nimport sys, pathlib\n{body}")
+    tool.chmod(0o755)
+    return folder

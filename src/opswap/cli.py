@@ -179,6 +179,52 @@ def _opset_choice(text: str | None) -> int | str | None:
     return int(text)
 
 
+@app.command("convert")
+def convert_command(
+    model: ModelArg,
+    target: TargetOpt,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the fixed ONNX model.")],
+    samples: SamplesOpt = 8,
+    input_shape: InputShapeOpt = None,
+    allow_approx: Annotated[bool, typer.Option(help="Also use approximate rules.")] = False,
+    lower_opset: Annotated[str | None, typer.Option(help="Lower the opset: a number, or 'auto'.")] = None,
+    max_rounds: Annotated[int, typer.Option(min=1, help="Converter runs at most, feeding its rejections back.")] = 5,
+    format: FormatOpt = Format.text,
+    weights: WeightsOpt = None,
+    opset: OpsetOpt = None,
+) -> None:
+    """Fix, then run the target's converter (its rejections are fed back); compare where it can run.
+
+    Exit 0 when the model was fixed, converted, and (OpenVINO) computes the same; 1 otherwise.
+    """
+    from opswap import report as rp
+    from opswap.convert import convert as run_convert
+    from opswap.frontends import is_torch_spec
+    from opswap.targets import load_target
+    from opswap.verify import parse_input_shapes
+
+    profile = load_target(target)
+    loaded = _open(model, weights, opset, input_shape)
+    shapes = None if is_torch_spec(model) else parse_input_shapes(input_shape or [])
+    with rp.progress(err) as stage:
+        result = run_convert(
+            loaded,
+            profile,
+            output,
+            samples=samples,
+            input_shapes=shapes,
+            allow_approx=allow_approx,
+            lower_opset=_opset_choice(lower_opset),
+            max_rounds=max_rounds,
+            stage=stage,
+        )
+    if format is Format.json:
+        rp.print_json(out, result.to_dict())
+    else:
+        rp.print_convert(out, result)
+    raise typer.Exit(0 if result.ok else 1)
+
+
 @app.command("verify")
 def verify_command(
     original: Annotated[Path, typer.Argument(help="The reference .onnx model.")],

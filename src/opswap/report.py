@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -15,6 +15,9 @@ from rich.table import Table
 from opswap.check import CheckReport, FindingGroup
 from opswap.converters import ConverterResult
 from opswap.fix import FixReport
+
+if TYPE_CHECKING:
+    from opswap.convert import ConvertReport
 from opswap.targets import Level, Target, op_name
 from opswap.verify import VerifyReport
 
@@ -75,12 +78,12 @@ def print_check(console: Console, report: CheckReport, verbose: bool = False) ->
         )
 
 
-def print_verification(console: Console, v: VerifyReport) -> None:
+def print_verification(console: Console, v: VerifyReport, title: str = "ONNX Runtime (CPU), original vs fixed") -> None:
     """The verification numbers and verdict, one per line."""
     top1 = v.top1_agreement
     top1_text = "n/a (no output of rank >= 2)" if top1 is None else f"{top1:.0%}"
     verdict = "[bold green]PASSED[/]" if v.passed else "[bold red]FAILED[/]"
-    console.print(f"Verification: ONNX Runtime (CPU), original vs fixed, {v.samples} random inputs")
+    console.print(f"Verification: {title}, {v.samples} random inputs")
     console.print(f"  max |Δ|               {v.max_abs:.3g}   (outputs reach {v.max_ref:.3g})")
     console.print(f"  max |Δ| / max |out|   {v.max_rel:.3g}   (tolerance {v.rtol:g})")
     console.print(f"  cosine similarity     {v.cosine:.9f}")
@@ -206,3 +209,31 @@ def progress(console: Console) -> Iterator[Callable[[str, int | None], Callable[
 
     with bars:
         yield stage
+
+
+def print_convert(console: Console, report: ConvertReport) -> None:
+    """The fix, each converter round, and what the converted model was checked against."""
+    print_fix(console, report.fix)
+    console.print()
+    for number, round_ in enumerate(report.rounds, 1):
+        result = round_.result
+        if not result.found:
+            break
+        state = "converted" if result.succeeded else f"failed (exit {result.returncode})"
+        line = f"{escape(result.tool)} round {number}: {state}"
+        if round_.rejected:
+            line += f"; no translation for {', '.join(round_.rejected)}: treated as illegal, legalized again"
+        console.print(line)
+    if report.partitions_before is not None and report.partitions_after is not None:
+        before, after = report.partitions_before, report.partitions_after
+        console.print(
+            f"ONNX Runtime's {before.ep} check: {before.partitions} partitions "
+            f"({before.supported_nodes}/{before.nodes} nodes) before, {after.partitions} "
+            f"({after.supported_nodes}/{after.nodes} nodes, {after.suitability}) after"
+        )
+    if report.runtime is not None:
+        print_verification(console, report.runtime, f"{escape(report.tool)} (f32) vs ONNX Runtime on the original")
+    if report.converted:
+        console.print(f"[bold green]Converted[/]: {escape(str(report.artifact))}")
+    else:
+        console.print(f"[bold red]Not converted[/]: {escape(report.message)}")

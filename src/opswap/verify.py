@@ -197,6 +197,10 @@ def random_inputs(
     return batches
 
 
+#: Runs a model on one sample: feed -> outputs in the reference's output order.
+Runner = Callable[[dict[str, np.ndarray]], list[np.ndarray]]
+
+
 def verify(
     original: Model,
     fixed: Model,
@@ -209,19 +213,46 @@ def verify(
     on_sample: Callable[[], None] | None = None,
 ) -> VerifyReport:
     """Run both models on the same inputs and compare every output."""
-    feeds = inputs if inputs is not None else random_inputs(original.proto, samples, input_shapes, seed)
-    before, after = _session(original), _session(fixed)
-    names = [o.name for o in before.get_outputs()]
+    after = _session(fixed)
     fixed_names = [o.name for o in after.get_outputs()]
-    if names != fixed_names:
-        raise VerifyError(f"the models' outputs differ: {names} vs {fixed_names}")
+    return compare(
+        original,
+        lambda feed: after.run(None, feed),
+        fixed_names,
+        samples=samples,
+        input_shapes=input_shapes,
+        inputs=inputs,
+        rtol=rtol,
+        seed=seed,
+        on_sample=on_sample,
+    )
+
+
+def compare(
+    original: Model,
+    candidate: Runner,
+    candidate_names: list[str],
+    *,
+    samples: int = DEFAULT_SAMPLES,
+    input_shapes: Mapping[str, list[int]] | None = None,
+    inputs: list[dict[str, np.ndarray]] | None = None,
+    rtol: float = DEFAULT_RTOL,
+    seed: int = 0,
+    on_sample: Callable[[], None] | None = None,
+) -> VerifyReport:
+    """Compare any runner of a converted model (ORT, OpenVINO, ...) with ORT on the original."""
+    feeds = inputs if inputs is not None else random_inputs(original.proto, samples, input_shapes, seed)
+    before = _session(original)
+    names = [o.name for o in before.get_outputs()]
+    if names != candidate_names:
+        raise VerifyError(f"the models' outputs differ: {names} vs {candidate_names}")
     report = VerifyReport(samples=len(feeds), rtol=rtol, outputs=[OutputMetrics(n) for n in names])
     for feed in feeds:
         try:
-            expected, actual = before.run(None, feed), after.run(None, feed)
-        except Exception as exc:  # ORT's own error types
+            expected, actual = before.run(None, feed), candidate(feed)
+        except Exception as exc:  # ORT's and other runtimes' own error types
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise VerifyError(f"ONNX Runtime failed to run the model: {first}") from None
+            raise VerifyError(f"a runtime failed to run the model: {first}") from None
         for metrics, ref, out in zip(report.outputs, expected, actual, strict=True):
             _accumulate(metrics, np.asarray(ref), np.asarray(out))
         if on_sample is not None:

@@ -66,9 +66,16 @@ def _reduction_axes(x: Value, axes_input: Value | None, axes_attr: list[int] | N
 
 @rule("ReduceMean", shapes=True)
 def reducemean_via_globalaveragepool(
-    op: Builder, x: Value, axes_input: Value | None = None, *, axes: list[int] | None = None, keepdims: int = 1
+    op: Builder,
+    x: Value,
+    axes_input: Value | None = None,
+    *,
+    axes: list[int] | None = None,
+    keepdims: int = 1,
+    noop_with_empty_axes: int = 0,
 ) -> Value:
     """ReduceMean over all spatial axes with keepdims is GlobalAveragePool (the dynamo exporter's pooling)."""
+    del noop_with_empty_axes  # only matters when axes are empty, and here they are the spatial axes
     rank = x.rank
     if rank < 3 or not keepdims or _reduction_axes(x, axes_input, axes) != list(range(2, rank)):
         raise RuleNotApplicable("only the mean over every spatial axis, with keepdims")

@@ -1,0 +1,170 @@
+"""fix, then the target's real converter, with the converter's verdict fed back into the fix.
+
+Qualcomm's converters stop at the first op they cannot translate ("No translation registered for op
+type onnx_<op>"), one per run. ``convert`` reads that message, treats the op as illegal for this
+target even if the profile listed it, legalizes again from the original, and reruns the converter,
+until it succeeds, fails for another reason (reported in its own words, not blamed on an op), or
+the rounds run out. OpenVINO converts in-process and its outputs are compared with ORT's on the
+original; ONNX Runtime's mobile EPs report the partitions ORT's own checker estimates.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from opswap.converters import ConverterResult, run_converter
+from opswap.converters.ort_mobile import Partitions
+from opswap.fix import FixReport, StageFactory, fix
+from opswap.model import Model, copy, save
+from opswap.targets import Target
+from opswap.verify import DEFAULT_SAMPLES, VerifyReport
+
+MAX_ROUNDS = 5
+
+
+@dataclass
+class Round:
+    """One run of a command converter: what it said, and which ops it rejected."""
+
+    result: ConverterResult
+    #: Rejected ops, as op types of the model (the converter prints them lower-cased).
+    rejected: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ConvertReport:
+    """The fix and what the converter made of it."""
+
+    target: str
+    tool: str
+    fix: FixReport
+    converted: bool = False
+    found: bool = True
+    artifact: Path | None = None
+    #: Why conversion did not happen or failed, in the converter's words where it gave some.
+    message: str = ""
+    rounds: list[Round] = field(default_factory=list)
+    partitions_before: Partitions | None = None
+    partitions_after: Partitions | None = None
+    #: The converted model's outputs against ORT's on the original (OpenVINO).
+    runtime: VerifyReport | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Fixed, converted, and (where it ran) the converted model computes the same."""
+        return self.fix.ok and self.converted and (self.runtime is None or self.runtime.passed)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "target": self.target,
+            "tool": self.tool,
+            "ok": self.ok,
+            "converted": self.converted,
+            "found": self.found,
+            "artifact": str(self.artifact) if self.artifact else None,
+            "message": self.message or None,
+            "rounds": [{**r.result.to_dict(), "rejected": r.rejected} for r in self.rounds],
+            "partitions_before": self.partitions_before.to_dict() if self.partitions_before else None,
+            "partitions_after": self.partitions_after.to_dict() if self.partitions_after else None,
+            "runtime": self.runtime.to_dict() if self.runtime else None,
+            "fix": self.fix.to_dict(),
+        }
+
+
+def convert(
+    model: Model,
+    target: Target,
+    output: Path,
+    *,
+    samples: int = DEFAULT_SAMPLES,
+    input_shapes: Mapping[str, list[int]] | None = None,
+    allow_approx: bool = False,
+    lower_opset: int | str | None = None,
+    max_rounds: int = MAX_ROUNDS,
+    stage: StageFactory | None = None,
+) -> ConvertReport:
+    """Fix ``model`` for ``target``, write it to ``output`` and run the target's converter on it."""
+    original = copy(model)
+    options: dict[str, Any] = {
+        "samples": samples,
+        "input_shapes": input_shapes,
+        "allow_approx": allow_approx,
+        "lower_opset": lower_opset,
+        "convert": False,
+        "stage": stage,
+    }
+    report = ConvertReport(target.name, target.converter, fix(model, target, output, **options))
+    if not report.fix.ok or report.fix.output is None:
+        report.message = report.fix.not_written or "the fixed model is not legal"
+        return report
+    if target.converter == "openvino":
+        from opswap.converters import openvino
+
+        artifact = output.with_suffix(target.converter_output_suffix or ".xml")
+        report.artifact, report.runtime = openvino.convert(
+            output, artifact, original, samples, dict(input_shapes or {})
+        )
+        report.converted = True
+    elif target.converter == "ort-mobile-usability":
+        _ort_mobile(report, original, output)
+    else:
+        _command_loop(report, original, target, output, options, max_rounds)
+    return report
+
+
+def _ort_mobile(report: ConvertReport, original: Model, fixed: Path) -> None:
+    from opswap.converters.ort_mobile import partitions
+
+    with tempfile.TemporaryDirectory(prefix="opswap-original-") as tmp:
+        source = original.path if original.path is not None else save(copy(original), Path(tmp) / "original.onnx")
+        report.partitions_before = partitions(source, report.target)
+    report.partitions_after = partitions(fixed, report.target)
+    report.converted = True
+    report.artifact = fixed
+
+
+def _command_loop(
+    report: ConvertReport, original: Model, target: Target, output: Path, options: dict[str, Any], max_rounds: int
+) -> None:
+    current = target
+    for _ in range(max_rounds):
+        result = run_converter(current, output)
+        if result is None:
+            report.message = f"{target.name} names no converter"
+            return
+        present = _ops_in(output)
+        rejected = sorted(op for op in present if op.lower() in result.rejected_ops)
+        report.rounds.append(Round(result, rejected))
+        if not result.found:
+            report.found = False
+            report.message = f"{result.tool} is not on PATH; run: {result.command_line}"
+            return
+        if result.succeeded:
+            report.converted, report.artifact = True, result.output
+            return
+        if not rejected:
+            report.message = f"{result.tool} failed (exit {result.returncode}), not over an op: {result.log_tail}"
+            return
+        # The converter knows better than the profile: drop what it rejected, legalize again from the original.
+        ops = {key: entry for key, entry in current.ops.items() if key[1] not in rejected}
+        current = dataclasses.replace(current, ops=ops)
+        report.fix = fix(copy(original), current, output, **options)
+        if not report.fix.ok:
+            report.message = f"{result.tool} rejected {', '.join(rejected)}, and no legal route avoids it"
+            return
+    report.message = f"{target.converter} still failing after {max_rounds} rounds"
+
+
+def _ops_in(path: Path) -> set[str]:
+    import onnx
+
+    from opswap.graphs import iter_scopes
+
+    proto = onnx.load(str(path), load_external_data=False)
+    return {n.op_type for scope in iter_scopes(proto) for n in scope.nodes}

@@ -1,0 +1,105 @@
+"""convert: fix, then the real converter (or ONNX Runtime's own checks), with rejections fed back."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from conftest import fake_converter
+
+pytestmark = pytest.mark.torch
+
+# Rejects Gemm like Qualcomm's converters reject an op they have no translation for.
+REJECT_GEMM = """
+import onnx
+args = sys.argv[1:]
+model = onnx.load(args[args.index('--input_network') + 1], load_external_data=False)
+if any(n.op_type == 'Gemm' for n in model.graph.node):
+    print('KeyError: No translation registered for op type onnx_gemm. Op is most likely not supported')
+    sys.exit(1)
+pathlib.Path(args[args.index('--output_path') + 1]).write_text('dlc')
+"""
+
+
+def _path_with(folder: Path) -> dict[str, str]:
+    return {"PATH": f"{folder}{os.pathsep}{os.environ['PATH']}"}
+
+
+def test_nnapi_partitions_drop_to_one(cli, mnv3_onnx: Path, tmp_path: Path) -> None:
+    result = cli("convert", mnv3_onnx, "--target", "ort-nnapi", "-o", tmp_path / "nnapi.onnx", "--format", "json")
+    assert result.code == 0, result.stdout + result.stderr
+    report = result.json()
+    assert report["partitions_before"]["partitions"] == 30
+    assert report["partitions_after"]["partitions"] == 1
+    assert report["partitions_after"]["suitability"] == "YES"
+
+
+def test_coreml_neuralnetwork_on_the_dynamo_export(cli, mnv3_dynamo_onnx: Path, tmp_path: Path) -> None:
+    out = tmp_path / "coreml.onnx"
+    result = cli("convert", mnv3_dynamo_onnx, "--target", "ort-coreml-neuralnetwork", "-o", out, "--format", "json")
+    assert result.code == 0, result.stdout + result.stderr
+    report = result.json()
+    assert report["partitions_before"]["partitions"] > 1
+    assert report["partitions_after"]["partitions"] == 1
+    assert {r["op_type"] for r in report["fix"]["rewrites"]} >= {"ReduceMean", "HardSwish", "HardSigmoid"}
+
+
+def test_openvino_end_to_end(cli, mnv3_onnx: Path, tmp_path: Path) -> None:
+    pytest.importorskip("openvino")
+    result = cli("convert", mnv3_onnx, "--target", "openvino", "-o", tmp_path / "ov.onnx", "--format", "json")
+    assert result.code == 0, result.stdout + result.stderr
+    report = result.json()
+    assert report["converted"]
+    xml = Path(report["artifact"])
+    assert xml.suffix == ".xml" and xml.exists() and xml.with_suffix(".bin").exists()
+    runtime = report["runtime"]
+    assert runtime["passed"] and runtime["max_rel"] <= 1e-5 and runtime["top1_agreement"] == 1.0
+    assert runtime["max_ref"] > 1e-2  # calibrated weights: the comparison means something
+
+
+def test_rejections_are_fed_back_until_the_converter_succeeds(cli, mnv3_onnx: Path, tmp_path: Path) -> None:
+    bin_dir = fake_converter(tmp_path / "bin", "snpe-onnx-to-dlc", REJECT_GEMM)
+    out = tmp_path / "fixed.onnx"
+    result = cli("convert", mnv3_onnx, "--target", "snpe-2.7", "-o", out, "--format", "json", env=_path_with(bin_dir))
+    assert result.code == 0, result.stdout + result.stderr
+    report = result.json()
+    assert [r["rejected"] for r in report["rounds"]] == [["Gemm"], []]
+    assert report["converted"] and Path(report["artifact"]).read_text() == "dlc"
+    assert {r["op_type"] for r in report["fix"]["rewrites"]} == {"HardSwish", "HardSigmoid", "Gemm"}
+    assert report["fix"]["verification"]["passed"]
+
+
+def test_a_failure_that_is_not_about_an_op_is_reported_in_the_converters_words(
+    cli, mnv3_onnx: Path, tmp_path: Path
+) -> None:
+    bin_dir = fake_converter(tmp_path / "bin", "snpe-onnx-to-dlc", "print('KeyError: onnx::Conv_564')\nsys.exit(3)\n")
+    result = cli(
+        "convert",
+        mnv3_onnx,
+        "--target",
+        "snpe-2.7",
+        "-o",
+        tmp_path / "f.onnx",
+        "--format",
+        "json",
+        env=_path_with(bin_dir),
+    )
+    assert result.code == 1
+    report = result.json()
+    assert report["rounds"][0]["rejected"] == []
+    assert "not over an op" in report["message"] and "KeyError: onnx::Conv_564" in report["message"]
+
+
+def test_absent_converter_says_so_and_prints_the_command(cli, mnv3_onnx: Path, tmp_path: Path) -> None:
+    path = os.pathsep.join(
+        p for p in os.environ["PATH"].split(os.pathsep) if not (Path(p) / "qnn-onnx-converter").exists()
+    )
+    out = tmp_path / "f.onnx"
+    result = cli("convert", mnv3_onnx, "--target", "qnn-2.25", "-o", out, env={"PATH": path})
+    assert result.code == 1
+    assert "qnn-onnx-converter is not on PATH; run: qnn-onnx-converter --input_network" in result.stdout.replace(
+        "\n", ""
+    )
+    assert out.exists()  # the fixed model is there for the user to convert
