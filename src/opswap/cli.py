@@ -225,6 +225,56 @@ def convert_command(
     raise typer.Exit(0 if result.ok else 1)
 
 
+@app.command()
+def probe(
+    converter: Annotated[
+        str,
+        typer.Option(
+            help="openvino, onnx2torch, ort-nnapi, ort-coreml-neuralnetwork, ort-coreml-mlprogram, snpe, qnn, "
+            "or a command template such as 'my-converter {input} {output}'."
+        ),
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the probed profile (.toml).")],
+    ops: Annotated[
+        str | None, typer.Option(help="Comma-separated ops to probe (default: every op with a node test).")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="The profile's name (default: the file name).")] = None,
+    compare: Annotated[str | None, typer.Option(help="A profile to compare the probe with.")] = None,
+    format: FormatOpt = Format.text,
+) -> None:
+    """Run ONNX's node tests through a converter and write a profile of what it accepted."""
+    from opswap import report as rp
+    from opswap.probe import node_tests, write_profile
+    from opswap.probe import probe as run_probe
+    from opswap.targets import load_target
+
+    wanted = {o.strip() for o in ops.split(",") if o.strip()} if ops else None
+    reference = load_target(compare) if compare else None
+    total = sum(1 for _ in node_tests(wanted))
+    with rp.progress(err) as stage:
+        result = run_probe(converter, wanted, on_test=stage("probe", total))
+    write_profile(result, output, name or output.stem)
+    differences = result.compare(reference) if reference is not None else None
+    if format is Format.json:
+        rp.print_json(out, {**result.to_dict(), "profile": str(output), "compare": differences})
+        return
+    supported = sorted(op for op, r in result.ops.items() if r.supported)
+    wrong = sorted(op for op, r in result.ops.items() if r.wrong and not r.supported)
+    out.print(
+        f"{result.converter} {result.version}: {len(supported)} of {len(result.ops)} probed ops accepted", markup=False
+    )
+    if wrong:
+        out.print(f"converted but computed wrong: {', '.join(wrong)}", markup=False)
+    out.print(f"Wrote {output}", markup=False)
+    if differences is not None and reference is not None:
+        agree = len(differences["agree"])
+        out.print(f"Against {reference.name}: {agree} of {len(result.ops)} probed ops agree", markup=False)
+        out.print(
+            f"  accepted but not listed: {', '.join(differences['accepted_but_not_listed']) or '-'}", markup=False
+        )
+        out.print(f"  listed but rejected: {', '.join(differences['listed_but_rejected']) or '-'}", markup=False)
+
+
 @app.command("verify")
 def verify_command(
     original: Annotated[Path, typer.Argument(help="The reference .onnx model.")],

@@ -1,0 +1,85 @@
+"""probe: what a converter really accepts, as a profile."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import opswap
+from conftest import fake_converter
+from opswap.probe import probe
+
+# A converter that rejects any model containing Mish.
+REJECT_MISH = """
+import onnx
+model = onnx.load(sys.argv[1])
+if any(n.op_type == 'Mish' for n in model.graph.node):
+    print('These Op Not Support: ONNX::Mish')
+    sys.exit(1)
+pathlib.Path(sys.argv[2]).write_text('ok')
+"""
+
+
+def test_probe_a_command_template(cli, tmp_path: Path) -> None:
+    tool = fake_converter(tmp_path / "bin", "my-converter", REJECT_MISH) / "my-converter"
+    profile = tmp_path / "mine.toml"
+    result = cli(
+        "probe",
+        "--converter",
+        f"{tool} {{input}} {{output}}",
+        "-o",
+        profile,
+        "--ops",
+        "Relu,Mish,HardSwish",
+        "--format",
+        "json",
+    )
+    assert result.code == 0, result.stderr
+    report = result.json()
+    assert report["ops"]["Mish"]["supported"] is False
+    assert report["ops"]["Mish"]["notes"][0] == "These Op Not Support: ONNX::Mish"
+    target = opswap.load_target(profile)
+    assert target.support("Relu") is not None and target.support("HardSwish") is not None
+    assert target.support("Mish") is None
+    assert "opswap probe of" in target.source
+    # The probed profile drives fix: Mish is rewritten for this converter.
+    from onnx import helper
+
+    from conftest import make_model, save_model, tensor
+
+    model = save_model(
+        make_model([helper.make_node("Mish", ["x"], ["y"])], [tensor("x", [2, 4])], [tensor("y", [2, 4])], opset=18),
+        tmp_path / "mish.onnx",
+    )
+    fixed = cli("fix", model, "--target", profile, "-o", tmp_path / "fixed.onnx", "--allow-approx", "--format", "json")
+    # Only Relu and HardSwish are accepted: no route for Mish exists in so small a profile.
+    assert fixed.code == 1 and fixed.json()["unresolved"][0]["op_type"] == "Mish"
+
+
+def test_probe_openvino_agrees_with_the_shipped_profile() -> None:
+    pytest.importorskip("openvino")
+    ops = {
+        "Relu", "HardSigmoid", "HardSwish", "Mish", "Gelu", "Selu", "Softplus", "LayerNormalization", "Einsum",
+        "GridSample", "Round", "Erf", "Celu", "DepthToSpace",
+    }  # fmt: skip
+    report = probe("openvino", ops)
+    differences = report.compare(opswap.load_target("openvino"))
+    assert set(report.ops) == ops
+    assert differences["listed_but_rejected"] == [] and differences["accepted_but_not_listed"] == []
+
+
+def test_probe_finds_openvinos_topk_ties() -> None:
+    """OpenVINO's frontend lists TopK, but on equal values it returns other indices than ONNX specifies."""
+    pytest.importorskip("openvino")
+    report = probe("openvino", {"TopK"})
+    assert report.ops["TopK"].wrong > 0 and not report.ops["TopK"].supported
+    assert report.compare(opswap.load_target("openvino"))["listed_but_rejected"] == ["TopK"]
+
+
+def test_probe_counts_wrong_results_as_unsupported() -> None:
+    pytest.importorskip("openvino")
+    # Measured here: OpenVINO converts Tile with runtime repeats but computes it wrong.
+    report = probe("openvino", {"Tile"})
+    assert report.ops["Tile"].wrong > 0
+    assert not report.ops["Tile"].supported
