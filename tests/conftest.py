@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto, helper
+from onnx import TensorProto, helper, numpy_helper
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".cache"
@@ -206,3 +206,27 @@ def fake_converter(folder: Path, name: str, body: str) -> Path:
     tool.write_text(f"#!{sys.executable}\nimport sys, pathlib\n{body}")
     tool.chmod(0o755)
     return folder
+
+
+def conv_mish_selu_groupnorm(path: Path) -> Path:
+    """A small convolutional model with the three ops onnx2torch and MNN reject (opset 21)."""
+    rng = np.random.default_rng(0)
+    weights = [
+        numpy_helper.from_array((rng.standard_normal((8, 3, 3, 3)) * 0.3).astype(np.float32), "w1"),
+        numpy_helper.from_array((rng.standard_normal((8, 8, 3, 3)) * 0.2).astype(np.float32), "w2"),
+        numpy_helper.from_array(np.linspace(0.5, 1.5, 8).astype(np.float32), "gn_scale"),
+        numpy_helper.from_array(np.linspace(-0.2, 0.2, 8).astype(np.float32), "gn_bias"),
+    ]
+    nodes = [
+        helper.make_node("Conv", ["x", "w1"], ["c1"], pads=[1, 1, 1, 1], name="conv1"),
+        helper.make_node("Mish", ["c1"], ["m"], name="mish"),
+        helper.make_node("Conv", ["m", "w2"], ["c2"], pads=[1, 1, 1, 1], name="conv2"),
+        helper.make_node("Selu", ["c2"], ["s"], name="selu"),
+        helper.make_node("GroupNormalization", ["s", "gn_scale", "gn_bias"], ["y"], num_groups=2, name="gn"),
+    ]
+    model = make_model(
+        nodes, [tensor("x", [1, 3, 16, 16])], [tensor("y", [1, 8, 16, 16])], opset=21, initializers=weights
+    )
+    model.ir_version = 10
+    onnx.checker.check_model(model, full_check=True)
+    return save_model(model, path)

@@ -103,3 +103,45 @@ def test_absent_converter_says_so_and_prints_the_command(cli, mnv3_onnx: Path, t
         "\n", ""
     )
     assert out.exists()  # the fixed model is there for the user to convert
+
+
+def test_onnx2torch_converts_after_the_fix(cli, tmp_path: Path) -> None:
+    pytest.importorskip("onnx2torch")
+    import onnx2torch
+
+    from conftest import conv_mish_selu_groupnorm
+
+    model = conv_mish_selu_groupnorm(tmp_path / "msg.onnx")
+    with pytest.raises(NotImplementedError, match="Mish"):
+        onnx2torch.convert(str(model))  # as exported
+    result = cli("convert", model, "--target", "onnx2torch", "-o", tmp_path / "fixed.onnx", "--format", "json")
+    assert result.code == 0, result.stdout + result.stderr
+    report = result.json()
+    assert {r["op_type"] for r in report["fix"]["rewrites"]} == {"Mish", "GroupNormalization"}
+    assert report["fix"]["opset"]["to"] < 21  # onnx2torch only knows older versions
+    assert report["runtime"]["passed"] and report["runtime"]["max_rel"] <= 1e-5
+
+
+def test_mnn_converts_after_the_fix(cli, tmp_path: Path) -> None:
+    pytest.importorskip("MNN")
+    from conftest import conv_mish_selu_groupnorm
+    from opswap.converters.runtimes import mnn_convert
+
+    model = conv_mish_selu_groupnorm(tmp_path / "msg.onnx")
+    as_exported = mnn_convert(model, tmp_path / "raw.mnn")
+    assert as_exported is not None and set(as_exported.rejected) == {"Mish", "GroupNormalization"}
+    result = cli("convert", model, "--target", "mnn", "-o", tmp_path / "fixed.onnx", "--format", "json")
+    assert result.code == 0, result.stdout + result.stderr
+    report = result.json()
+    assert Path(report["artifact"]).suffix == ".mnn"
+    assert report["runtime"]["passed"] and report["runtime"]["max_rel"] <= 1e-5
+
+
+def test_onnx2torch_failure_that_is_not_about_an_op(cli, mnv3_onnx: Path, tmp_path: Path) -> None:
+    """onnx2torch raises a KeyError on the TorchScript export's initializer names: say so, blame no op."""
+    pytest.importorskip("onnx2torch")
+    result = cli("convert", mnv3_onnx, "--target", "onnx2torch", "-o", tmp_path / "f.onnx", "--format", "json")
+    assert result.code == 1
+    report = result.json()
+    assert report["rounds"][0]["rejected"] == []
+    assert report["message"].startswith("onnx2torch failed, not over an op: KeyError")

@@ -69,17 +69,27 @@ def test_probe_openvino_agrees_with_the_shipped_profile() -> None:
     assert differences["listed_but_rejected"] == [] and differences["accepted_but_not_listed"] == []
 
 
-def test_probe_finds_openvinos_topk_ties() -> None:
+def test_probe_finds_openvinos_topk_ties(tmp_path: Path) -> None:
     """OpenVINO's frontend lists TopK, but on equal values it returns other indices than ONNX specifies."""
     pytest.importorskip("openvino")
     report = probe("openvino", {"TopK"})
-    assert report.ops["TopK"].wrong > 0 and not report.ops["TopK"].supported
-    assert report.compare(opswap.load_target("openvino"))["listed_but_rejected"] == ["TopK"]
+    result = report.ops["TopK"]
+    assert result.supported
+    assert set(result.wrong_tests) == {
+        "test_top_k_same_values",
+        "test_top_k_same_values_2d",
+        "test_top_k_same_values_largest",
+    }
+    # The profile keeps TopK, with the wrong cases as a caveat shown on every TopK node.
+    profile = tmp_path / "ov.toml"
+    profile.write_text(report.profile_toml("ov"))
+    assert "test_top_k_same_values" in opswap.load_target(profile).ops[("", "TopK")].note
 
 
-def test_probe_counts_wrong_results_as_unsupported() -> None:
+def test_probe_finds_that_tile_needs_constant_repeats() -> None:
     pytest.importorskip("openvino")
-    # Measured here: OpenVINO converts Tile with runtime repeats but computes it wrong.
+    # Measured here: OpenVINO converts Tile with runtime repeats but computes it wrong; constant repeats are right.
     report = probe("openvino", {"Tile"})
     assert report.ops["Tile"].wrong > 0
-    assert not report.ops["Tile"].supported
+    assert report.ops["Tile"].static_inputs == [1]
+    assert "static_inputs = [1]" in report.profile_toml("ov")

@@ -101,6 +101,7 @@ class Judge:
         self.target = target
         self._proto = proto
         self._static: set[str] | None = None
+        self._added: set[str] = set()
         self._types: TypeIndex | None = None
         self._local_functions = {(f.domain, f.name) for f in proto.functions}
         self._cache: dict[tuple[str, str, int | None], Verdict] = {}
@@ -119,15 +120,16 @@ class Judge:
         return self._index().shape(name)
 
     def is_static(self, name: str) -> bool:
-        """Whether a value is a constant: an initializer or a Constant node's output."""
+        """Whether a value is a constant: an initializer, a Constant node's output, or a rewrite's constant."""
+        if name in self._added:
+            return True
         if self._static is None:
             self._static = _static_names(self._proto)
         return name in self._static
 
     def mark_static(self, name: str) -> None:
-        """Record a constant added by a rewrite."""
-        if self._static is not None:
-            self._static.add(name)
+        """Record a constant a rewrite creates (also while routes are only being planned)."""
+        self._added.add(name)
 
     def verdict(self, node: onnx.NodeProto, opsets: dict[str, int]) -> Verdict:
         """Judge one node at the opsets of its scope."""

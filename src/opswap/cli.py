@@ -230,7 +230,7 @@ def probe(
     converter: Annotated[
         str,
         typer.Option(
-            help="openvino, onnx2torch, ort-nnapi, ort-coreml-neuralnetwork, ort-coreml-mlprogram, snpe, qnn, "
+            help="openvino, onnx2torch, mnn, ort-nnapi, ort-coreml-neuralnetwork, ort-coreml-mlprogram, snpe, qnn, "
             "or a command template such as 'my-converter {input} {output}'."
         ),
     ],
@@ -259,12 +259,15 @@ def probe(
         rp.print_json(out, {**result.to_dict(), "profile": str(output), "compare": differences})
         return
     supported = sorted(op for op, r in result.ops.items() if r.supported)
-    wrong = sorted(op for op, r in result.ops.items() if r.wrong and not r.supported)
+    wrong = sorted(op for op, r in result.ops.items() if r.wrong_tests)
     out.print(
         f"{result.converter} {result.version}: {len(supported)} of {len(result.ops)} probed ops accepted", markup=False
     )
     if wrong:
-        out.print(f"converted but computed wrong: {', '.join(wrong)}", markup=False)
+        out.print(
+            f"computed wrong in some node tests (a caveat, or unsupported if none passed): {', '.join(wrong)}",
+            markup=False,
+        )
     out.print(f"Wrote {output}", markup=False)
     if differences is not None and reference is not None:
         agree = len(differences["agree"])

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from opswap.converters import ConverterResult, run_converter
+from opswap.converters import ConverterResult, run_converter, runtimes
 from opswap.converters.ort_mobile import Partitions
 from opswap.fix import FixReport, StageFactory, fix
 from opswap.model import Model, copy, save
@@ -103,19 +103,72 @@ def convert(
     if not report.fix.ok or report.fix.output is None:
         report.message = report.fix.not_written or "the fixed model is not legal"
         return report
-    if target.converter == "openvino":
-        from opswap.converters import openvino
-
-        artifact = output.with_suffix(target.converter_output_suffix or ".xml")
-        report.artifact, report.runtime = openvino.convert(
-            output, artifact, original, samples, dict(input_shapes or {})
-        )
-        report.converted = True
-    elif target.converter == "ort-mobile-usability":
+    if target.converter == "ort-mobile-usability":
         _ort_mobile(report, original, output)
-    else:
-        _command_loop(report, original, target, output, options, max_rounds)
+        return report
+    current = target
+    for _ in range(max_rounds):
+        outcome = _run_once(current, output, original, samples, dict(input_shapes or {}))
+        present = _ops_in(output)
+        rejected = sorted(op for op in present if op.lower() in {r.lower() for r in outcome.rejected})
+        report.rounds.append(Round(outcome.result, rejected))
+        if not outcome.result.found:
+            report.found = False
+            report.message = f"{outcome.result.tool} is not on PATH; run: {outcome.result.command_line}"
+            return report
+        if outcome.converted:
+            report.converted, report.artifact, report.runtime = True, outcome.artifact, outcome.runtime
+            return report
+        if not rejected:
+            report.message = f"{outcome.result.tool} failed, not over an op: {outcome.message}"
+            return report
+        # The converter knows better than the profile: drop what it rejected, legalize again from the original.
+        current = dataclasses.replace(current, ops={k: e for k, e in current.ops.items() if k[1] not in rejected})
+        report.fix = fix(copy(original), current, output, **options)
+        if not report.fix.ok:
+            report.message = f"{outcome.result.tool} rejected {', '.join(rejected)}, and no legal route avoids it"
+            return report
+    report.message = f"{target.converter} still failing after {max_rounds} rounds"
     return report
+
+
+@dataclass
+class _Once:
+    """One converter run, in the common shape."""
+
+    result: ConverterResult
+    converted: bool
+    artifact: Path | None = None
+    rejected: list[str] = field(default_factory=list)
+    message: str = ""
+    runtime: VerifyReport | None = None
+
+
+def _run_once(target: Target, fixed: Path, original: Model, samples: int, shapes: dict[str, list[int]]) -> _Once:
+    in_process = {"openvino": _openvino, "onnx2torch": runtimes.onnx2torch, "mnn": runtimes.mnn}
+    runner = in_process.get(target.converter)
+    if runner is not None:
+        artifact = fixed.with_suffix(target.converter_output_suffix or ".out")
+        outcome = runner(fixed, artifact, original, samples, shapes)
+        result = ConverterResult(target.converter, [target.converter, str(fixed)], True, 0 if outcome.converted else 1)
+        result.output, result.rejected_ops = outcome.artifact, [r.lower() for r in outcome.rejected]
+        return _Once(result, outcome.converted, outcome.artifact, outcome.rejected, outcome.message, outcome.runtime)
+    command = run_converter(target, fixed)
+    if command is None:
+        return _Once(ConverterResult("(none)", [], False), False, message=f"{target.name} names no converter")
+    return _Once(command, command.succeeded, command.output, command.rejected_ops, command.log_tail)
+
+
+def _openvino(
+    fixed: Path, artifact: Path, original: Model, samples: int, shapes: dict[str, list[int]]
+) -> runtimes.Outcome:
+    from opswap.converters import openvino
+
+    try:
+        saved, runtime = openvino.convert(fixed, artifact, original, samples, shapes)
+    except Exception as exc:  # OpenVINO raises its own types; report its words
+        return runtimes.Outcome(False, message=f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:300]}")
+    return runtimes.Outcome(True, saved, runtime=runtime)
 
 
 def _ort_mobile(report: ConvertReport, original: Model, fixed: Path) -> None:
@@ -127,38 +180,6 @@ def _ort_mobile(report: ConvertReport, original: Model, fixed: Path) -> None:
     report.partitions_after = partitions(fixed, report.target)
     report.converted = True
     report.artifact = fixed
-
-
-def _command_loop(
-    report: ConvertReport, original: Model, target: Target, output: Path, options: dict[str, Any], max_rounds: int
-) -> None:
-    current = target
-    for _ in range(max_rounds):
-        result = run_converter(current, output)
-        if result is None:
-            report.message = f"{target.name} names no converter"
-            return
-        present = _ops_in(output)
-        rejected = sorted(op for op in present if op.lower() in result.rejected_ops)
-        report.rounds.append(Round(result, rejected))
-        if not result.found:
-            report.found = False
-            report.message = f"{result.tool} is not on PATH; run: {result.command_line}"
-            return
-        if result.succeeded:
-            report.converted, report.artifact = True, result.output
-            return
-        if not rejected:
-            report.message = f"{result.tool} failed (exit {result.returncode}), not over an op: {result.log_tail}"
-            return
-        # The converter knows better than the profile: drop what it rejected, legalize again from the original.
-        ops = {key: entry for key, entry in current.ops.items() if key[1] not in rejected}
-        current = dataclasses.replace(current, ops=ops)
-        report.fix = fix(copy(original), current, output, **options)
-        if not report.fix.ok:
-            report.message = f"{result.tool} rejected {', '.join(rejected)}, and no legal route avoids it"
-            return
-    report.message = f"{target.converter} still failing after {max_rounds} rounds"
 
 
 def _ops_in(path: Path) -> set[str]:

@@ -298,8 +298,9 @@ class _Planner:
             warnings, blocked = 0, []
             for index, new in enumerate(emitted):
                 verdict = self.judge.verdict(new, scope.opsets)
-                if verdict.legal:
-                    warnings += verdict.level == Level.WARNING
+                if verdict.legal or verdict.version_only:
+                    # A version the target does not list is fixed afterwards by lowering the opset.
+                    warnings += verdict.level >= Level.WARNING
                     continue
                 _, sub = self.plan(new, scope, produced, depth - 1)
                 if isinstance(sub, DeadEnd):
@@ -338,7 +339,7 @@ class _Planner:
     ) -> tuple[list[onnx.NodeProto], dict[str, Value]]:
         """Run a rule on ``node``; the nodes it emits write the node's own output names."""
         prefix = node.name or node.output[0]
-        pool = None if scope.is_function else (constants or ConstantPool(None, names))
+        pool = None if scope.is_function else (constants or ConstantPool(None, names, on_new=self.judge.mark_static))
         op = Builder(scope.opsets.get("", 0), names, pool, prefix)
         op.source_version = self.judge.since(node, scope.opsets)
         for value in inputs:
@@ -446,7 +447,10 @@ def legalize(
     for scope in reversed(list(iter_scopes(proto))):
         replaced: dict[int, list[onnx.NodeProto]] = {}
         for index, node in enumerate(scope.nodes):
-            if judge.is_function_call(node) or judge.verdict(node, scope.opsets).legal:
+            if judge.is_function_call(node):
+                continue
+            verdict = judge.verdict(node, scope.opsets)
+            if verdict.legal or verdict.version_only:  # versions are lowering's job, not a rule's
                 continue
             if on_node is not None:
                 on_node()
@@ -454,7 +458,7 @@ def legalize(
             label = label if scope.path == "main" else f"{scope.path}/{label}"
             if names is None or constants is None:
                 names = NameGen(_used_names(proto))
-                constants = ConstantPool(proto.graph, names, proto.ir_version)
+                constants = ConstantPool(proto.graph, names, proto.ir_version, on_new=judge.mark_static)
             outcome = planner.replace(node, scope, names, constants, label)
             if isinstance(outcome, DeadEnd):
                 key = (node.op_type, node.domain)
@@ -474,9 +478,6 @@ def legalize(
             report.nodes_added += len(replaced[index])
         if replaced:
             _splice(scope, replaced)
-    if constants is not None:
-        for name in constants.added:
-            judge.mark_static(name)
     report.rewrites = sorted(rewrites.values(), key=lambda r: (-len(r.nodes), r.op_type))
     report.unresolved = sorted(unresolved.values(), key=lambda u: (-len(u.nodes), u.op_type))
     return report

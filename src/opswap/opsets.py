@@ -140,7 +140,14 @@ def _input_to_attr(node: onnx.NodeProto, position: int, name: str, types: TypeIn
     value = types.const(node.input[position])
     if value is None:
         raise LoweringError(f"{where}: {node.op_type}'s {name} is computed, not constant; older versions need it fixed")
-    node.attribute.append(helper.make_attribute(name, [int(v) for v in np.asarray(value).ravel()]))
+    values = [int(v) for v in np.asarray(value).ravel()]
+    if values:
+        node.attribute.append(helper.make_attribute(name, values))
+    else:
+        # Empty axes reduce over every axis, as no attribute does, unless the node asks for a no-op.
+        noop = _attr(node, "noop_with_empty_axes")
+        if noop is not None and noop.i:
+            raise LoweringError(f"{where}: {node.op_type} with empty axes as a no-op has no older equivalent")
     del node.input[position:]
 
 

@@ -27,16 +27,22 @@ import onnx
 
 from opswap.errors import OpswapError
 from opswap.model import atomic_write_text, from_proto
-from opswap.opsets import LoweringError, lower
+from opswap.opsets import LOWEST, LoweringError, lower
 from opswap.schemas import since_version
 from opswap.targets import Target, load_target
 
-#: Opsets a rejected test is retried at (when the op exists there).
-RETRY_OPSETS = (17, 13, 11)
 #: Tolerance for "computes right": ONNX's backend tests use rtol 1e-3, atol 1e-7; converters get more room.
 RTOL, ATOL = 1e-3, 1e-4
 
-Outcome = str  # "accepted", "rejected", "wrong"
+#: "accepted"; "rejected" (not converted, or the runtime cannot run the result, e.g. for a dtype);
+#: "wrong" (converted and ran, but the outputs differ from the test's: this vetoes the op).
+Outcome = str
+
+#: Model opsets every rejected test is also retried at.
+MODEL_OPSETS = (17, 13, 11)
+
+#: What the in-process converters write.
+SUFFIXES = {"openvino": ".xml", "onnx2torch": ".pt", "mnn": ".mnn"}
 
 
 @dataclass
@@ -49,11 +55,27 @@ class OpResult:
     wrong: int = 0
     versions: set[int] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
+    #: Node tests that converted but computed wrong in every form tried.
+    wrong_tests: list[str] = field(default_factory=list)
+    #: Tests that passed only with their secondary inputs constant, and those passing as generated.
+    const_only: int = 0
+    as_generated: int = 0
+    #: Input positions made constant in the const-only tests.
+    const_positions: set[int] = field(default_factory=set)
 
     @property
     def supported(self) -> bool:
-        """At least one test converted and computed right, and none converted to something wrong."""
-        return self.accepted > 0 and self.wrong == 0
+        """Some configuration converted and computed right."""
+        return self.accepted > 0
+
+    #: A test computed wrong with its secondary inputs computed, and right with them constant.
+    wrong_unless_constant: bool = False
+
+    @property
+    def static_inputs(self) -> list[int]:
+        """Inputs that must be constant: no test passed with them computed, or one computed wrong then."""
+        needed = (self.const_only and not self.as_generated) or self.wrong_unless_constant
+        return sorted(self.const_positions) if needed else []
 
 
 @dataclass
@@ -71,20 +93,28 @@ class ProbeReport:
         lines = [
             f"# Probed by opswap: {tested}.",
             "# An op is listed when at least one of its node tests converted and none converted to wrong",
-            "# outputs (where the converter's runtime was at hand). Versions are the ones that passed;",
-            "# other versions were not tried, so they only warn.",
+            "# outputs (where the converter's runtime was at hand). Versions are the ones that passed (each",
+            "# test as generated and lowered to each older version of its op); converters reject versions they do not",
+            "# know, so other versions are errors, and fix lowers the model's opset to listed ones.",
             "",
             "[target]",
             f"name = {json.dumps(name)}",
             f"description = {json.dumps(f'{self.converter} {self.version}, as probed')}",
             f"source = {json.dumps(f'opswap probe of {tested}')}",
             f"converter = {json.dumps(self.converter)}",
-            'unlisted_opset = "warning"',
+            f"converter_output_suffix = {json.dumps(SUFFIXES.get(self.converter, '.out'))}",
+            'unlisted_opset = "error"',
         ]
         for op in sorted(self.ops):
             result = self.ops[op]
-            if result.supported:
-                lines += ["", f"[ops.{op}]", f"opsets = {json.dumps(sorted(result.versions))}"]
+            if not result.supported:
+                continue
+            lines += ["", f"[ops.{op}]", f"opsets = {json.dumps(sorted(result.versions))}"]
+            if result.static_inputs:
+                lines.append(f"static_inputs = {json.dumps(result.static_inputs)}")
+            if result.wrong_tests:
+                tests = ", ".join(result.wrong_tests[:6]) + (", ..." if len(result.wrong_tests) > 6 else "")
+                lines.append(f"note = {json.dumps(f'converts but computes wrong in ONNX node tests {tests}')}")
         return "\n".join(lines) + "\n"
 
     def compare(self, target: Target) -> dict[str, list[str]]:
@@ -110,6 +140,8 @@ class ProbeReport:
                     "wrong": r.wrong,
                     "versions": sorted(r.versions),
                     "supported": r.supported,
+                    "static_inputs": r.static_inputs,
+                    "wrong_tests": r.wrong_tests,
                     "notes": r.notes[:3],
                 }
                 for op, r in sorted(self.ops.items())
@@ -162,7 +194,7 @@ def _onnx2torch() -> tuple[Trial, str]:
         model: onnx.ModelProto, data: list[tuple[dict[str, np.ndarray], list[np.ndarray]]]
     ) -> tuple[Outcome, str]:
         try:
-            module = onnx2torch.convert(model)
+            module = onnx2torch.convert(model).eval()
         except Exception as exc:  # onnx2torch raises NotImplementedError, KeyError, ...
             return "rejected", _first(exc)
         names = [i.name for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}]
@@ -171,13 +203,40 @@ def _onnx2torch() -> tuple[Trial, str]:
                 with torch.no_grad():
                     out = module(*[torch.from_numpy(np.array(inputs[n])) for n in names])
             except Exception as exc:
-                return "wrong", f"converted, but running it failed: {_first(exc)}"
+                return "rejected", f"converted, but the runtime could not run it: {_first(exc)}"
             outs = out if isinstance(out, (tuple, list)) else [out]
             if not _close(expected, [o.numpy() for o in outs]):
                 return "wrong", "outputs differ from the test's"
         return "accepted", ""
 
     return trial, importlib.metadata.version("onnx2torch")
+
+
+def _mnn() -> tuple[Trial, str]:
+    import importlib.metadata
+
+    from opswap.converters.runtimes import mnn_convert, mnn_run
+
+    def trial(
+        model: onnx.ModelProto, data: list[tuple[dict[str, np.ndarray], list[np.ndarray]]]
+    ) -> tuple[Outcome, str]:
+        with tempfile.TemporaryDirectory(prefix="opswap-probe-") as tmp:
+            source, artifact = Path(tmp) / "model.onnx", Path(tmp) / "model.mnn"
+            onnx.save(model, str(source))
+            failed = mnn_convert(source, artifact)
+            if failed is not None:
+                return "rejected", failed.message
+            outputs = [o.name for o in model.graph.output]
+            for feed, expected in data:
+                try:
+                    actual = mnn_run(source, artifact, feed, outputs)
+                except (RuntimeError, OSError, KeyError) as exc:
+                    return "rejected", f"converted, but the runtime could not run it: {_first(exc)}"
+                if not _close(expected, actual):
+                    return "wrong", "outputs differ from the test's"
+        return "accepted", ""
+
+    return trial, importlib.metadata.version("MNN")
 
 
 def _ort_mobile(target_name: str) -> tuple[Trial, str]:
@@ -239,6 +298,9 @@ def trial_for(converter: str) -> tuple[Trial, str, str]:
     if converter == "onnx2torch":
         trial, version = _onnx2torch()
         return trial, version, "onnx2torch"
+    if converter == "mnn":
+        trial, version = _mnn()
+        return trial, version, "mnn"
     if converter.startswith("ort-"):
         load_target(converter)  # validates the name
         trial, version = _ort_mobile(converter)
@@ -257,8 +319,8 @@ def trial_for(converter: str) -> tuple[Trial, str, str]:
 
 def node_tests(
     ops: set[str] | None,
-) -> Iterator[tuple[str, onnx.ModelProto, list[tuple[dict[str, np.ndarray], list[np.ndarray]]]]]:
-    """Single-op node tests from the onnx wheel: (op, model, [(inputs, expected outputs)])."""
+) -> Iterator[tuple[str, str, onnx.ModelProto, list[tuple[dict[str, np.ndarray], list[np.ndarray]]]]]:
+    """Single-op node tests from the onnx wheel: (test name, op, model, [(inputs, expected outputs)])."""
     from onnx.backend.test.case import node
 
     with warnings.catch_warnings():
@@ -266,7 +328,8 @@ def node_tests(
         cases = node.collect_testcases()
     for case in cases:
         model = case.model
-        if model is None or "expanded" in case.name or not case.data_sets:
+        # Expanded tests hold many ops; training-mode tests check random or running-statistics outputs.
+        if model is None or "expanded" in case.name or "training" in case.name or not case.data_sets:
             continue
         core = [n for n in model.graph.node if n.op_type != "Constant"]
         if len(core) != 1 or core[0].domain not in ("", "ai.onnx"):
@@ -282,47 +345,99 @@ def node_tests(
                 break
             data.append(({i.name: v for i, v in zip(model.graph.input, inputs, strict=False)}, list(outputs)))
         else:
-            yield op, model, data
+            yield case.name, op, model, data
 
 
 def probe(converter: str, ops: set[str] | None = None, on_test: Callable[[], None] | None = None) -> ProbeReport:
     """Run the node tests of ``ops`` (all when None) through ``converter``."""
     trial, version, name = trial_for(converter)
     results: dict[str, OpResult] = {}
-    for op, model, data in node_tests(ops):
+    for test_name, op, model, data in node_tests(ops):
         result = results.setdefault(op, OpResult(op))
         result.tests += 1
-        for variant, opset in _variants(model):
-            outcome, note = trial(variant, data)
+        passed, wrong, forms, first = False, False, set(), ""
+        for number, (variant, feeds, opset) in enumerate(_variants(op, model, data)):
+            version_then = since_version(op, "", opset)
+            if number > 0 and version_then in result.versions:
+                continue  # a retry at a version that already passed: nothing new to learn
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # converters warn about what they approximate; outcomes count
+                outcome, note = trial(variant, feeds)
+            constant = len(variant.graph.input) < len(model.graph.input)
+            first = first or outcome
             if outcome == "accepted":
-                result.accepted += 1
-                version_then = since_version(op, "", opset)
+                passed = True
+                forms.add(constant)
                 if version_then is not None:
                     result.versions.add(version_then)
-                break
+                continue
             if outcome == "wrong":
                 result.wrong += 1
+                wrong = True
             if note:
                 result.notes.append(note)
+        result.accepted += passed
+        if wrong and not passed:
+            result.wrong_tests.append(test_name)
+        if passed and False in forms and len(model.graph.input) > 1:
+            result.as_generated += 1  # passed with its secondary inputs computed at run time
+        elif passed and False not in forms:
+            result.const_only += 1
+            result.const_positions.update(range(1, len(model.graph.input)))
+            result.wrong_unless_constant |= first == "wrong"
         if on_test is not None:
             on_test()
     return ProbeReport(name, version, results)
 
 
-def _variants(model: onnx.ModelProto) -> Iterator[tuple[onnx.ModelProto, int]]:
+Data = list[tuple[dict[str, np.ndarray], list[np.ndarray]]]
+
+
+def _variants(op: str, model: onnx.ModelProto, data: Data) -> Iterator[tuple[onnx.ModelProto, Data, int]]:
+    """The test as generated, and with its secondary inputs as constants; then both at lower opsets.
+
+    Converters often need weights, shapes or axes to be constants, which node tests feed as inputs.
+    The lower opsets are every older version of the op (down to opset 11), so each version the
+    converter knows is found, and a few common model opsets, since some converters also reject a
+    model for its opset alone.
+    """
     opset = next(int(o.version) for o in model.opset_import if o.domain in ("", "ai.onnx"))
-    yield model, opset
-    for lower_opset in RETRY_OPSETS:
+    versions = {v for o in range(LOWEST, opset) if (v := since_version(op, "", o)) is not None and v >= LOWEST}
+    older = sorted(versions | set(MODEL_OPSETS), reverse=True)
+    forms = [(model, data)]
+    constant = _with_constant_inputs(model, data)
+    if constant is not None:
+        forms.append(constant)
+    for form, feeds in forms:
+        yield form, feeds, opset
+    for lower_opset in older:
         if lower_opset >= opset:
             continue
-        copy = onnx.ModelProto()
-        copy.CopyFrom(model)
-        wrapped = from_proto(copy)
-        try:
-            lower(wrapped, lower_opset)
-        except (LoweringError, OpswapError):
-            continue
-        yield wrapped.proto, lower_opset
+        for form, feeds in forms:
+            copy = onnx.ModelProto()
+            copy.CopyFrom(form)
+            wrapped = from_proto(copy)
+            try:
+                lower(wrapped, lower_opset)
+            except (LoweringError, OpswapError, ValueError, onnx.checker.ValidationError):
+                continue  # this test has no form at that opset
+            yield wrapped.proto, feeds, lower_opset
+
+
+def _with_constant_inputs(model: onnx.ModelProto, data: Data) -> tuple[onnx.ModelProto, Data] | None:
+    """Inputs after the first become initializers holding the first data set's values."""
+    if len(model.graph.input) < 2 or len(data) != 1:
+        return None
+    first, moved = model.graph.input[0].name, [i.name for i in model.graph.input[1:]]
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    feed, expected = data[0]
+    for name in moved:
+        copy.graph.initializer.append(onnx.numpy_helper.from_array(np.asarray(feed[name]), name))
+    kept = [i for i in copy.graph.input if i.name == first]
+    del copy.graph.input[:]
+    copy.graph.input.extend(kept)
+    return copy, [({first: feed[first]}, expected)]
 
 
 def _close(expected: list[np.ndarray], actual: list[Any]) -> bool:

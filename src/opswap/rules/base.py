@@ -71,9 +71,17 @@ class RuleNotApplicable(Exception):
 class ConstantPool:
     """Where constants go: shared initializers in graphs, Constant nodes in function bodies."""
 
-    def __init__(self, graph: onnx.GraphProto | None, names: NameGen, ir_version: int = 10) -> None:
+    def __init__(
+        self,
+        graph: onnx.GraphProto | None,
+        names: NameGen,
+        ir_version: int = 10,
+        on_new: Callable[[str], None] | None = None,
+    ) -> None:
         self._graph = graph
         self._names = names
+        #: Told the name of every new constant (the judge, so it knows them for constant-input checks).
+        self._on_new = on_new
         #: Before IR 4 every initializer must also be declared as a graph input.
         self._declare_inputs = ir_version < 4
         self._cache: dict[tuple[int, tuple[int, ...], bytes], str] = {}
@@ -92,6 +100,8 @@ class ConstantPool:
                     self._graph.input.append(helper.make_tensor_value_info(name, tensor.data_type, list(tensor.dims)))
             self._cache[key] = name
             self.added.append(name)
+            if self._on_new is not None:
+                self._on_new(name)
         return name
 
 
@@ -265,6 +275,13 @@ class Rule:
         unknown = [a for a in attrs if a not in parameters]
         if unknown and not takes_any:
             raise RuleNotApplicable(f"attribute {', '.join(unknown)} not handled by {self.id}")
+        required = [
+            name
+            for name, p in parameters.items()
+            if p.kind is p.KEYWORD_ONLY and p.default is p.empty and name not in attrs
+        ]
+        if required:
+            raise RuleNotApplicable(f"{self.id} needs attribute {', '.join(required)}")
         positional = [p for p in parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)][1:]
         if not any(p.kind is p.VAR_POSITIONAL for p in parameters.values()) and len(inputs) > len(positional):
             raise RuleNotApplicable(f"{self.id} takes {len(positional)} inputs, the node has {len(inputs)}")

@@ -187,7 +187,7 @@ def asinh_via_log(op: Builder, x: Value) -> Value:
     return op.Mul(positive, op.Sign(x))  # type: ignore[no-any-return]
 
 
-@rule("Acosh", exact=False, bound="loses precision near 1; x*x overflows for x > 1.8e19")
+@rule("Acosh", exact=False, bound="loses precision near 1; x*x overflows for |x| > 1.8e19 (inf, not the value or NaN)")
 def acosh_via_log(op: Builder, x: Value) -> Value:
     """Acosh(x) as log(x + sqrt(x^2 - 1))."""
     return op.Log(op.Add(x, op.Sqrt(op.Sub(op.Mul(x, x), 1.0))))  # type: ignore[no-any-return]

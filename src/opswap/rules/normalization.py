@@ -137,3 +137,35 @@ def hardmax_via_argmax(op: Builder, x: Value, *, axis: int = -1) -> Value:
     first = op.ArgMax(x, axis=position, keepdims=1)
     hit = op.Equal(op.constant(positions, onnx.TensorProto.INT64), first)
     return op.Cast(hit, to=x.dtype)  # type: ignore[no-any-return]
+
+
+@rule("GroupNormalization", shapes=True, opsets=(21,))
+def groupnormalization_via_moments(
+    op: Builder,
+    x: Value,
+    scale: Value,
+    bias: Value,
+    *,
+    num_groups: int,
+    epsilon: float = 1e-5,
+    stash_type: int = 1,
+) -> Value:
+    """Two-pass moments over each group: x as [N, G, -1], normalized, reshaped back, scale and bias per channel."""
+    rank = x.rank
+    if rank < 3:
+        raise RuleNotApplicable("GroupNormalization needs N, C and at least one spatial axis")
+    int64 = onnx.TensorProto.INT64
+    work = op.Cast(x, to=FLOAT) if stash_type == 1 and x.dtype != FLOAT else x
+    grouped = op.Reshape(work, op.constant(np.asarray([0, num_groups, -1], dtype=np.int64), int64))
+    _, deviation, variance = _moments(op, grouped, [2])
+    normalized = op.Div(deviation, op.Sqrt(op.Add(variance, epsilon)))
+    shape = x.shape or ()
+    target = (
+        op.constant(np.asarray([0 if d is None else d for d in shape], dtype=np.int64), int64)
+        if all(d is not None for d in shape[1:])
+        else op.Shape(x)
+    )
+    restored = op.Reshape(normalized, target)
+    if restored.dtype != x.dtype:
+        restored = op.Cast(restored, to=x.dtype)
+    return op.Add(op.Mul(restored, _per_channel(op, scale, rank)), _per_channel(op, bias, rank))  # type: ignore[no-any-return]

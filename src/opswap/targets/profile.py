@@ -45,6 +45,8 @@ class Verdict:
 
     level: Level
     reason: str = ""
+    #: The only problem is the op's version, which lowering the model's opset can fix.
+    version_only: bool = False
 
     @property
     def legal(self) -> bool:
@@ -162,17 +164,15 @@ class Target:
                 problems.append(Verdict(Level.ERROR, f"input {position} ({node.input[position]}) must be a constant"))
         if entry.opsets is not None and since_version is not None and since_version not in entry.opsets:
             listed = ", ".join(map(str, entry.opsets))
-            problems.append(
-                Verdict(
-                    self.unlisted_opset, f"version {since_version} not in the versions {self.name} lists ({listed})"
-                )
-            )
+            reason = f"version {since_version} not in the versions {self.name} lists ({listed})"
+            problems.append(Verdict(self.unlisted_opset, reason, version_only=True))
         if entry.note:
             problems.append(Verdict(Level.CAVEAT, entry.note))
         if not problems:
             return OK
         worst = max(p.level for p in problems)
-        return Verdict(worst, "; ".join(p.reason for p in problems if p.level == worst))
+        top = [p for p in problems if p.level == worst]
+        return Verdict(worst, "; ".join(p.reason for p in top), version_only=all(p.version_only for p in top))
 
     def _shape_problems(self, node: onnx.NodeProto, entry: OpSupport, facts: ValueFacts) -> list[Verdict]:
         problems: list[Verdict] = []

@@ -1,0 +1,162 @@
+"""Converters from the package registries whose runtime is at hand: the converted model runs.
+
+Its outputs are compared with ONNX Runtime's on the original.
+
+- onnx2torch (ONNX -> PyTorch): converts in-process; the module runs in eager mode.
+- MNN: its converter is native code that prints its verdict ("Converted Success!", or "These Op Not
+  Support: ONNX::Mish") whatever happens, and its runtime can die on a bad model; both run in a child
+  process (converters/mnn_worker.py) and its words decide. It is called as ``_tools.mnnconvert``,
+  not through its console script, which runs pip and sends telemetry (see the targets facts).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from opswap.model import Model
+from opswap.verify import VerifyReport, compare
+
+_ONNX2TORCH_MISSING = re.compile(r"operation_type='(\w+)'")
+_MNN_MISSING = re.compile(r"These Op Not Support: ((?:ONNX::\w+\s*\|?\s*)+)")
+
+
+@dataclass
+class Outcome:
+    """One conversion: did it work, what was rejected, and how the result computes."""
+
+    converted: bool
+    artifact: Path | None = None
+    #: Ops the converter named as unsupported (as it spells them; matched case-insensitively).
+    rejected: list[str] = field(default_factory=list)
+    message: str = ""
+    runtime: VerifyReport | None = None
+
+
+def onnx2torch(fixed: Path, artifact: Path, original: Model, samples: int, shapes: dict[str, list[int]]) -> Outcome:
+    """Convert with onnx2torch, keep a TorchScript trace as the artifact, compare in eager mode."""
+    try:
+        import onnx2torch as converter
+        import torch
+    except ImportError:
+        return Outcome(False, message="the onnx2torch target needs onnx2torch and torch: pip install onnx2torch")
+    try:
+        module = converter.convert(str(fixed))
+    except Exception as exc:  # onnx2torch raises NotImplementedError for ops, KeyError and others otherwise
+        text = f"{type(exc).__name__}: {exc}"
+        return Outcome(False, rejected=_ONNX2TORCH_MISSING.findall(text), message=text.splitlines()[0][:300])
+    module.eval()
+    input_names = [
+        i.name for i in original.proto.graph.input if i.name not in {t.name for t in original.proto.graph.initializer}
+    ]
+
+    def run(feed: dict[str, np.ndarray]) -> list[Any]:
+        with torch.no_grad():
+            out = module(*[torch.from_numpy(np.asarray(feed[n])) for n in input_names])
+        return [o.numpy() for o in (out if isinstance(out, (tuple, list)) else [out])]
+
+    names = [o.name for o in original.proto.graph.output]
+    report = compare(original, run, names, samples=samples, input_shapes=shapes)
+    return Outcome(True, _trace(module, original, shapes, artifact), runtime=report)
+
+
+def _trace(module: Any, original: Model, shapes: dict[str, list[int]], artifact: Path) -> Path | None:
+    """A TorchScript file of the converted module (no pickled Python); None if it does not trace."""
+    import torch
+
+    from opswap.verify import random_inputs
+
+    feed = random_inputs(original.proto, 1, shapes)[0]
+    try:
+        traced = torch.jit.trace(module, tuple(torch.from_numpy(v) for v in feed.values()))  # type: ignore[no-untyped-call]
+        traced.save(str(artifact))
+    except Exception:  # tracing is a convenience; the conversion itself succeeded
+        return None
+    return artifact
+
+
+def mnn(fixed: Path, artifact: Path, original: Model, samples: int, shapes: dict[str, list[int]]) -> Outcome:
+    """Convert with MNN, then run the .mnn model with MNN; both in child processes."""
+    failed = mnn_convert(fixed, artifact)
+    if failed is not None:
+        return failed
+    inputs = [
+        i.name for i in original.proto.graph.input if i.name not in {t.name for t in original.proto.graph.initializer}
+    ]
+    outputs = [o.name for o in original.proto.graph.output]
+
+    def run(feed: dict[str, np.ndarray]) -> list[Any]:
+        return mnn_run(fixed, artifact, {n: feed[n] for n in inputs}, outputs)
+
+    return Outcome(True, artifact, runtime=compare(original, run, outputs, samples=samples, input_shapes=shapes))
+
+
+class _Worker:
+    """One MNN worker process (converters/mnn_worker.py), restarted when MNN kills it."""
+
+    def __init__(self) -> None:
+        self._process: subprocess.Popen[str] | None = None
+
+    def ask(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Send one request; a dead worker answers {"died": True}."""
+        for _ in range(2):
+            if self._process is None or self._process.poll() is not None:
+                self._process = subprocess.Popen(
+                    [sys.executable, "-m", "opswap.converters.mnn_worker"],
+                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                )  # fmt: skip
+            assert self._process.stdin is not None and self._process.stdout is not None
+            try:
+                self._process.stdin.write(json.dumps(request) + "\n")
+                self._process.stdin.flush()
+                line = self._process.stdout.readline()
+            except BrokenPipeError:
+                line = ""
+            if line:
+                return dict(json.loads(line))
+            self._process.wait()
+            return {"died": True, "log": f"MNN died (exit {self._process.returncode})"}
+        return {"died": True, "log": "MNN worker did not start"}
+
+
+_WORKER = _Worker()
+
+
+def mnn_convert(fixed: Path, artifact: Path) -> Outcome | None:
+    """Run MNN's converter; None when it says "Converted Success!", else what it rejected."""
+    if importlib.util.find_spec("MNN") is None:
+        return Outcome(False, message="the mnn target needs MNN: pip install MNN")
+    answer = _WORKER.ask({"model": str(fixed), "artifact": str(artifact)})
+    if answer.get("ok"):
+        return None
+    log = str(answer.get("log", ""))
+    missing = [name for found in _MNN_MISSING.findall(log) for name in re.findall(r"ONNX::(\w+)", found)]
+    last = log.strip().splitlines()[-1] if log.strip() else "MNN's converter failed"
+    return Outcome(False, rejected=missing, message=last[:300])
+
+
+def mnn_run(fixed: Path, artifact: Path, feed: dict[str, np.ndarray], outputs: list[str]) -> list[np.ndarray]:
+    """Convert and run a model with MNN in the worker (MNN's runtime can die on a bad model)."""
+    folder = artifact.parent
+    inputs_file, outputs_file = folder / f".{artifact.name}.in.npz", folder / f".{artifact.name}.out.npz"
+    np.savez(inputs_file, **feed)  # type: ignore[arg-type]  # numpy's stub mistypes **arrays
+    try:
+        answer = _WORKER.ask(
+            {"model": str(fixed), "artifact": str(artifact), "inputs": str(inputs_file),
+             "outputs": str(outputs_file), "names": outputs}
+        )  # fmt: skip
+        if not answer.get("ran"):
+            raise RuntimeError(f"MNN could not run the model: {str(answer.get('log', ''))[-200:]}")
+        with np.load(outputs_file, allow_pickle=False) as data:
+            return [data[f"out{k}"] for k in range(len(outputs))]
+    finally:
+        inputs_file.unlink(missing_ok=True)
+        outputs_file.unlink(missing_ok=True)
