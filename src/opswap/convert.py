@@ -108,43 +108,34 @@ def convert(
         return report
     current = target
     for _ in range(max_rounds):
-        outcome = _run_once(current, output, original, samples, dict(input_shapes or {}))
+        result, outcome = _run_once(current, output, original, samples, dict(input_shapes or {}))
         present = _ops_in(output)
         rejected = sorted(op for op in present if op.lower() in {r.lower() for r in outcome.rejected})
-        report.rounds.append(Round(outcome.result, rejected))
-        if not outcome.result.found:
+        report.rounds.append(Round(result, rejected))
+        if not result.found:
             report.found = False
-            report.message = f"{outcome.result.tool} is not on PATH; run: {outcome.result.command_line}"
+            report.message = f"{result.tool} is not on PATH; run: {result.command_line}"
             return report
         if outcome.converted:
             report.converted, report.artifact, report.runtime = True, outcome.artifact, outcome.runtime
             return report
         if not rejected:
-            report.message = f"{outcome.result.tool} failed, not over an op: {outcome.message}"
+            report.message = f"{result.tool} failed, not over an op: {outcome.message}"
             return report
         # The converter knows better than the profile: drop what it rejected, legalize again from the original.
         current = dataclasses.replace(current, ops={k: e for k, e in current.ops.items() if k[1] not in rejected})
         report.fix = fix(copy(original), current, output, **options)
         if not report.fix.ok:
-            report.message = f"{outcome.result.tool} rejected {', '.join(rejected)}, and no legal route avoids it"
+            report.message = f"{result.tool} rejected {', '.join(rejected)}, and no legal route avoids it"
             return report
     report.message = f"{target.converter} still failing after {max_rounds} rounds"
     return report
 
 
-@dataclass
-class _Once:
-    """One converter run, in the common shape."""
-
-    result: ConverterResult
-    converted: bool
-    artifact: Path | None = None
-    rejected: list[str] = field(default_factory=list)
-    message: str = ""
-    runtime: VerifyReport | None = None
-
-
-def _run_once(target: Target, fixed: Path, original: Model, samples: int, shapes: dict[str, list[int]]) -> _Once:
+def _run_once(
+    target: Target, fixed: Path, original: Model, samples: int, shapes: dict[str, list[int]]
+) -> tuple[ConverterResult, runtimes.Outcome]:
+    """Run the target's converter once: what was run, and what came of it."""
     in_process = {"openvino": _openvino, "onnx2torch": runtimes.onnx2torch, "mnn": runtimes.mnn}
     runner = in_process.get(target.converter)
     if runner is not None:
@@ -152,11 +143,13 @@ def _run_once(target: Target, fixed: Path, original: Model, samples: int, shapes
         outcome = runner(fixed, artifact, original, samples, shapes)
         result = ConverterResult(target.converter, [target.converter, str(fixed)], True, 0 if outcome.converted else 1)
         result.output, result.rejected_ops = outcome.artifact, [r.lower() for r in outcome.rejected]
-        return _Once(result, outcome.converted, outcome.artifact, outcome.rejected, outcome.message, outcome.runtime)
+        return result, outcome
     command = run_converter(target, fixed)
     if command is None:
-        return _Once(ConverterResult("(none)", [], False), False, message=f"{target.name} names no converter")
-    return _Once(command, command.succeeded, command.output, command.rejected_ops, command.log_tail)
+        return ConverterResult("(none)", [], False), runtimes.Outcome(
+            False, message=f"{target.name} names no converter"
+        )
+    return command, runtimes.Outcome(command.succeeded, command.output, command.rejected_ops, command.log_tail)
 
 
 def _openvino(
