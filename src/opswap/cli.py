@@ -315,20 +315,48 @@ def verify_command(
 def export(
     spec: Annotated[str, typer.Argument(help="A PyTorch spec such as torchvision:mobilenet_v3_large.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the .onnx file.")],
+    target: Annotated[
+        str | None, typer.Option("--target", "-t", help="Make the export legal for this target (see --via).")
+    ] = None,
+    via: Annotated[
+        str, typer.Option(help="swap: replace layers in PyTorch before exporting; onnx: fix the exported graph.")
+    ] = "swap",
+    dynamo: Annotated[bool, typer.Option(help="Use the dynamo exporter instead of the TorchScript one.")] = False,
     weights: WeightsOpt = None,
     opset: OpsetOpt = None,
     input_shape: InputShapeOpt = None,
+    format: FormatOpt = Format.text,
 ) -> None:
-    """Export a PyTorch model to ONNX (TorchScript exporter; random weights get calibrated BatchNorm)."""
+    """Export a PyTorch model to ONNX; with --target, legal for it and verified (exit 1 if not)."""
+    from opswap import report as rp
     from opswap.errors import FrontendError
     from opswap.frontends import is_torch_spec
     from opswap.model import save
 
     if not is_torch_spec(spec):
         raise FrontendError(f"{spec!r}: export takes a PyTorch spec such as torchvision:mobilenet_v3_large")
-    model = _open(spec, weights, opset, input_shape)
-    save(model, output)
-    out.print(f"Wrote {output} (opset {model.opset}, {len(model.proto.graph.node)} nodes)")
+    if via not in ("swap", "onnx"):
+        raise FrontendError(f"--via {via!r}: expected swap or onnx")
+    if target is None:
+        model = _open(spec, weights, opset, input_shape)
+        save(model, output)
+        out.print(f"Wrote {output} (opset {model.opset}, {len(model.proto.graph.node)} nodes)")
+        return
+    from opswap.export import export_for_target
+    from opswap.targets import load_target
+    from opswap.verify import parse_input_shapes
+
+    profile = load_target(target)
+    shape = next(iter(parse_input_shapes(input_shape).values())) if input_shape else None
+    with err.status(f"Building, {'swapping and ' if via == 'swap' else ''}exporting {spec} …"):
+        result = export_for_target(
+            spec, profile, output, via=via, dynamo=dynamo, weights=weights, input_shape=shape, opset=opset
+        )
+    if format is Format.json:
+        rp.print_json(out, result.to_dict())
+    else:
+        rp.print_export(out, result)
+    raise typer.Exit(0 if result.ok else 1)
 
 
 @targets_app.callback()

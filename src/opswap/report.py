@@ -18,6 +18,7 @@ from opswap.fix import FixReport
 
 if TYPE_CHECKING:
     from opswap.convert import ConvertReport
+    from opswap.export import ExportReport
 from opswap.targets import Level, Target, op_name
 from opswap.verify import VerifyReport
 
@@ -237,3 +238,36 @@ def print_convert(console: Console, report: ConvertReport) -> None:
         console.print(f"[bold green]Converted[/]: {escape(str(report.artifact))}")
     else:
         console.print(f"[bold red]Not converted[/]: {escape(report.message)}")
+
+
+def print_export(console: Console, report: ExportReport) -> None:
+    """What was swapped or rewritten, the legality, and both comparisons."""
+    console.print(
+        f"[bold]{escape(report.spec)}[/] for [bold]{escape(report.target)}[/], via {report.via}, {report.exporter}"
+    )
+    if report.swapped is not None:
+        replaced = report.swapped["replaced"]
+        kinds: dict[str, int] = {}
+        for what in replaced.values():
+            kinds[what] = kinds.get(what, 0) + 1
+        for what, count in sorted(kinds.items()):
+            console.print(f"  swapped {count} × {escape(what)}")
+        for name, count in report.swapped["functional"].items():
+            console.print(f"  swapped {count} call(s) to {escape(name)} (torch.fx)")
+        for note in report.swapped["notes"]:
+            console.print(f"  [yellow]{escape(note)}[/]")
+        if report.torch_max_abs is not None:
+            console.print(
+                f"  PyTorch eager, original vs swapped: max |Δ| {report.torch_max_abs:.3g} "
+                f"(outputs reach {report.torch_max_ref:.3g})"
+            )
+    for r in report.legalization.rewrites:
+        console.print(f"  rewrote {len(r.nodes)} {escape(r.op_type)} in the ONNX graph: {escape(r.route)}")
+    for u in report.legalization.unresolved:
+        console.print(f"  [red]no legal route[/] for {len(u.nodes)} {escape(u.op_type)}: {escape(u.reason)}")
+    console.print(f"[bold green]LEGAL[/] for {escape(report.target)}" if report.after.legal else "[bold red]ILLEGAL[/]")
+    print_verification(console, report.verification, "ONNX Runtime, exported original vs exported result")
+    if report.output is not None:
+        console.print(f"Wrote {escape(str(report.output))}")
+    else:
+        console.print("[bold red]Not written[/]: not legal or not verified")

@@ -17,10 +17,14 @@ import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opswap.errors import FrontendError
 from opswap.model import Model, load
+from opswap.targets import Target
+
+if TYPE_CHECKING:
+    from opswap.frontends.swap import SwapReport
 
 DEFAULT_INPUT_SHAPE = (1, 3, 224, 224)
 DEFAULT_OPSET = 14
@@ -124,25 +128,38 @@ def calibrate_batchnorm(module: Any, input_shape: Sequence[int], seed: int = 0) 
 
 
 def export(
-    module: Any, path: Path, input_shape: Sequence[int] = DEFAULT_INPUT_SHAPE, opset: int = DEFAULT_OPSET
+    module: Any,
+    path: Path,
+    input_shape: Sequence[int] = DEFAULT_INPUT_SHAPE,
+    opset: int = DEFAULT_OPSET,
+    dynamo: bool = False,
 ) -> None:
-    """Export with the TorchScript exporter (``dynamo=False``) at ``opset``."""
+    """Export with the TorchScript exporter at ``opset`` (default), or the dynamo exporter."""
     torch = _torch()
     example = torch.randn(*input_shape, generator=torch.Generator().manual_seed(0))
+    names: dict[str, Any] = {"input_names": ["input"], "output_names": ["output"]}
     with _quiet():
         try:
-            torch.onnx.export(
-                module,
-                (example,),
-                str(path),
-                opset_version=opset,
-                dynamo=False,
-                input_names=["input"],
-                output_names=["output"],
-            )
+            if dynamo:
+                torch.onnx.export(module, (example,), str(path), dynamo=True, **names)
+            else:
+                torch.onnx.export(module, (example,), str(path), opset_version=opset, dynamo=False, **names)
         except Exception as exc:  # the exporter raises many types; report its own words
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise FrontendError(f"torch.onnx.export failed: {first}") from None
+
+
+def load_exported(path: Path) -> Model:
+    """Load a model opswap just exported, with its external data read in.
+
+    The dynamo exporter writes a .data file beside the model; reading it makes the model outlive the
+    temporary folder it was exported to.
+    """
+    import onnx
+
+    model = load(path)
+    onnx.external_data_helper.load_external_data_for_model(model.proto, str(path.parent))
+    return model
 
 
 def load_spec(
@@ -150,15 +167,26 @@ def load_spec(
     weights: Path | None = None,
     input_shape: Sequence[int] = DEFAULT_INPUT_SHAPE,
     opset: int = DEFAULT_OPSET,
-) -> Model:
-    """Build, export and load a PyTorch spec as an in-memory ONNX model."""
+    dynamo: bool = False,
+    swap_for: Target | None = None,
+) -> tuple[Model, SwapReport | None]:
+    """Build, export and load a PyTorch spec as an in-memory ONNX model.
+
+    With ``swap_for``, layers whose ONNX form that target lacks are replaced in the PyTorch model
+    first (see frontends/swap.py); the swap report comes back with the model.
+    """
     module = build(spec, weights, input_shape)
+    swapped = None
+    if swap_for is not None:
+        from opswap.frontends.swap import swap_layers
+
+        module, swapped = swap_layers(module, swap_for, opset, dynamo)
     with tempfile.TemporaryDirectory(prefix="opswap-export-") as tmp:
         path = Path(tmp) / (spec.partition(":")[2] + ".onnx")
-        export(module, path, input_shape, opset)
-        model = load(path)
+        export(module, path, input_shape, opset, dynamo)
+        model = load_exported(path)
     model.path, model.label, model.base_dir = None, spec, Path.cwd()
-    return model
+    return model, swapped
 
 
 @contextlib.contextmanager

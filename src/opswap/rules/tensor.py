@@ -124,6 +124,15 @@ def flatten_via_reshape(op: Builder, x: Value, *, axis: int = 1) -> Value:
     return op.Reshape(x, op.constant(np.asarray(dims, dtype=np.int64), INT64))  # type: ignore[no-any-return]
 
 
+@rule("Reshape")
+def reshape_without_allowzero(op: Builder, x: Value, shape: Value, *, allowzero: int = 0) -> Value:
+    """Reshape with allowzero=1 and a constant shape holding no 0 is the same Reshape without it."""
+    dims = shape.value()
+    if not allowzero or np.any(np.asarray(dims) == 0):
+        raise RuleNotApplicable("only drops allowzero=1 when the constant shape has no zero")
+    return op.Reshape(x, shape)  # type: ignore[no-any-return]
+
+
 @rule("Squeeze", shapes=True)
 def squeeze_via_reshape(
     op: Builder, x: Value, axes_input: Value | None = None, *, axes: list[int] | None = None

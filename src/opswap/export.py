@@ -1,0 +1,126 @@
+"""Export a PyTorch model for a target, fixing it at the PyTorch level (swap) or the ONNX level.
+
+``via="swap"`` replaces layers in the PyTorch model (frontends/swap.py) before exporting, and then
+legalizes whatever is left in the ONNX graph (functional calls in a model torch.fx cannot trace);
+``via="onnx"`` exports as is and legalizes the ONNX graph. Either way the result is compared with the
+unchanged model's export in ONNX Runtime, and for a swap also in PyTorch itself.
+"""
+
+from __future__ import annotations
+
+import copy as copying
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from opswap.check import CheckReport, check
+from opswap.legalize import LegalizeReport, legalize
+from opswap.model import Model, copy, save
+from opswap.targets import Target
+from opswap.verify import DEFAULT_SAMPLES, VerifyReport, verify
+
+
+@dataclass
+class ExportReport:
+    """What the export did and how the result compares with the unchanged model."""
+
+    spec: str
+    target: str
+    via: str
+    exporter: str
+    swapped: dict[str, Any] | None
+    legalization: LegalizeReport
+    after: CheckReport
+    verification: VerifyReport
+    #: PyTorch eager, original vs swapped: largest absolute difference and the outputs' scale.
+    torch_max_abs: float | None = None
+    torch_max_ref: float | None = None
+    output: Path | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Legal for the target and verified."""
+        return self.after.legal and self.verification.passed
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "spec": self.spec,
+            "target": self.target,
+            "via": self.via,
+            "exporter": self.exporter,
+            "ok": self.ok,
+            "legal": self.after.legal,
+            "output": str(self.output) if self.output else None,
+            "swapped": self.swapped,
+            "rewrites": [r.to_dict() for r in self.legalization.rewrites],
+            "unresolved": [u.to_dict() for u in self.legalization.unresolved],
+            "verification": self.verification.to_dict(),
+            "torch": None
+            if self.torch_max_abs is None
+            else {"max_abs": self.torch_max_abs, "max_ref": self.torch_max_ref},
+            "after": self.after.to_dict(),
+        }
+
+
+def export_for_target(
+    spec: str,
+    target: Target,
+    output: Path,
+    *,
+    via: str = "swap",
+    dynamo: bool = False,
+    weights: Path | None = None,
+    input_shape: Sequence[int] | None = None,
+    opset: int | None = None,
+    samples: int = DEFAULT_SAMPLES,
+) -> ExportReport:
+    """Build ``spec``, make it legal for ``target`` (``via`` "swap" or "onnx"), verify, and write ``output``."""
+    import torch
+
+    from opswap.frontends import torch as frontend
+    from opswap.frontends.swap import swap_layers
+
+    shape = tuple(input_shape or frontend.DEFAULT_INPUT_SHAPE)
+    version = opset or frontend.DEFAULT_OPSET
+    module = frontend.build(spec, weights, shape)
+    with tempfile.TemporaryDirectory(prefix="opswap-export-") as tmp:
+        frontend.export(module, Path(tmp) / "original.onnx", shape, version, dynamo)
+        original = frontend.load_exported(Path(tmp) / "original.onnx")
+        swapped = None
+        torch_max_abs = torch_max_ref = None
+        if via == "swap":
+            changed, swap_report = swap_layers(copying.deepcopy(module), target, version, dynamo)
+            swapped = swap_report.to_dict()
+            example = torch.randn(*shape, generator=torch.Generator().manual_seed(1))
+            with torch.no_grad():
+                want, got = module(example).numpy(), changed(example).numpy()
+            torch_max_abs, torch_max_ref = float(np.abs(want - got).max()), float(np.abs(want).max())
+            frontend.export(changed, Path(tmp) / "swapped.onnx", shape, version, dynamo)
+            candidate = frontend.load_exported(Path(tmp) / "swapped.onnx")
+        else:
+            candidate = copy(original)
+    # Whatever the swap left illegal (or everything, via onnx) is legalized in the ONNX graph.
+    legalization = legalize(candidate, target)
+    after = check(candidate, target)
+    verification = verify(original, candidate, samples=samples)
+    candidate.label = spec
+    report = ExportReport(
+        spec,
+        target.name,
+        via,
+        "dynamo" if dynamo else f"torchscript opset {version}",
+        swapped,
+        legalization,
+        after,
+        verification,
+        torch_max_abs,
+        torch_max_ref,
+    )
+    if report.ok:
+        report.output = save(Model(candidate.proto, None, candidate.base_dir, spec), output)
+    return report

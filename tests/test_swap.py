@@ -1,0 +1,124 @@
+"""The PyTorch path: layers swapped in memory, exported with both exporters, legal and verified."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import opswap
+
+pytestmark = pytest.mark.torch
+torch = pytest.importorskip("torch")
+torchvision = pytest.importorskip("torchvision")
+nn, F = torch.nn, torch.nn.functional
+
+
+def test_export_via_swap_and_via_onnx_give_the_same_result(cli, tmp_path: Path) -> None:
+    swap, onnx_fix = tmp_path / "swap.onnx", tmp_path / "onnx.onnx"
+    spec = "torchvision:mobilenet_v3_large"
+    by_swap = cli("export", spec, "--target", "snpe-2.7", "--via", "swap", "-o", swap, "--format", "json")
+    assert by_swap.code == 0, by_swap.stderr
+    report = by_swap.json()
+    kinds = list(report["swapped"]["replaced"].values())
+    assert kinds.count("Hardswish -> opswap replacement") == 21
+    assert kinds.count("Hardsigmoid -> opswap replacement") == 8
+    assert report["rewrites"] == []  # nothing left for the ONNX level
+    assert report["verification"]["passed"] and report["verification"]["max_rel"] <= 1e-5
+    assert report["torch"]["max_abs"] <= 1e-5 * report["torch"]["max_ref"]
+    by_onnx = cli("export", spec, "--target", "snpe-2.7", "--via", "onnx", "-o", onnx_fix, "--format", "json")
+    assert by_onnx.code == 0, by_onnx.stderr
+    assert {r["op_type"] for r in by_onnx.json()["rewrites"]} == {"HardSwish", "HardSigmoid"}
+    for path in (swap, onnx_fix):
+        assert cli("check", path, "--target", "snpe-2.7").code == 0
+
+
+def test_dynamo_export_of_the_swapped_small_network(cli, tmp_path: Path) -> None:
+    out = tmp_path / "small.onnx"
+    result = cli(
+        "export",
+        "torchvision:mobilenet_v3_small",
+        "--target",
+        "snpe-2.7",
+        "--dynamo",
+        "--input-shape",
+        "input=1,3,96,96",
+        "-o",
+        out,
+        "--format",
+        "json",
+    )
+    assert result.code == 0, result.stderr
+    report = result.json()
+    assert report["exporter"] == "dynamo"
+    assert len(report["swapped"]["replaced"]) > 0 and report["verification"]["passed"]
+    assert cli("check", out, "--target", "snpe-2.7").code == 0
+
+
+class _Functional(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.norm = nn.LayerNorm([8, 8])
+
+    def forward(self, x):
+        return F.gelu(self.norm(F.hardswish(self.conv(x))))
+
+
+class _Untraceable(_Functional):
+    def forward(self, x):
+        y = F.hardswish(self.conv(x))
+        if y.sum() > 0:  # data-dependent control flow: torch.fx cannot trace this
+            y = y * 2
+        return y
+
+
+def test_functional_calls_and_layernorm_are_swapped() -> None:
+    from opswap.torch import swap_layers
+
+    model = _Functional().eval()
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        want = model(x)
+    # With the dynamo exporter LayerNorm becomes LayerNormalization and F.gelu becomes Gelu,
+    # both missing from SNPE 2.7.
+    swapped, report = swap_layers(copy.deepcopy(model), opswap.load_target("snpe-2.7"), dynamo=True)
+    assert report.functional == {"F.hardswish": 1, "F.gelu": 1}
+    assert report.replaced == {"norm": "LayerNorm -> opswap replacement"}
+    with torch.no_grad():
+        got = swapped(x)
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_untraceable_model_falls_back_to_the_onnx_fix(tmp_path: Path) -> None:
+    from opswap.torch import swap_layers
+
+    model = _Untraceable().eval()
+    _, report = swap_layers(model, opswap.load_target("snpe-2.7"))
+    assert any("does not trace with torch.fx" in note for note in report.notes)
+
+
+def _source_hashes() -> dict[str, str]:
+    hashes = {}
+    for package in (torch, torchvision):
+        root = Path(package.__file__).parent
+        for path in sorted(root.rglob("*.py")):
+            hashes[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return hashes
+
+
+def test_nothing_installed_is_modified(tmp_path: Path) -> None:
+    from opswap.export import export_for_target
+
+    before = _source_hashes()
+    report = export_for_target(
+        "torchvision:mobilenet_v3_small",
+        opswap.load_target("snpe-2.7"),
+        tmp_path / "m.onnx",
+        input_shape=(1, 3, 96, 96),
+    )
+    assert report.ok
+    assert _source_hashes() == before
