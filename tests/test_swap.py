@@ -122,3 +122,84 @@ def test_nothing_installed_is_modified(tmp_path: Path) -> None:
     )
     assert report.ok
     assert _source_hashes() == before
+
+
+FACTORY = """
+import torch
+from torch import nn
+
+
+def tiny():
+    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.Hardswish(), nn.AdaptiveAvgPool2d(1),
+                         nn.Flatten(), nn.Linear(8, 4), nn.Hardsigmoid())
+"""
+
+
+def _tiny(tmp_path: Path) -> Path:
+    path = tmp_path / "tiny.py"
+    path.write_text(FACTORY)
+    return path
+
+
+def test_factory_spec(cli, tmp_path: Path) -> None:
+    out = tmp_path / "tiny.onnx"
+    spec = f"{_tiny(tmp_path)}:tiny"
+    result = cli(
+        "export", spec, "--target", "snpe-2.7", "--input-shape", "input=1,3,16,16", "-o", out, "--format", "json"
+    )
+    assert result.code == 0, result.stderr
+    assert len(result.json()["swapped"]["replaced"]) == 2
+    assert cli("check", out, "--target", "snpe-2.7").code == 0
+    bad = cli("check", f"{_tiny(tmp_path)}:nothere", "--target", "snpe-2.7")
+    assert bad.code == 2 and "has no function 'nothere'" in bad.stderr
+
+
+def test_saved_programs_are_fixed_at_the_onnx_level(cli, tmp_path: Path) -> None:
+    """A traced TorchScript .pt (as the seed saved) and a torch.export .pt2 both come out legal."""
+    from opswap.frontends.torch import build
+
+    module = build(f"{_tiny(tmp_path)}:tiny", input_shape=(1, 3, 16, 16))
+    example = torch.randn(1, 3, 16, 16)
+    traced = tmp_path / "tiny.pt"
+    torch.jit.trace(module, example).save(str(traced))
+    program = tmp_path / "tiny.pt2"
+    torch.export.save(torch.export.export(module, (example,)), str(program))
+    for saved in (traced, program):
+        out = tmp_path / f"{saved.suffix[1:]}.onnx"
+        result = cli(
+            "fix", saved, "--target", "snpe-2.7", "--input-shape", "input=1,3,16,16", "-o", out, "--format", "json"
+        )
+        assert result.code == 0, (saved, result.stderr)
+        assert result.json()["verification"]["passed"]
+
+
+def test_swapped_model_still_traces_and_runs() -> None:
+    from opswap.frontends.torch import build
+    from opswap.torch import swap_layers
+
+    model = build("torchvision:mobilenet_v3_small", input_shape=(1, 3, 64, 64))
+    swapped, report = swap_layers(copy.deepcopy(model), opswap.load_target("snpe-2.7"))
+    assert report.replaced
+    example = torch.randn(1, 3, 64, 64)
+    traced = torch.jit.trace(swapped, example)
+    with torch.no_grad():
+        np.testing.assert_allclose(traced(example).numpy(), model(example).numpy(), rtol=1e-4, atol=1e-6)
+
+
+def test_efficientnet_silu_needs_no_swap_for_snpe(cli, tmp_path: Path) -> None:
+    out = tmp_path / "effnet.onnx"
+    result = cli(
+        "export",
+        "torchvision:efficientnet_b0",
+        "--target",
+        "snpe-2.7",
+        "--input-shape",
+        "input=1,3,64,64",
+        "-o",
+        out,
+        "--format",
+        "json",
+    )
+    assert result.code == 0, result.stderr
+    # SiLU exports as Sigmoid and Mul, both in SNPE 2.7: nothing to swap.
+    assert result.json()["swapped"]["replaced"] == {}

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
 from opswap.errors import FrontendError
 from opswap.model import Model, load
 
-TORCH_PREFIXES = ("torchvision:",)
+TORCH_PREFIXES = ("torchvision:", "timm:")
+_FACTORY = re.compile(r".+\.py:[A-Za-z_]\w*$")
 
 
 def is_torch_spec(source: str) -> bool:
-    """Whether ``source`` names a PyTorch model rather than an ONNX file."""
-    return source.startswith(TORCH_PREFIXES)
+    """Whether ``source`` names a PyTorch model (a zoo name, a factory, a saved program), not ONNX."""
+    return source.startswith(TORCH_PREFIXES) or source.endswith((".pt", ".pt2")) or bool(_FACTORY.match(source))
 
 
 def open_model(

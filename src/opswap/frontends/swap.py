@@ -243,6 +243,9 @@ def swap_layers(
     Nothing installed is modified.
     """
     report = SwapReport(target.name)
+    if isinstance(model, torch.jit.ScriptModule) or not isinstance(model, nn.Module):
+        report.notes.append("a saved program cannot be changed here; the ONNX-level fix after export covers it")
+        return model, report
     swap: dict[tuple[Any, ...], bool] = {}
     for path, module in list(model.named_modules()):
         replacement = _replacement(module)

@@ -44,13 +44,38 @@ def _torch() -> Any:
 def build(
     spec: str, weights: Path | None = None, input_shape: Sequence[int] = DEFAULT_INPUT_SHAPE, seed: int = 0
 ) -> Any:
-    """Build the ``nn.Module`` a spec names, in eval mode, with weights loaded or BatchNorm calibrated."""
+    """Build the module a spec names, in eval mode, with weights loaded or BatchNorm calibrated.
+
+    Specs: ``torchvision:NAME``, ``timm:NAME`` (when timm is installed), ``path/to/file.py:factory``
+    (a function returning an nn.Module; the file is the user's own code and runs), a TorchScript
+    ``.pt`` file, or an ExportedProgram ``.pt2`` file (both loaded by torch's own loaders, which read
+    no pickled Python objects).
+    """
     torch = _torch()
+    torch.manual_seed(seed)
+    if spec.endswith((".pt", ".pt2")):
+        if weights is not None:
+            raise FrontendError(f"{spec}: --weights applies to specs that build a module, not to saved programs")
+        return _load_program(Path(spec))
+    kind, _, name = spec.partition(":")
+    if kind == "torchvision" and name:
+        module = _torchvision(spec, name)
+    elif kind == "timm" and name:
+        module = _timm(spec, name)
+    elif kind.endswith(".py") and name:
+        module = _factory(Path(kind), name)
+    else:
+        raise FrontendError(f"{spec!r}: expected torchvision:NAME, timm:NAME, file.py:factory, or a .pt / .pt2 file")
+    if weights is not None:
+        module.load_state_dict(load_state_dict(weights, module))
+    else:
+        calibrate_batchnorm(module, input_shape, seed=seed)
+    return module.eval()
+
+
+def _torchvision(spec: str, name: str) -> Any:
     import torchvision
 
-    kind, _, name = spec.partition(":")
-    if kind != "torchvision" or not name:
-        raise FrontendError(f"{spec!r}: expected torchvision:NAME, for example torchvision:mobilenet_v3_large")
     available = torchvision.models.list_models()
     if name not in available:
         import difflib
@@ -58,13 +83,54 @@ def build(
         close = difflib.get_close_matches(name, available, n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise FrontendError(f"{spec!r}: torchvision has no model {name!r}{hint}")
-    torch.manual_seed(seed)
-    module = torchvision.models.get_model(name, weights=None)
-    if weights is not None:
-        module.load_state_dict(load_state_dict(weights, module))
-    else:
-        calibrate_batchnorm(module, input_shape, seed=seed)
-    return module.eval()
+    return torchvision.models.get_model(name, weights=None)
+
+
+def _timm(spec: str, name: str) -> Any:
+    try:
+        import timm
+    except ImportError:
+        raise FrontendError(f"{spec!r}: timm specs need timm: pip install timm") from None
+    try:
+        return timm.create_model(name, pretrained=False)
+    except Exception as exc:  # timm raises RuntimeError for unknown names
+        raise FrontendError(f"{spec!r}: {str(exc).splitlines()[0]}") from None
+
+
+def _factory(path: Path, name: str) -> Any:
+    import importlib.util
+
+    torch = _torch()
+    if not path.is_file():
+        raise FrontendError(f"{path}: no such Python file")
+    spec = importlib.util.spec_from_file_location(f"opswap_user_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise FrontendError(f"{path}: cannot be imported")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # the user's file; report its own error
+        raise FrontendError(f"{path}: importing it failed: {type(exc).__name__}: {exc}") from None
+    factory = getattr(module, name, None)
+    if not callable(factory):
+        raise FrontendError(f"{path}: has no function {name!r}")
+    built = factory()
+    if not isinstance(built, torch.nn.Module):
+        raise FrontendError(f"{path}:{name} returned {type(built).__name__}, not a torch.nn.Module")
+    return built
+
+
+def _load_program(path: Path) -> Any:
+    torch = _torch()
+    if not path.is_file():
+        raise FrontendError(f"{path}: no such file")
+    try:
+        if path.suffix == ".pt2":
+            return torch.export.load(str(path))  # exported as it is, by the dynamo exporter
+        return torch.jit.load(str(path), map_location="cpu").eval()
+    except Exception as exc:  # torch raises RuntimeError and others for files that are not programs
+        kind = "torch.export program" if path.suffix == ".pt2" else "TorchScript file"
+        raise FrontendError(f"{path}: not a {kind} ({type(exc).__name__})") from None
 
 
 def load_state_dict(path: Path, module: Any) -> dict[str, Any]:
@@ -140,7 +206,7 @@ def export(
     names: dict[str, Any] = {"input_names": ["input"], "output_names": ["output"]}
     with _quiet():
         try:
-            if dynamo:
+            if isinstance(module, torch.export.ExportedProgram) or dynamo:
                 torch.onnx.export(module, (example,), str(path), dynamo=True, **names)
             else:
                 torch.onnx.export(module, (example,), str(path), opset_version=opset, dynamo=False, **names)
@@ -182,7 +248,7 @@ def load_spec(
 
         module, swapped = swap_layers(module, swap_for, opset, dynamo)
     with tempfile.TemporaryDirectory(prefix="opswap-export-") as tmp:
-        path = Path(tmp) / (spec.partition(":")[2] + ".onnx")
+        path = Path(tmp) / "model.onnx"
         export(module, path, input_shape, opset, dynamo)
         model = load_exported(path)
     model.path, model.label, model.base_dir = None, spec, Path.cwd()
