@@ -15,13 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from opswap.check import CheckReport, check
 from opswap.legalize import LegalizeReport, legalize
 from opswap.model import Model, copy, save
 from opswap.targets import Target
-from opswap.verify import DEFAULT_SAMPLES, VerifyReport, verify
+from opswap.verify import DEFAULT_SAMPLES, VerifyReport, measure, verify
 
 
 @dataclass
@@ -36,15 +34,14 @@ class ExportReport:
     legalization: LegalizeReport
     after: CheckReport
     verification: VerifyReport
-    #: PyTorch eager, original vs swapped: largest absolute difference and the outputs' scale.
-    torch_max_abs: float | None = None
-    torch_max_ref: float | None = None
+    #: PyTorch eager, original vs swapped, with verify's metrics and verdict.
+    torch_check: VerifyReport | None = None
     output: Path | None = None
 
     @property
     def ok(self) -> bool:
-        """Legal for the target and verified."""
-        return self.after.legal and self.verification.passed
+        """Legal for the target and verified (in ONNX Runtime, and in PyTorch for a swap)."""
+        return self.after.legal and self.verification.passed and (self.torch_check is None or self.torch_check.passed)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -60,9 +57,7 @@ class ExportReport:
             "rewrites": [r.to_dict() for r in self.legalization.rewrites],
             "unresolved": [u.to_dict() for u in self.legalization.unresolved],
             "verification": self.verification.to_dict(),
-            "torch": None
-            if self.torch_max_abs is None
-            else {"max_abs": self.torch_max_abs, "max_ref": self.torch_max_ref},
+            "torch": self.torch_check.to_dict() if self.torch_check else None,
             "after": self.after.to_dict(),
         }
 
@@ -91,15 +86,17 @@ def export_for_target(
     with tempfile.TemporaryDirectory(prefix="opswap-export-") as tmp:
         frontend.export(module, Path(tmp) / "original.onnx", shape, version, dynamo)
         original = frontend.load_exported(Path(tmp) / "original.onnx")
-        swapped = None
-        torch_max_abs = torch_max_ref = None
+        swapped, torch_report = None, None
         if via == "swap":
             changed, swap_report = swap_layers(copying.deepcopy(module), target, version, dynamo)
             swapped = swap_report.to_dict()
-            example = torch.randn(*shape, generator=torch.Generator().manual_seed(1))
+            generator = torch.Generator().manual_seed(1)
+            pairs = []
             with torch.no_grad():
-                want, got = module(example).numpy(), changed(example).numpy()
-            torch_max_abs, torch_max_ref = float(np.abs(want - got).max()), float(np.abs(want).max())
+                for _ in range(samples):
+                    example = torch.randn(*shape, generator=generator)
+                    pairs.append(([module(example).numpy()], [changed(example).numpy()]))
+            torch_report = measure(["output"], pairs)
             frontend.export(changed, Path(tmp) / "swapped.onnx", shape, version, dynamo)
             candidate = frontend.load_exported(Path(tmp) / "swapped.onnx")
         else:
@@ -118,8 +115,7 @@ def export_for_target(
         legalization,
         after,
         verification,
-        torch_max_abs,
-        torch_max_ref,
+        torch_report,
     )
     if report.ok:
         report.output = save(Model(candidate.proto, None, candidate.base_dir, spec), output)

@@ -256,11 +256,8 @@ def print_export(console: Console, report: ExportReport) -> None:
             console.print(f"  swapped {count} call(s) to {escape(name)} (torch.fx)")
         for note in report.swapped["notes"]:
             console.print(f"  [yellow]{escape(note)}[/]")
-        if report.torch_max_abs is not None:
-            console.print(
-                f"  PyTorch eager, original vs swapped: max |Δ| {report.torch_max_abs:.3g} "
-                f"(outputs reach {report.torch_max_ref:.3g})"
-            )
+        if report.torch_check is not None:
+            print_verification(console, report.torch_check, "PyTorch eager, original vs swapped")
     for r in report.legalization.rewrites:
         console.print(f"  rewrote {len(r.nodes)} {escape(r.op_type)} in the ONNX graph: {escape(r.route)}")
     for u in report.legalization.unresolved:

@@ -260,6 +260,17 @@ def compare(
     return report
 
 
+def measure(
+    names: list[str], pairs: list[tuple[list[np.ndarray], list[np.ndarray]]], rtol: float = DEFAULT_RTOL
+) -> VerifyReport:
+    """The metrics and verdict of ``verify`` for outputs computed elsewhere: (reference, candidate) per sample."""
+    report = VerifyReport(samples=len(pairs), rtol=rtol, outputs=[OutputMetrics(n) for n in names])
+    for expected, actual in pairs:
+        for metrics, ref, out in zip(report.outputs, expected, actual, strict=True):
+            _accumulate(metrics, np.asarray(ref), np.asarray(out))
+    return report
+
+
 def _accumulate(m: OutputMetrics, ref: np.ndarray, out: np.ndarray) -> None:
     if ref.shape != out.shape:
         m.mismatches += 1

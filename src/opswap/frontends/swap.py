@@ -147,31 +147,36 @@ class _GroupNorm(nn.Module):
 
 
 def _replacement(module: nn.Module) -> nn.Module | None:
-    """The exact replacement for a module, or None when opswap has none."""
-    if isinstance(module, nn.Hardsigmoid):
+    """The exact replacement for a module, or None when opswap has none.
+
+    Exact types only: a subclass may compute something else (torchvision's LayerNorm2d permutes).
+    """
+    kind = type(module)
+    settings: Any = module  # the attributes below exist for the exact type matched
+    if kind is nn.Hardsigmoid:
         return _Elementwise(hardsigmoid, "Hardsigmoid")
-    if isinstance(module, nn.Hardswish):
+    if kind is nn.Hardswish:
         return _Elementwise(hardswish, "Hardswish")
-    if isinstance(module, nn.SiLU):
+    if kind is nn.SiLU:
         return _Elementwise(silu, "SiLU")
-    if isinstance(module, nn.Mish):
+    if kind is nn.Mish:
         return _Elementwise(mish, "Mish")
-    if isinstance(module, nn.GELU):
-        return _Elementwise(gelu, "GELU", approximate=module.approximate)
-    if isinstance(module, nn.SELU):
+    if kind is nn.GELU:
+        return _Elementwise(gelu, "GELU", approximate=settings.approximate)
+    if kind is nn.SELU:
         return _Elu(1.6732632423543772, 1.0507009873554805, "SELU")
-    if isinstance(module, nn.ELU):
-        return _Elu(module.alpha)
-    if isinstance(module, nn.CELU):
+    if kind is nn.ELU:
+        return _Elu(settings.alpha)
+    if kind is nn.CELU:
         return None  # ONNX's Celu body is exact; the ONNX-level fix covers it
-    if isinstance(module, nn.LeakyReLU):
-        return _LeakyRelu(module.negative_slope)
-    if isinstance(module, nn.Softplus):
-        return _Softplus(module.beta, module.threshold)
-    if isinstance(module, nn.LayerNorm):
-        return _LayerNorm(module)
-    if isinstance(module, nn.GroupNorm):
-        return _GroupNorm(module)
+    if kind is nn.LeakyReLU:
+        return _LeakyRelu(settings.negative_slope)
+    if kind is nn.Softplus:
+        return _Softplus(settings.beta, settings.threshold)
+    if kind is nn.LayerNorm:
+        return _LayerNorm(settings)
+    if kind is nn.GroupNorm:
+        return _GroupNorm(settings)
     return None
 
 
@@ -205,14 +210,21 @@ def _legal_when_exported(
 
     with tempfile.TemporaryDirectory(prefix="opswap-swap-") as tmp:
         path = Path(tmp) / "layer.onnx"
-        with _quiet():
-            if dynamo:
-                torch.onnx.export(module.eval(), (example,), str(path), dynamo=True)
-            else:
-                torch.onnx.export(module.eval(), (example,), str(path), opset_version=opset, dynamo=False)
+        try:
+            with _quiet():
+                if dynamo:
+                    torch.onnx.export(module.eval(), (example,), str(path), dynamo=True)
+                else:
+                    torch.onnx.export(module.eval(), (example,), str(path), opset_version=opset, dynamo=False)
+        except Exception as exc:  # the exporter's own errors: this layer cannot be judged alone
+            raise _Undecided(f"{type(module).__name__} does not export alone ({type(exc).__name__})") from None
         report = check(load(path), target)
     illegal = report.groups(Level.ERROR)
     return (not illegal), "; ".join(f"{g.op_type}: {g.reason}" for g in illegal)
+
+
+class _Undecided(Exception):
+    """A layer that cannot be exported alone, so its legality cannot be judged that way."""
 
 
 @dataclass
@@ -254,12 +266,15 @@ def swap_layers(
         key = (type(module).__name__, getattr(module, "approximate", None))
         if key not in swap:
             swap[key] = False
-            legal, _ = _legal_when_exported(module, _example(module), target, opset, dynamo)
-            if not legal:
-                fixed, why = _legal_when_exported(replacement, _example(module), target, opset, dynamo)
-                swap[key] = fixed
-                if not fixed:
-                    report.notes.append(f"{type(module).__name__}: its replacement is illegal too ({why})")
+            try:
+                legal, _ = _legal_when_exported(module, _example(module), target, opset, dynamo)
+                if not legal:
+                    fixed, why = _legal_when_exported(replacement, _example(module), target, opset, dynamo)
+                    swap[key] = fixed
+                    if not fixed:
+                        report.notes.append(f"{type(module).__name__}: its replacement is illegal too ({why})")
+            except _Undecided as exc:
+                report.notes.append(f"{exc}; left to the ONNX-level fix after export")
         if swap[key]:
             _set_submodule(model, path, replacement)
             report.replaced[path] = f"{type(module).__name__} -> opswap replacement"

@@ -139,9 +139,18 @@ def load_state_dict(path: Path, module: Any) -> dict[str, Any]:
     if not path.is_file():
         raise FrontendError(f"{path}: no such weights file")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            state = torch.load(path, map_location="cpu", weights_only=True)
+        if path.suffix == ".safetensors":
+            try:
+                from safetensors.torch import load_file
+            except ImportError:
+                raise FrontendError(f"{path}: .safetensors weights need safetensors: pip install safetensors") from None
+            state = load_file(str(path))
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                state = torch.load(path, map_location="cpu", weights_only=True)
+    except FrontendError:
+        raise
     except Exception as exc:  # torch raises UnpicklingError, RuntimeError, ... for refused or broken files
         raise FrontendError(
             f"{path}: refused: not a plain state dict of tensors (torch.load with weights_only=True: {_why(exc)})"
