@@ -17,10 +17,15 @@ torchvision = pytest.importorskip("torchvision")
 nn, F = torch.nn, torch.nn.functional
 
 
+def _export(cli, spec: str, out: Path, *extra: str):
+    """``opswap export SPEC --target snpe-2.7 -o OUT --format json`` plus options."""
+    return cli("export", spec, "--target", "snpe-2.7", "-o", out, "--format", "json", *extra)
+
+
 def test_export_via_swap_and_via_onnx_give_the_same_result(cli, tmp_path: Path) -> None:
     swap, onnx_fix = tmp_path / "swap.onnx", tmp_path / "onnx.onnx"
     spec = "torchvision:mobilenet_v3_large"
-    by_swap = cli("export", spec, "--target", "snpe-2.7", "--via", "swap", "-o", swap, "--format", "json")
+    by_swap = _export(cli, spec, swap, "--via", "swap")
     assert by_swap.code == 0, by_swap.stderr
     report = by_swap.json()
     kinds = list(report["swapped"]["replaced"].values())
@@ -29,7 +34,7 @@ def test_export_via_swap_and_via_onnx_give_the_same_result(cli, tmp_path: Path) 
     assert report["rewrites"] == []  # nothing left for the ONNX level
     assert report["verification"]["passed"] and report["verification"]["max_rel"] <= 1e-5
     assert report["torch"]["passed"] and report["torch"]["max_rel"] <= 1e-5 and report["torch"]["samples"] == 8
-    by_onnx = cli("export", spec, "--target", "snpe-2.7", "--via", "onnx", "-o", onnx_fix, "--format", "json")
+    by_onnx = _export(cli, spec, onnx_fix, "--via", "onnx")
     assert by_onnx.code == 0, by_onnx.stderr
     assert {r["op_type"] for r in by_onnx.json()["rewrites"]} == {"HardSwish", "HardSigmoid"}
     for path in (swap, onnx_fix):
@@ -38,19 +43,7 @@ def test_export_via_swap_and_via_onnx_give_the_same_result(cli, tmp_path: Path) 
 
 def test_dynamo_export_of_the_swapped_small_network(cli, tmp_path: Path) -> None:
     out = tmp_path / "small.onnx"
-    result = cli(
-        "export",
-        "torchvision:mobilenet_v3_small",
-        "--target",
-        "snpe-2.7",
-        "--dynamo",
-        "--input-shape",
-        "input=1,3,96,96",
-        "-o",
-        out,
-        "--format",
-        "json",
-    )
+    result = _export(cli, "torchvision:mobilenet_v3_small", out, "--dynamo", "--input-shape", "input=1,3,96,96")
     assert result.code == 0, result.stderr
     report = result.json()
     assert report["exporter"] == "dynamo"
@@ -144,9 +137,7 @@ def _tiny(tmp_path: Path) -> Path:
 def test_factory_spec(cli, tmp_path: Path) -> None:
     out = tmp_path / "tiny.onnx"
     spec = f"{_tiny(tmp_path)}:tiny"
-    result = cli(
-        "export", spec, "--target", "snpe-2.7", "--input-shape", "input=1,3,16,16", "-o", out, "--format", "json"
-    )
+    result = _export(cli, spec, out, "--input-shape", "input=1,3,16,16")
     assert result.code == 0, result.stderr
     assert len(result.json()["swapped"]["replaced"]) == 2
     assert cli("check", out, "--target", "snpe-2.7").code == 0
@@ -188,18 +179,7 @@ def test_swapped_model_still_traces_and_runs() -> None:
 
 def test_efficientnet_silu_needs_no_swap_for_snpe(cli, tmp_path: Path) -> None:
     out = tmp_path / "effnet.onnx"
-    result = cli(
-        "export",
-        "torchvision:efficientnet_b0",
-        "--target",
-        "snpe-2.7",
-        "--input-shape",
-        "input=1,3,64,64",
-        "-o",
-        out,
-        "--format",
-        "json",
-    )
+    result = _export(cli, "torchvision:efficientnet_b0", out, "--input-shape", "input=1,3,64,64")
     assert result.code == 0, result.stderr
     # SiLU exports as Sigmoid and Mul, both in SNPE 2.7: nothing to swap.
     assert result.json()["swapped"]["replaced"] == {}
@@ -208,19 +188,7 @@ def test_efficientnet_silu_needs_no_swap_for_snpe(cli, tmp_path: Path) -> None:
 def test_convnext_with_the_dynamo_exporter(cli, tmp_path: Path) -> None:
     """GELU and LayerNorm become Gelu and LayerNormalization under dynamo; SNPE 2.7 has neither."""
     out = tmp_path / "convnext.onnx"
-    result = cli(
-        "export",
-        "torchvision:convnext_tiny",
-        "--target",
-        "snpe-2.7",
-        "--dynamo",
-        "--input-shape",
-        "input=1,3,64,64",
-        "-o",
-        out,
-        "--format",
-        "json",
-    )
+    result = _export(cli, "torchvision:convnext_tiny", out, "--dynamo", "--input-shape", "input=1,3,64,64")
     assert result.code == 0, result.stderr
     report = result.json()
     kinds = list(report["swapped"]["replaced"].values())
