@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 # install from this machine kind's local disk (a CPU-only run here; see README).
 TORCH  := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: demo test lint typecheck pytest bench clean
+.PHONY: demo test lint typecheck pytest bench fuzz clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ pytest: $(VENV)/.installed
 	$(PY) -m pytest
 
 test: lint typecheck pytest
+
+# Thousands of random graphs and targets through fix (CI runs 150).
+fuzz: $(VENV)/.installed
+	OPSWAP_FUZZ_EXAMPLES=5000 $(PY) -m pytest tests/test_fuzz.py -p no:logging
 
 # Speed and memory against onnx.load + onnx.save, as ratios measured in one run.
 bench: $(VENV)/.installed

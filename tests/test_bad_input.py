@@ -138,3 +138,29 @@ def test_bad_input_shape_syntax(cli, tmp_path: Path) -> None:
 def test_unknown_torchvision_model(cli) -> None:
     pytest.importorskip("torchvision")
     _assert_one_line_error(cli("check", "torchvision:mobilenet_v9", "--target", "snpe-2.7"), "no model 'mobilenet_v9'")
+
+
+def test_model_failing_onnxs_checker(cli, tmp_path: Path) -> None:
+    model = hardswish_model()
+    model.graph.node[2].input[1] = "nowhere"  # an input no node produces
+    path = save_model(model, tmp_path / "broken.onnx")
+    before = path.read_bytes()
+    out = tmp_path / "out.onnx"
+    _assert_one_line_error(cli("fix", path, "--target", "snpe-2.7", "-o", out), "broken.onnx", "invalid ONNX model")
+    assert path.read_bytes() == before and not out.exists()
+
+
+def test_unsupported_ir_version(cli, tmp_path: Path) -> None:
+    model = hardswish_model()
+    model.ir_version = 99
+    path = save_model(model, tmp_path / "future.onnx")
+    _assert_one_line_error(cli("check", path, "--target", "snpe-2.7"), "IR version 99 is newer")
+
+
+def test_unwritable_output_is_one_line(cli, tmp_path: Path) -> None:
+    """As root, a read-only folder does not stop a write; an output path that is a folder does."""
+    path = save_model(hardswish_model(), tmp_path / "m.onnx")
+    folder = tmp_path / "out.onnx"
+    folder.mkdir()
+    _assert_one_line_error(cli("fix", path, "--target", "snpe-2.7", "-o", folder), "out.onnx", "cannot write")
+    assert folder.is_dir()
