@@ -59,11 +59,13 @@ _JOBS = {
 def measure(job: str, src: Path, dst: Path) -> tuple[float, float]:
     """Wall seconds and peak RSS (MB) of one job, in a fresh process."""
     code = (
-        "import resource, sys, time\nimport onnx, opswap\n"
+        "import sys, time\nimport onnx, opswap\n"
         f"src, dst = {str(src)!r}, {str(dst)!r}\n"
         "_t0 = time.perf_counter()\n"
         f"{_JOBS[job]}\n"
-        "print(time.perf_counter() - _t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+        # VmHWM, not ru_maxrss: the latter keeps the parent's high-water mark across fork and exec.
+        "hwm = open('/proc/self/status').read().split('VmHWM:')[1].split()[0]\n"
+        "print(time.perf_counter() - _t0, int(hwm) / 1024)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     seconds, rss = done.stdout.split()

@@ -37,13 +37,18 @@ def _big_model(folder: Path) -> Path:
 
 
 def _peak_rss_mb(args: list[str]) -> tuple[int, float]:
-    """Run ``python -m opswap ARGS`` alone in a child and return its exit code and peak RSS in MiB."""
+    """Run ``python -m opswap ARGS`` in a child and return its exit code and peak RSS in MiB.
+
+    The peak is VmHWM of the child's own address space: ru_maxrss would carry over the high-water
+    mark of the (large) pytest process across fork and exec.
+    """
     code = (
-        "import resource, runpy, sys\n"
+        "import runpy, sys\n"
         "sys.argv = ['opswap', *sys.argv[1:]]\n"
         "try:\n    runpy.run_module('opswap', run_name='__main__')\n"
         "except SystemExit as exit:\n    code = exit.code or 0\nelse:\n    code = 0\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+        "status = open('/proc/self/status').read().split('VmHWM:')[1].split()[0]\n"
+        "print(int(status) / 1024)\n"
         "sys.exit(code)\n"
     )
     done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=False)
