@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -63,6 +64,17 @@ InputsOpt = Annotated[Path | None, typer.Option(help="A .npz file of inputs to v
 RtolOpt = Annotated[float | None, typer.Option(help="Verification tolerance on max|Δ|/max|ref| (default 1e-5).")]
 
 
+def _finish(result: Any, format: Format, print_text: Callable[[], None], ok: bool) -> None:
+    """Print ``result`` as one JSON object or as text, then exit 0 when ``ok`` and 1 otherwise."""
+    from opswap import report as rp
+
+    if format is Format.json:
+        rp.print_json(out, result.to_dict())
+    else:
+        print_text()
+    raise typer.Exit(0 if ok else 1)
+
+
 def _open(source: str, weights: Path | None, opset: int | None, input_shape: list[str] | None) -> Model:
     from opswap.frontends import is_torch_spec, open_model
     from opswap.verify import parse_input_shapes
@@ -95,13 +107,13 @@ def check(
     profile = load_target(target)
     loaded = _open(model, weights, opset, input_shape)
     result = run_check(loaded, profile)
-    if format is Format.json:
-        rp.print_json(out, result.to_dict())
-    else:
+
+    def print_text() -> None:
         rp.print_check(out, result, verbose)
         if not result.legal:
             out.print(f"Fix with: opswap fix {model} --target {target} -o fixed.onnx")
-    raise typer.Exit(0 if result.legal else 1)
+
+    _finish(result, format, print_text, result.legal)
 
 
 @app.command()
@@ -161,12 +173,12 @@ def fix(
             convert=convert,
             stage=stage,
         )
-    if format is Format.json:
-        rp.print_json(out, result.to_dict())
-    else:
+
+    def print_text() -> None:
         rp.print_fix(out, result, verbose)
         rp.print_converter(out, result.converter, profile)
-    raise typer.Exit(0 if result.ok and result.output is not None else 1)
+
+    _finish(result, format, print_text, result.ok and result.output is not None)
 
 
 def _opset_choice(text: str | None) -> int | str | None:
@@ -218,11 +230,7 @@ def convert_command(
             max_rounds=max_rounds,
             stage=stage,
         )
-    if format is Format.json:
-        rp.print_json(out, result.to_dict())
-    else:
-        rp.print_convert(out, result)
-    raise typer.Exit(0 if result.ok else 1)
+    _finish(result, format, lambda: rp.print_convert(out, result), result.ok)
 
 
 @app.command()
@@ -304,11 +312,7 @@ def verify_command(
             rtol=DEFAULT_RTOL if rtol is None else rtol,
             on_sample=stage("verify", samples),
         )
-    if format is Format.json:
-        rp.print_json(out, result.to_dict())
-    else:
-        rp.print_verification(out, result)
-    raise typer.Exit(0 if result.passed else 1)
+    _finish(result, format, lambda: rp.print_verification(out, result), result.passed)
 
 
 @app.command()
@@ -352,11 +356,7 @@ def export(
         result = export_for_target(
             spec, profile, output, via=via, dynamo=dynamo, weights=weights, input_shape=shape, opset=opset
         )
-    if format is Format.json:
-        rp.print_json(out, result.to_dict())
-    else:
-        rp.print_export(out, result)
-    raise typer.Exit(0 if result.ok else 1)
+    _finish(result, format, lambda: rp.print_export(out, result), result.ok)
 
 
 @targets_app.callback()

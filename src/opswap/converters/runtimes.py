@@ -106,25 +106,23 @@ class _Worker:
         self._process: subprocess.Popen[str] | None = None
 
     def ask(self, request: dict[str, Any]) -> dict[str, Any]:
-        """Send one request; a dead worker answers {"died": True}."""
-        for _ in range(2):
-            if self._process is None or self._process.poll() is not None:
-                self._process = subprocess.Popen(
-                    [sys.executable, "-m", "opswap.converters.mnn_worker"],
-                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                )  # fmt: skip
-            assert self._process.stdin is not None and self._process.stdout is not None
-            try:
-                self._process.stdin.write(json.dumps(request) + "\n")
-                self._process.stdin.flush()
-                line = self._process.stdout.readline()
-            except BrokenPipeError:
-                line = ""
-            if line:
-                return dict(json.loads(line))
-            self._process.wait()
-            return {"died": True, "log": f"MNN died (exit {self._process.returncode})"}
-        return {"died": True, "log": "MNN worker did not start"}
+        """Send one request; a worker that dies on it answers {"died": True} and is restarted next time."""
+        if self._process is None or self._process.poll() is not None:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "opswap.converters.mnn_worker"],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            )  # fmt: skip
+        assert self._process.stdin is not None and self._process.stdout is not None
+        try:
+            self._process.stdin.write(json.dumps(request) + "\n")
+            self._process.stdin.flush()
+            line = self._process.stdout.readline()
+        except BrokenPipeError:
+            line = ""
+        if line:
+            return dict(json.loads(line))
+        self._process.wait()
+        return {"died": True, "log": f"MNN died (exit {self._process.returncode})"}
 
 
 _WORKER = _Worker()

@@ -29,13 +29,12 @@ def open_model(
     if is_torch_spec(source):
         from opswap.frontends import torch as torch_frontend
 
-        model, _ = torch_frontend.load_spec(
+        return torch_frontend.load_spec(
             source,
             weights=weights,
             input_shape=tuple(input_shape or torch_frontend.DEFAULT_INPUT_SHAPE),
             opset=opset or torch_frontend.DEFAULT_OPSET,
         )
-        return model
     if weights is not None or opset is not None:
         raise FrontendError("--weights and --opset apply to PyTorch specs (torchvision:NAME), not to ONNX files")
     return load(source)

@@ -17,14 +17,10 @@ import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from opswap.errors import FrontendError
 from opswap.model import Model, load
-from opswap.targets import Target
-
-if TYPE_CHECKING:
-    from opswap.frontends.swap import SwapReport
 
 DEFAULT_INPUT_SHAPE = (1, 3, 224, 224)
 DEFAULT_OPSET = 14
@@ -242,26 +238,15 @@ def load_spec(
     weights: Path | None = None,
     input_shape: Sequence[int] = DEFAULT_INPUT_SHAPE,
     opset: int = DEFAULT_OPSET,
-    dynamo: bool = False,
-    swap_for: Target | None = None,
-) -> tuple[Model, SwapReport | None]:
-    """Build, export and load a PyTorch spec as an in-memory ONNX model.
-
-    With ``swap_for``, layers whose ONNX form that target lacks are replaced in the PyTorch model
-    first (see frontends/swap.py); the swap report comes back with the model.
-    """
+) -> Model:
+    """Build, export (TorchScript exporter) and load a PyTorch spec as an in-memory ONNX model."""
     module = build(spec, weights, input_shape)
-    swapped = None
-    if swap_for is not None:
-        from opswap.frontends.swap import swap_layers
-
-        module, swapped = swap_layers(module, swap_for, opset, dynamo)
     with tempfile.TemporaryDirectory(prefix="opswap-export-") as tmp:
         path = Path(tmp) / "model.onnx"
-        export(module, path, input_shape, opset, dynamo)
+        export(module, path, input_shape, opset)
         model = load_exported(path)
     model.path, model.label, model.base_dir = None, spec, Path.cwd()
-    return model, swapped
+    return model
 
 
 @contextlib.contextmanager

@@ -25,6 +25,17 @@ def _per_channel(op: Builder, v: Value, rank: int) -> Value:
     return op.unsqueeze(v, list(range(1, rank - 1))) if rank > 2 else v
 
 
+def _scale_shift(op: Builder, y: Value, scale: Value, bias: Value, rank: int) -> Value:
+    """Y * scale[c] + bias[c] over an NC... tensor."""
+    return op.Add(op.Mul(y, _per_channel(op, scale, rank)), _per_channel(op, bias, rank))  # type: ignore[no-any-return]
+
+
+def _standardized(op: Builder, x: Value, axes: list[int], epsilon: float) -> Value:
+    """(x - mean) / sqrt(var + eps) over ``axes``, two-pass."""
+    _, deviation, variance = _moments(op, x, axes)
+    return op.Div(deviation, op.Sqrt(op.Add(variance, epsilon)))  # type: ignore[no-any-return]
+
+
 def _moments(op: Builder, x: Value, axes: list[int]) -> tuple[Value, Value, Value]:
     """Mean, deviation and (biased) variance over ``axes``, two-pass."""
     mean = op.reduce("ReduceMean", x, axes)
@@ -67,9 +78,7 @@ def instancenormalization_via_moments(
     rank = x.rank
     if rank < 3:
         raise RuleNotApplicable("InstanceNormalization needs N, C and at least one spatial axis")
-    _, deviation, variance = _moments(op, x, list(range(2, rank)))
-    normalized = op.Div(deviation, op.Sqrt(op.Add(variance, epsilon)))
-    return op.Add(op.Mul(normalized, _per_channel(op, scale, rank)), _per_channel(op, bias, rank))  # type: ignore[no-any-return]
+    return _scale_shift(op, _standardized(op, x, list(range(2, rank)), epsilon), scale, bias, rank)
 
 
 @rule("BatchNormalization", shapes=True, opsets=(9, 14, 15))
@@ -92,8 +101,7 @@ def batchnormalization_via_arithmetic(
         raise RuleNotApplicable("training mode (running statistics outputs)")
     rank = x.rank
     std = op.Sqrt(op.Add(_per_channel(op, var, rank), epsilon))
-    normalized = op.Div(op.Sub(x, _per_channel(op, mean, rank)), std)
-    return op.Add(op.Mul(normalized, _per_channel(op, scale, rank)), _per_channel(op, bias, rank))  # type: ignore[no-any-return]
+    return _scale_shift(op, op.Div(op.Sub(x, _per_channel(op, mean, rank)), std), scale, bias, rank)
 
 
 @rule("LpNormalization", shapes=True)
@@ -157,8 +165,7 @@ def groupnormalization_via_moments(
     int64 = onnx.TensorProto.INT64
     work = op.Cast(x, to=FLOAT) if stash_type == 1 and x.dtype != FLOAT else x
     grouped = op.Reshape(work, op.constant(np.asarray([0, num_groups, -1], dtype=np.int64), int64))
-    _, deviation, variance = _moments(op, grouped, [2])
-    normalized = op.Div(deviation, op.Sqrt(op.Add(variance, epsilon)))
+    normalized = _standardized(op, grouped, [2], epsilon)
     shape = x.shape or ()
     target = (
         op.constant(np.asarray([0 if d is None else d for d in shape], dtype=np.int64), int64)
@@ -168,4 +175,4 @@ def groupnormalization_via_moments(
     restored = op.Reshape(normalized, target)
     if restored.dtype != x.dtype:
         restored = op.Cast(restored, to=x.dtype)
-    return op.Add(op.Mul(restored, _per_channel(op, scale, rank)), _per_channel(op, bias, rank))  # type: ignore[no-any-return]
+    return _scale_shift(op, restored, scale, bias, rank)
