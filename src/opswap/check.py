@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import onnx
 
-from opswap.graphs import Scope, iter_scopes, node_label
+from opswap.graphs import Scope, iter_scopes, no_gc
 from opswap.model import Model
 from opswap.schemas import since_version
 from opswap.targets import Level, Target, Verdict, op_name
+from opswap.targets.profile import OK
 from opswap.typeinfo import TypeIndex
 
+#: Scan markers: the node calls a model-local function (judged through its body), or its verdict
+#: depends on more than its op and version (attributes, constant inputs, dtypes, shapes).
+_CALL = Verdict(Level.OK, "function call")
+_PER_NODE = Verdict(Level.OK, "judged per node")
 
-@dataclass(frozen=True)
-class Finding:
-    """One node that is not plainly legal for the target."""
+
+class Finding(NamedTuple):
+    """One node that is not plainly legal for the target.
+
+    A named tuple, not a dataclass: a check of a million-node graph may make a finding per node.
+    """
 
     op_type: str
     domain: str
@@ -54,26 +62,53 @@ class FindingGroup:
         }
 
 
+#: What findings of one kind share: op type, domain, scope, op version, level, reason.
+_Kind = tuple[str, str, str, int | None, Level, str]
+
+
 @dataclass
 class CheckReport:
-    """The result of checking a model against a target."""
+    """The result of checking a model against a target.
+
+    Findings are stored as node labels grouped by kind (op, scope, version, level, reason): a check
+    of a large graph may find every node (a version the target does not list, say), and a list of
+    labels costs a fraction of an object per finding.
+    """
 
     target: str
     model: str
     node_count: int
-    findings: list[Finding] = field(default_factory=list)
+    _found: dict[_Kind, list[str]] = field(default_factory=dict, repr=False)
+
+    @property
+    def findings(self) -> list[Finding]:
+        """Every finding, grouped by kind in the order kinds were first met."""
+        return [
+            Finding(op_type, domain, node, scope, since, level, reason)
+            for (op_type, domain, scope, since, level, reason), nodes in self._found.items()
+            for node in nodes
+        ]
+
+    def add(self, finding: Finding) -> None:
+        """Record one finding."""
+        kind = (finding.op_type, finding.domain, finding.scope, finding.since_version, finding.level, finding.reason)
+        self._found.setdefault(kind, []).append(finding.node)
+
+    def count(self, level: Level) -> int:
+        """How many nodes have findings at ``level``."""
+        return sum(len(nodes) for kind, nodes in self._found.items() if kind[4] == level)
 
     @property
     def legal(self) -> bool:
         """True when no node is rejected (warnings and caveats allowed)."""
-        return not any(f.level == Level.ERROR for f in self.findings)
+        return not any(kind[4] == Level.ERROR for kind in self._found)
 
     def groups(self, level: Level) -> list[FindingGroup]:
         """Findings at ``level`` grouped by op and reason, most frequent first."""
         grouped: dict[tuple[str, str, str], list[str]] = {}
-        for f in self.findings:
-            if f.level == level:
-                grouped.setdefault((f.op_type, f.domain, f.reason), []).append(f.node)
+        for (op_type, domain, _, _, kind_level, reason), nodes in self._found.items():
+            if kind_level == level:
+                grouped.setdefault((op_type, domain, reason), []).extend(nodes)
         groups = [FindingGroup(op, dom, level, reason, tuple(nodes)) for (op, dom, reason), nodes in grouped.items()]
         return sorted(groups, key=lambda g: (-g.count, g.op_type))
 
@@ -105,6 +140,40 @@ class Judge:
         self._types: TypeIndex | None = None
         self._local_functions = {(f.domain, f.name) for f in proto.functions}
         self._cache: dict[tuple[str, str, int | None], Verdict] = {}
+
+    def scan(self, scope: Scope) -> Iterator[tuple[int, onnx.NodeProto, Verdict, int | None]]:
+        """Each node of ``scope`` that is not plainly legal: position, node, verdict, op version.
+
+        The hot loop of check and legalize: per node it reads the op type and domain and looks up a
+        verdict cached per op; only ops whose profile entry constrains attributes, inputs, dtypes or
+        shapes are judged node by node.
+        """
+        opsets = scope.opsets
+        fixed: dict[tuple[str, str], tuple[Verdict, int | None]] = {}
+        for index, node in enumerate(scope.nodes):
+            key = (node.op_type, node.domain)
+            cached = fixed.get(key)
+            if cached is None:
+                cached = fixed[key] = self._op_verdict(key, opsets)
+            verdict = cached[0]
+            if verdict is OK or verdict is _CALL:
+                continue
+            if verdict is _PER_NODE:
+                verdict = self.target.verdict(node, cached[1], self)
+                if verdict.level == Level.OK:
+                    continue
+            yield index, node, verdict, cached[1]
+
+    def _op_verdict(self, key: tuple[str, str], opsets: dict[str, int]) -> tuple[Verdict, int | None]:
+        op_type, domain = key
+        probe = onnx.NodeProto(op_type=op_type, domain=domain)
+        since = self.since(probe, opsets)
+        if (domain, op_type) in self._local_functions:
+            return _CALL, since
+        entry = self.target.support(op_type, domain)
+        if self.target.per_node or (entry is not None and entry.per_node):
+            return _PER_NODE, since
+        return self.verdict(probe, opsets), since
 
     def _index(self) -> TypeIndex:
         if self._types is None:
@@ -165,11 +234,16 @@ def _static_names(proto: onnx.ModelProto) -> set[str]:
 
 def check(model: Model, target: Target, on_scope: Callable[[Scope], None] | None = None) -> CheckReport:
     """Judge every node of every scope of ``model`` against ``target``."""
+    with no_gc():
+        return _check(model, target, on_scope)
+
+
+def _check(model: Model, target: Target, on_scope: Callable[[Scope], None] | None) -> CheckReport:
     judge = Judge(model.proto, target)
     report = CheckReport(target=target.name, model=model.name, node_count=0)
     if target.model_opsets is not None and not target.model_opsets[0] <= model.opset <= target.model_opsets[1]:
         low, high = target.model_opsets
-        report.findings.append(
+        report.add(
             Finding(
                 "(model opset)",
                 "",
@@ -184,27 +258,16 @@ def check(model: Model, target: Target, on_scope: Callable[[Scope], None] | None
         if on_scope is not None:
             on_scope(scope)
         report.node_count += len(scope.nodes)
-        for index, node in enumerate(scope.nodes):
-            if judge.is_function_call(node):
-                continue
-            verdict = judge.verdict(node, scope.opsets)
-            if verdict.level != Level.OK:
-                report.findings.append(
-                    Finding(
-                        op_type=node.op_type,
-                        domain=node.domain,
-                        node=_qualified(scope, node_label(node, index)),
-                        scope=scope.path,
-                        since_version=judge.since(node, scope.opsets),
-                        level=verdict.level,
-                        reason=verdict.reason,
-                    )
-                )
+        found, path = report._found, scope.path
+        prefix = "" if path == "main" else f"{path}/"
+        for index, node, verdict, since in judge.scan(scope):
+            op_type = node.op_type
+            kind = (op_type, node.domain, path, since, verdict.level, verdict.reason)
+            labels = found.get(kind)
+            if labels is None:
+                labels = found[kind] = []
+            labels.append(prefix + (node.name or f"{op_type}#{index}"))
     return report
-
-
-def _qualified(scope: Scope, label: str) -> str:
-    return label if scope.path == "main" else f"{scope.path}/{label}"
 
 
 __all__ = ["CheckReport", "Finding", "FindingGroup", "Judge", "check", "op_name", "since_version"]

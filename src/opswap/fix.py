@@ -103,7 +103,7 @@ def fix(
         raise ModelError(f"{output}: output is the input file; pass --in-place to overwrite it")
     before = check(model, target)
     original = copy(model) if run_verify else None
-    illegal = sum(1 for f in before.findings if f.level == Level.ERROR)
+    illegal = before.count(Level.ERROR)
     advance = stage("legalize", illegal) if stage else None
     legalization = legalize(model, target, on_node=advance, allow_approx=allow_approx)
     after = check(model, target)

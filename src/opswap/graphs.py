@@ -5,6 +5,8 @@ Each scope is visited as the protobuf it is; nothing is copied.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -86,3 +88,20 @@ def iter_tensors(model: onnx.ModelProto) -> Iterator[onnx.TensorProto]:
                     yield attr.t
                 elif attr.type == _TENSORS:
                     yield from attr.tensors
+
+
+@contextlib.contextmanager
+def no_gc() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for a pass over a graph.
+
+    A pass over a large graph makes many short-lived, acyclic objects (protobuf wrappers, tuples);
+    the collector's repeated sweeps over them cost as much as the pass itself. Reference counting
+    still frees them; the collector resumes (if it was on) when the block ends.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()

@@ -13,9 +13,8 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from opswap.graphs import iter_scopes
-from opswap.model import external_tensors
-from opswap.schemas import output_dtypes
+from opswap.graphs import iter_scopes, no_gc
+from opswap.schemas import output_dtypes, output_type_sources
 
 #: Constants up to this many elements are read for rules (axes, shapes, bounds, scalars).
 SMALL = 64
@@ -24,30 +23,39 @@ Shape = tuple[int | None, ...]
 
 
 class TypeIndex:
-    """Lazily built facts about the values of one model."""
+    """Lazily built facts about the values of one model.
+
+    Built in one pass over the nodes (element types, Constant outputs) when first asked; each op
+    type's schema is read once and turned into a small propagation rule, so the per-node work is a
+    dictionary lookup or two.
+    """
 
     def __init__(self, proto: onnx.ModelProto) -> None:
         self._proto = proto
         self._dtypes: dict[str, int] | None = None
-        self._shapes: dict[str, Shape] | None = None
-        self._consts: dict[str, np.ndarray] | None = None
+        self._shapes: dict[str, Shape] = {}
+        self._consts: dict[str, onnx.TensorProto | onnx.AttributeProto] = {}
+        self._values: dict[str, np.ndarray | None] = {}
         self._inferred = False
+
+    def _build(self) -> dict[str, int]:
+        if self._dtypes is None:
+            with no_gc():
+                self._dtypes = _scan(self._proto, self._shapes, self._consts)
+        return self._dtypes
 
     def dtype(self, name: str) -> int | None:
         """The element type of a value, or None if even shape inference cannot tell."""
-        if self._dtypes is None:
-            self._dtypes, self._shapes = _declared(self._proto)
-            _propagate_dtypes(self._proto, self._dtypes)
-        dtype = self._dtypes.get(name)
+        dtypes = self._build()
+        dtype = dtypes.get(name)
         if dtype is None and not self._inferred:
             self._infer()
-            dtype = self._dtypes.get(name)
+            dtype = dtypes.get(name)
         return dtype
 
     def shape(self, name: str) -> Shape | None:
         """The shape of a value (None entries are symbolic dims), or None if its rank is unknown."""
-        self.dtype(name)
-        assert self._shapes is not None
+        self._build()
         shape = self._shapes.get(name)
         if shape is None and not self._inferred:
             self._infer()
@@ -56,83 +64,144 @@ class TypeIndex:
 
     def const(self, name: str) -> np.ndarray | None:
         """The value of a small constant (initializer or Constant output), else None."""
-        if self._consts is None:
-            self._consts = _small_constants(self._proto)
-        return self._consts.get(name)
+        if name in self._values:
+            return self._values[name]
+        self._build()
+        source = self._consts.get(name)
+        value = None if source is None else _small_value(source)
+        self._values[name] = value
+        return value
 
     def _infer(self) -> None:
         self._inferred = True
         inferred = onnx.shape_inference.infer_shapes(self._proto, check_type=False, strict_mode=False)
-        dtypes, shapes = _declared(inferred)
-        assert self._dtypes is not None and self._shapes is not None
+        shapes: dict[str, Shape] = {}
+        dtypes = _declared(inferred, shapes, {})
+        assert self._dtypes is not None
         for name, dtype in dtypes.items():
             self._dtypes.setdefault(name, dtype)
         for name, shape in shapes.items():
             self._shapes.setdefault(name, shape)
 
 
-def _declared(proto: onnx.ModelProto) -> tuple[dict[str, int], dict[str, Shape]]:
+def _declared(
+    proto: onnx.ModelProto, shapes: dict[str, Shape], consts: dict[str, onnx.TensorProto | onnx.AttributeProto]
+) -> dict[str, int]:
+    """Element types and shapes the graphs declare (inputs, outputs, value_info, initializers)."""
     dtypes: dict[str, int] = {}
-    shapes: dict[str, Shape] = {}
     for scope in iter_scopes(proto):
         owner = scope.owner
-        if isinstance(owner, onnx.GraphProto):
-            for info in (*owner.input, *owner.output, *owner.value_info):
-                if not info.type.HasField("tensor_type"):
-                    continue
-                tensor_type = info.type.tensor_type
-                if tensor_type.elem_type:
-                    dtypes[info.name] = tensor_type.elem_type
-                if tensor_type.HasField("shape"):
-                    shapes[info.name] = tuple(
-                        d.dim_value if d.HasField("dim_value") else None for d in tensor_type.shape.dim
-                    )
-            for tensor in owner.initializer:
-                dtypes[tensor.name] = tensor.data_type
-                shapes[tensor.name] = tuple(tensor.dims)
-        for node in scope.nodes:
-            if node.op_type == "Constant" and node.attribute and node.attribute[0].type == onnx.AttributeProto.TENSOR:
-                dtypes[node.output[0]] = node.attribute[0].t.data_type
-                shapes[node.output[0]] = tuple(node.attribute[0].t.dims)
-    return dtypes, shapes
-
-
-def _propagate_dtypes(proto: onnx.ModelProto, types: dict[str, int]) -> None:
-    for scope in iter_scopes(proto):
-        if scope.is_function:
+        if not isinstance(owner, onnx.GraphProto):
             continue
-        for node in scope.nodes:
-            domain = "" if node.domain == "ai.onnx" else node.domain
-            if domain not in scope.opsets:
+        for info in (*owner.input, *owner.output, *owner.value_info):
+            if not info.type.HasField("tensor_type"):
                 continue
-            to = next((int(a.i) for a in node.attribute if a.name == "to"), None)
-            dtypes = output_dtypes(node.op_type, domain, scope.opsets[domain], [types.get(i) for i in node.input], to)
-            for out, dtype in zip(node.output, dtypes, strict=False):
-                if out and dtype and out not in types:
-                    types[out] = dtype
+            tensor_type = info.type.tensor_type
+            if tensor_type.elem_type:
+                dtypes[info.name] = tensor_type.elem_type
+            if tensor_type.HasField("shape"):
+                shapes[info.name] = tuple(
+                    d.dim_value if d.HasField("dim_value") else None for d in tensor_type.shape.dim
+                )
+        for tensor in owner.initializer:
+            dtypes[tensor.name] = tensor.data_type
+            shapes[tensor.name] = tuple(tensor.dims)
+            consts[tensor.name] = tensor
+    return dtypes
 
 
-def _small_constants(proto: onnx.ModelProto) -> dict[str, np.ndarray]:
-    external = {t.name for t in external_tensors(proto)}
-    consts: dict[str, np.ndarray] = {}
+#: Propagation rules (see ``_rule``): skip the node, a Constant, or the general schema lookup.
+_SKIP, _CONSTANT, _GENERAL = -1, -2, -3
+
+
+def _rule(op_type: str, domain: str, opsets: dict[str, int], in_function: bool) -> int:
+    """How a node of this op types its outputs: as its input k (k >= 0), or a marker above.
+
+    Function bodies name their values locally, so only their Constants are recorded.
+    """
+    domain = "" if domain == "ai.onnx" else domain
+    if domain not in opsets:
+        return _SKIP
+    if op_type == "Constant" and domain == "":
+        return _CONSTANT
+    if in_function:
+        return _SKIP
+    if domain == "" and op_type in ("Cast", "CastLike"):
+        return _GENERAL
+    sources = output_type_sources(op_type, domain, opsets[domain])
+    firsts = {same[0] if same and fixed is None else None for same, fixed in sources}
+    if len(firsts) == 1:
+        first = firsts.pop()
+        if first is not None:
+            return first
+    return _GENERAL
+
+
+def _scan(
+    proto: onnx.ModelProto, shapes: dict[str, Shape], consts: dict[str, onnx.TensorProto | onnx.AttributeProto]
+) -> dict[str, int]:
+    dtypes = _declared(proto, shapes, consts)
     for scope in iter_scopes(proto):
-        owner = scope.owner
-        if isinstance(owner, onnx.GraphProto):
-            for tensor in owner.initializer:
-                if tensor.name not in external and int(np.prod(tensor.dims)) <= SMALL:
-                    consts[tensor.name] = numpy_helper.to_array(tensor)
+        rules: dict[tuple[str, str], int] = {}
+        opsets, in_function = scope.opsets, scope.is_function
         for node in scope.nodes:
-            if node.op_type != "Constant" or not node.attribute:
-                continue
-            attr = node.attribute[0]
-            if attr.type == onnx.AttributeProto.TENSOR and int(np.prod(attr.t.dims)) <= SMALL:
-                consts[node.output[0]] = numpy_helper.to_array(attr.t)
-            elif attr.name == "value_float":
-                consts[node.output[0]] = np.asarray(attr.f, dtype=np.float32)
-            elif attr.name == "value_int":
-                consts[node.output[0]] = np.asarray(attr.i, dtype=np.int64)
-            elif attr.name == "value_floats" and len(attr.floats) <= SMALL:
-                consts[node.output[0]] = np.asarray(list(attr.floats), dtype=np.float32)
-            elif attr.name == "value_ints" and len(attr.ints) <= SMALL:
-                consts[node.output[0]] = np.asarray(list(attr.ints), dtype=np.int64)
-    return consts
+            key = (node.op_type, node.domain)
+            kind = rules.get(key)
+            if kind is None:
+                kind = rules[key] = _rule(*key, opsets, in_function)
+            if kind >= 0:
+                inputs = node.input
+                if len(inputs) > kind:
+                    dtype = dtypes.get(inputs[kind])
+                    if dtype:
+                        for out in node.output:
+                            if out and out not in dtypes:
+                                dtypes[out] = dtype
+            elif kind == _CONSTANT:
+                if node.attribute:
+                    attr = node.attribute[0]
+                    out = node.output[0]
+                    consts[out] = attr
+                    if attr.type == onnx.AttributeProto.TENSOR:
+                        dtypes[out] = attr.t.data_type
+                        shapes[out] = tuple(attr.t.dims)
+                    elif attr.name in _ATTRIBUTE_CONSTANTS:
+                        dtypes.setdefault(out, _ATTRIBUTE_CONSTANTS[attr.name])
+            elif kind == _GENERAL:
+                domain = "" if node.domain == "ai.onnx" else node.domain
+                to = next((int(a.i) for a in node.attribute if a.name == "to"), None)
+                found = output_dtypes(node.op_type, domain, opsets[domain], [dtypes.get(i) for i in node.input], to)
+                for out, dtype in zip(node.output, found, strict=False):
+                    if out and dtype and out not in dtypes:
+                        dtypes[out] = dtype
+    return dtypes
+
+
+_ATTRIBUTE_CONSTANTS = {
+    "value_float": onnx.TensorProto.FLOAT,
+    "value_floats": onnx.TensorProto.FLOAT,
+    "value_int": onnx.TensorProto.INT64,
+    "value_ints": onnx.TensorProto.INT64,
+}
+
+
+def _small_value(source: onnx.TensorProto | onnx.AttributeProto) -> np.ndarray | None:
+    """The value of an initializer or a Constant's attribute, when small and stored inside the model."""
+    if isinstance(source, onnx.TensorProto):
+        if source.data_location == onnx.TensorProto.EXTERNAL or int(np.prod(source.dims)) > SMALL:
+            return None
+        return numpy_helper.to_array(source)
+    if source.type == onnx.AttributeProto.TENSOR:
+        tensor = source.t
+        if tensor.data_location == onnx.TensorProto.EXTERNAL or int(np.prod(tensor.dims)) > SMALL:
+            return None
+        return numpy_helper.to_array(tensor)
+    if source.name == "value_float":
+        return np.asarray(source.f, dtype=np.float32)
+    if source.name == "value_int":
+        return np.asarray(source.i, dtype=np.int64)
+    if source.name == "value_floats" and len(source.floats) <= SMALL:
+        return np.asarray(list(source.floats), dtype=np.float32)
+    if source.name == "value_ints" and len(source.ints) <= SMALL:
+        return np.asarray(list(source.ints), dtype=np.int64)
+    return None
