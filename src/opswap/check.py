@@ -138,15 +138,22 @@ class Judge:
         self._static: set[str] | None = None
         self._added: set[str] = set()
         self._types: TypeIndex | None = None
+        self._scopes: list[Scope] | None = None
         self._local_functions = {(f.domain, f.name) for f in proto.functions}
         self._cache: dict[tuple[str, str, int | None], Verdict] = {}
 
-    def scan(self, scope: Scope) -> Iterator[tuple[int, onnx.NodeProto, Verdict, int | None]]:
-        """Each node of ``scope`` that is not plainly legal: position, node, verdict, op version.
+    def scan(
+        self, scope: Scope, errors_only: bool = False
+    ) -> Iterator[tuple[int, onnx.NodeProto, Verdict, int | None, object]]:
+        """Each node of ``scope`` that is not plainly legal: position, node, verdict, op version, group.
+
+        ``group`` is one object for all nodes of an op whose verdict does not depend on the node
+        (callers may key on its ``id`` while the scan runs), None for nodes judged one by one.
 
         The hot loop of check and legalize: per node it reads the op type and domain and looks up a
         verdict cached per op; only ops whose profile entry constrains attributes, inputs, dtypes or
-        shapes are judged node by node.
+        shapes are judged node by node. ``errors_only`` skips warnings and caveats, and versions the
+        target does not list (lowering's job, not a rewrite's).
         """
         opsets = scope.opsets
         fixed: dict[tuple[str, str], tuple[Verdict, int | None]] = {}
@@ -154,15 +161,20 @@ class Judge:
             key = (node.op_type, node.domain)
             cached = fixed.get(key)
             if cached is None:
-                cached = fixed[key] = self._op_verdict(key, opsets)
+                cached = self._op_verdict(key, opsets)
+                if errors_only and cached[0] is not _PER_NODE and not _is_rewritable(cached[0]):
+                    cached = (OK, cached[1])
+                fixed[key] = cached
             verdict = cached[0]
             if verdict is OK or verdict is _CALL:
                 continue
             if verdict is _PER_NODE:
                 verdict = self.target.verdict(node, cached[1], self)
-                if verdict.level == Level.OK:
+                if verdict.level == Level.OK or (errors_only and not _is_rewritable(verdict)):
                     continue
-            yield index, node, verdict, cached[1]
+                yield index, node, verdict, cached[1], None
+            else:
+                yield index, node, verdict, cached[1], cached
 
     def _op_verdict(self, key: tuple[str, str], opsets: dict[str, int]) -> tuple[Verdict, int | None]:
         op_type, domain = key
@@ -175,25 +187,34 @@ class Judge:
             return _PER_NODE, since
         return self.verdict(probe, opsets), since
 
-    def _index(self) -> TypeIndex:
+    @property
+    def scopes(self) -> list[Scope]:
+        """The model's scopes, found once (a walk over every node) and shared by all passes."""
+        if self._scopes is None:
+            self._scopes = list(iter_scopes(self._proto))
+        return self._scopes
+
+    @property
+    def types(self) -> TypeIndex:
+        """Element types, shapes and small constants of the model's values (built when first asked)."""
         if self._types is None:
-            self._types = TypeIndex(self._proto)
+            self._types = TypeIndex(self._proto, self.scopes)
         return self._types
 
     def dtype(self, name: str) -> int | None:
         """The element type of a value."""
-        return self._index().dtype(name)
+        return self.types.dtype(name)
 
     def shape(self, name: str) -> tuple[int | None, ...] | None:
         """The shape of a value."""
-        return self._index().shape(name)
+        return self.types.shape(name)
 
     def is_static(self, name: str) -> bool:
         """Whether a value is a constant: an initializer, a Constant node's output, or a rewrite's constant."""
         if name in self._added:
             return True
         if self._static is None:
-            self._static = _static_names(self._proto)
+            self._static = _static_names(self.scopes)
         return name in self._static
 
     def mark_static(self, name: str) -> None:
@@ -223,9 +244,13 @@ class Judge:
         return since_version(node.op_type, domain, opsets[domain]) if domain in opsets else None
 
 
-def _static_names(proto: onnx.ModelProto) -> set[str]:
+def _is_rewritable(verdict: Verdict) -> bool:
+    return not verdict.legal and not verdict.version_only
+
+
+def _static_names(scopes: list[Scope]) -> set[str]:
     names: set[str] = set()
-    for scope in iter_scopes(proto):
+    for scope in scopes:
         if isinstance(scope.owner, onnx.GraphProto):
             names.update(t.name for t in scope.owner.initializer)
         names.update(n.output[0] for n in scope.nodes if n.op_type == "Constant" and n.domain in ("", "ai.onnx"))
@@ -254,19 +279,21 @@ def _check(model: Model, target: Target, on_scope: Callable[[Scope], None] | Non
                 f"opset {model.opset} outside the opsets {target.name} reads ({low} to {high})",
             )
         )
-    for scope in iter_scopes(model.proto):
+    for scope in judge.scopes:
         if on_scope is not None:
             on_scope(scope)
         report.node_count += len(scope.nodes)
         found, path = report._found, scope.path
         prefix = "" if path == "main" else f"{path}/"
-        for index, node, verdict, since in judge.scan(scope):
-            op_type = node.op_type
-            kind = (op_type, node.domain, path, since, verdict.level, verdict.reason)
-            labels = found.get(kind)
+        by_group: dict[int, list[str]] = {}
+        for index, node, verdict, since, group in judge.scan(scope):
+            labels = by_group.get(id(group)) if group is not None else None
             if labels is None:
-                labels = found[kind] = []
-            labels.append(prefix + (node.name or f"{op_type}#{index}"))
+                kind = (node.op_type, node.domain, path, since, verdict.level, verdict.reason)
+                labels = found.setdefault(kind, [])
+                if group is not None:
+                    by_group[id(group)] = labels
+            labels.append(prefix + (node.name or f"{node.op_type}#{index}"))
     return report
 
 

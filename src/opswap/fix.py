@@ -12,6 +12,7 @@ import numpy as np
 from opswap.check import CheckReport, check
 from opswap.converters import ConverterResult, run_converter
 from opswap.errors import ModelError
+from opswap.graphs import no_gc
 from opswap.legalize import LegalizeReport, legalize
 from opswap.model import Model, copy, save
 from opswap.opsets import Lowering, LoweringError, best_opset, lower
@@ -101,6 +102,39 @@ def fix(
     """
     if output is not None and model.path is not None and not in_place and _same_file(model.path, output):
         raise ModelError(f"{output}: output is the input file; pass --in-place to overwrite it")
+    with no_gc():  # one pause for the whole job (see graphs.no_gc)
+        return _fix(
+            model,
+            target,
+            output,
+            run_verify,
+            samples,
+            input_shapes,
+            inputs,
+            rtol,
+            allow_partial,
+            allow_approx,
+            lower_opset,
+            convert,
+            stage,
+        )
+
+
+def _fix(
+    model: Model,
+    target: Target,
+    output: Path | None,
+    run_verify: bool,
+    samples: int,
+    input_shapes: Mapping[str, list[int]] | None,
+    inputs: list[dict[str, np.ndarray]] | None,
+    rtol: float,
+    allow_partial: bool,
+    allow_approx: bool,
+    lower_opset: int | str | None,
+    convert: bool,
+    stage: StageFactory | None,
+) -> FixReport:
     before = check(model, target)
     original = copy(model) if run_verify else None
     illegal = before.count(Level.ERROR)

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import onnx
+from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
 
 _GRAPH = onnx.AttributeProto.GRAPH
 _GRAPHS = onnx.AttributeProto.GRAPHS
@@ -35,9 +36,9 @@ class Scope:
         return isinstance(self.owner, onnx.FunctionProto)
 
     @property
-    def nodes(self) -> list[onnx.NodeProto]:
+    def nodes(self) -> RepeatedCompositeFieldContainer[onnx.NodeProto]:
         """The scope's nodes, in order (a live protobuf container)."""
-        return self.owner.node  # type: ignore[return-value,no-any-return]
+        return self.owner.node
 
 
 def opset_map(opset_import: object) -> dict[str, int]:

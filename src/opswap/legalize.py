@@ -23,12 +23,11 @@ import onnx
 from onnx import helper
 
 from opswap.check import Judge
-from opswap.graphs import Scope, iter_scopes, node_label
+from opswap.graphs import Scope, iter_scopes, no_gc, node_label
 from opswap.model import Model
 from opswap.rules.base import Builder, ConstantPool, NameGen, Rule, RuleNotApplicable, Value, rules_for
 from opswap.rules.certificates import describe, recorded
-from opswap.targets import Level, Target, op_name
-from opswap.typeinfo import TypeIndex
+from opswap.targets import Level, Target, Verdict, op_name
 
 #: How many rewrite steps a route may chain (HardSwish -> HardSigmoid -> Clip is 2).
 MAX_DEPTH = 4
@@ -153,40 +152,77 @@ class LegalizeReport:
         }
 
 
-@dataclass(frozen=True)
 class _Template:
-    """The replacement of one node, to copy for other nodes that share its route key."""
+    """The replacement of one node, compiled to be copied for other nodes that share its route key.
 
-    inputs: tuple[str, ...]
-    outputs: tuple[str, ...]
-    nodes: list[onnx.NodeProto]
+    Each template node is stored with its wiring: which of its inputs and outputs are the source
+    node's inputs, the source node's outputs, or values local to the replacement (fresh names per
+    copy). Other names are shared constants and stay as they are.
+    """
 
-    def instantiate(self, node: onnx.NodeProto, names: NameGen, provenance: str) -> list[onnx.NodeProto]:
+    def __init__(self, inputs: list[str], outputs: list[str], nodes: list[onnx.NodeProto]) -> None:
+        slots: dict[str, tuple[int, int]] = {}
+        for k, name in enumerate(inputs):
+            if name:
+                slots.setdefault(name, (_INPUT, k))
+        for k, name in enumerate(outputs):
+            if name:
+                slots[name] = (_OUTPUT, k)
+        self.locals = 0
+        for n in nodes:
+            for name in n.output:
+                if name and name not in slots:
+                    slots[name] = (_LOCAL, self.locals)
+                    self.locals += 1
+        self.steps: list[tuple[onnx.NodeProto, tuple[tuple[int, int, int, int], ...], str, str, int]] = []
+        for n in nodes:
+            wires = tuple(
+                (which, i, *slots[name])
+                for which, names in ((0, n.input), (1, n.output))
+                for i, name in enumerate(names)
+                if name in slots
+            )
+            doc_head = n.doc_string.rsplit(" from ", 1)[0] + " from "
+            source = next((i for i, e in enumerate(n.metadata_props) if e.key == "opswap.source"), -1)
+            self.steps.append((n, wires, f"/{n.op_type}", doc_head, source))
+
+    def instantiate(
+        self, node: onnx.NodeProto, names: NameGen, provenance: str, add: Callable[[], onnx.NodeProto]
+    ) -> list[onnx.NodeProto]:
         """Copies of the template's nodes wired to ``node``'s inputs and outputs, with fresh names.
 
-        Names the template does not produce or take as input are shared constants and stay as they are.
+        The copies but the last are made by ``add`` (appended to the scope's node list, to be moved
+        into place by ``_splice``); the last is written over ``node`` itself, which it replaces.
         """
-        mapping = dict(zip(self.inputs, node.input, strict=True))
-        mapping.update(zip(self.outputs, node.output, strict=True))
-        prefix = node.name or node.output[0]
+        inputs, outputs = list(node.input), list(node.output)
+        prefix = node.name or outputs[0]
+        local: list[str] = [""] * self.locals
         result = []
-        for original in self.nodes:
-            new = onnx.NodeProto()
+        last = len(self.steps) - 1
+        for step, (original, wires, op_suffix, doc_head, source) in enumerate(self.steps):
+            new = node if step == last else add()
             new.CopyFrom(original)
-            for i, name in enumerate(new.input):
-                if name in mapping:
-                    new.input[i] = mapping[name]
-            for i, name in enumerate(new.output):
-                if name not in mapping:
-                    mapping[name] = names.fresh(f"{prefix}/{original.op_type}")
-                new.output[i] = mapping[name]
-            new.name = names.fresh(f"{prefix}/{original.op_type}")
-            new.doc_string = original.doc_string.rsplit(" from ", 1)[0] + f" from {provenance}"
-            for entry in new.metadata_props:
-                if entry.key == "opswap.source":
-                    entry.value = provenance
+            for which, i, kind, k in wires:
+                if kind == _INPUT:
+                    name = inputs[k]
+                elif kind == _OUTPUT:
+                    name = outputs[k]
+                else:
+                    name = local[k] or names.fresh(prefix + op_suffix)
+                    local[k] = name
+                if which == 0:
+                    new.input[i] = name
+                else:
+                    new.output[i] = name
+            new.name = names.fresh(prefix + op_suffix)
+            new.doc_string = doc_head + provenance
+            if source >= 0:
+                new.metadata_props[source].value = provenance
             result.append(new)
         return result
+
+
+_INPUT, _OUTPUT, _LOCAL = 0, 1, 2
 
 
 class _Planner:
@@ -197,15 +233,16 @@ class _Planner:
         self.allow_approx = allow_approx
         self.target = target
         self.judge = judge
-        self.types = TypeIndex(proto)
+        self.types = judge.types
         self._plans: dict[tuple[Any, ...], Route | DeadEnd] = {}
         self._templates: dict[tuple[Any, ...], _Template] = {}
+        self._shape_ops: dict[tuple[str, str], bool] = {}
         self._scratch_names = NameGen()
 
     # -- what a route depends on ----------------------------------------------------------------
 
     def _inputs(self, node: onnx.NodeProto, known: dict[str, Value]) -> tuple[Value | None, ...]:
-        shapes = any(r.shapes for r in rules_for(node.op_type, node.domain))
+        shapes = self.needs_shapes(node)
         resolved: list[Value | None] = []
         for name in node.input:
             if not name:
@@ -218,25 +255,46 @@ class _Planner:
                 resolved.append(Value(name, dtype, shape, self.types.const(name)))
         return tuple(resolved)
 
-    def _key(self, node: onnx.NodeProto, scope: Scope, inputs: tuple[Value | None, ...], depth: int) -> tuple[Any, ...]:
-        """The op, its version and attributes, what is known of its inputs, and their aliasing."""
+    def needs_shapes(self, node: onnx.NodeProto) -> bool:
+        """Whether a rule for the node's op reads input shapes."""
+        key = (node.op_type, node.domain)
+        shapes = self._shape_ops.get(key)
+        if shapes is None:
+            shapes = self._shape_ops[key] = any(r.shapes for r in rules_for(*key))
+        return shapes
+
+    def _key(
+        self, node: onnx.NodeProto, scope: Scope, known: dict[str, Value], depth: int, since: int | None
+    ) -> tuple[Any, ...]:
+        """The op, its version and attributes, what is known of its inputs, and their aliasing.
+
+        Computed for every illegal node (the cache of routes and templates is keyed by it), so it
+        reads names and dictionaries only; Values are built on a cache miss.
+        """
         names = list(node.input)
+        shapes = self.needs_shapes(node)
+        types = self.types
+        dtypes, constants = types.known()
+        facts: list[Any] = []
+        for name in names:
+            value = known.get(name) if known else None
+            if not name:
+                facts.append(None)
+                continue
+            if value is None:
+                dtype = dtypes.get(name) or types.dtype(name) or onnx.TensorProto.UNDEFINED
+                shape = types.shape(name) if shapes else None
+                const = types.const(name) if name in constants else None
+            else:
+                dtype, shape, const = value.dtype, value.shape, value.const
+            facts.append((dtype, shape, None if const is None else (const.dtype.str, const.shape, const.tobytes())))
         return (
             node.op_type,
             node.domain,
-            self.judge.since(node, scope.opsets),
+            since,
             tuple(a.SerializeToString() for a in node.attribute),
-            tuple(
-                None
-                if v is None
-                else (
-                    v.dtype,
-                    v.shape,
-                    None if v.const is None else (v.const.dtype.str, v.const.shape, v.const.tobytes()),
-                )
-                for v in inputs
-            ),
-            tuple(names.index(i) if i else -1 for i in names),
+            tuple(facts),
+            None if len(set(names)) == len(names) else tuple(names.index(i) if i else -1 for i in names),
             tuple(bool(o) for o in node.output),
             scope.is_function,
             scope.opsets.get("", 0),
@@ -249,20 +307,20 @@ class _Planner:
         self, node: onnx.NodeProto, scope: Scope, known: dict[str, Value], depth: int = MAX_DEPTH
     ) -> tuple[tuple[Any, ...], Route | DeadEnd]:
         """The cheapest legal route for ``node`` (or why there is none), and the key it is cached by."""
-        inputs = self._inputs(node, known)
-        key = self._key(node, scope, inputs, depth)
+        key = self._key(node, scope, known, depth, self.judge.since(node, scope.opsets))
         cached = self._plans.get(key)
         if cached is None:
-            cached = self._plans[key] = self._search(node, scope, inputs, depth)
+            cached = self._plans[key] = self._search(node, scope, self._inputs(node, known), depth)
         return key, cached
 
     def replace(
         self, node: onnx.NodeProto, scope: Scope, names: NameGen, constants: ConstantPool, provenance: str
     ) -> tuple[Route, list[onnx.NodeProto]] | DeadEnd:
-        """The nodes that replace ``node``, or why there are none.
+        """Rewrite ``node`` in place (see ``_Template.instantiate``): the nodes now standing for it.
 
-        The first node with a given key runs the rules; the others copy its result with their own
-        names (running rule code per node costs several times more).
+        Or, without changing anything, why no route exists. The first node with a given key runs
+        the rules; the others copy its result with their own names (running rule code per node
+        costs several times more).
         """
         key, route = self.plan(node, scope, {})
         if isinstance(route, DeadEnd):
@@ -270,9 +328,14 @@ class _Planner:
         template = self._templates.get(key)
         if template is None:
             nodes = self.apply(route, node, scope, names, constants, {}, provenance)
-            self._templates[key] = _Template(tuple(node.input), tuple(node.output), nodes)
-            return route, nodes
-        return route, template.instantiate(node, names, provenance)
+            if not nodes:
+                raise AssertionError(f"{route.rule.id} emitted no nodes")
+            template = self._templates[key] = _Template(list(node.input), list(node.output), nodes)
+            placed = [scope.nodes.add() for _ in nodes[:-1]] + [node]
+            for target, new in zip(placed, nodes, strict=True):
+                target.CopyFrom(new)
+            return route, placed
+        return route, template.instantiate(node, names, provenance, scope.nodes.add)
 
     def _search(
         self, node: onnx.NodeProto, scope: Scope, inputs: tuple[Value | None, ...], depth: int
@@ -408,16 +471,43 @@ def _rename_output(nodes: list[onnx.NodeProto], old: str, new: str) -> None:
                 n.input[i] = new
 
 
+#: Models up to this size are serialized once to find a token no name contains (see ``unused_token``).
+_SEARCH_LIMIT = 1 << 28
+
+
+def unused_token(proto: onnx.ModelProto) -> str:
+    """A word that occurs in no name of the model: ``opswap``, or ``opswap1``... if a run left it.
+
+    Names holding it are new by construction (see ``NameGen``). Found by one search of the
+    serialized model (C speed), or for models over 256 MiB by walking every name.
+    """
+    if proto.ByteSize() <= _SEARCH_LIMIT:
+        blob = proto.SerializeToString()
+
+        def taken(token: str) -> bool:
+            return token.encode() in blob
+    else:
+        used = _used_names(proto)
+
+        def taken(token: str) -> bool:
+            return any(token in name for name in used)
+
+    k = 0
+    while taken(token := f"opswap{k or ''}"):
+        k += 1
+    return token
+
+
 def _used_names(proto: onnx.ModelProto) -> set[str]:
     used: set[str] = set()
     for scope in iter_scopes(proto):
         owner = scope.owner
         if isinstance(owner, onnx.GraphProto):
-            used.update(i.name for i in owner.input)
-            used.update(t.name for t in owner.initializer)
+            used.update(i.name for i in (*owner.input, *owner.output, *owner.value_info, *owner.initializer))
         else:
-            used.update(owner.input)
+            used.update((*owner.input, *owner.output, owner.name))
         for n in scope.nodes:
+            used.update(n.input)
             used.update(n.output)
             used.add(n.name)
     return used
@@ -435,59 +525,91 @@ def legalize(
     Exact rules only, unless ``allow_approx``: then rules with a stated error bound may be used, and
     the report shows their bounds. Returns what changed and, for nodes left illegal, why no route exists.
     """
+    with no_gc():
+        return _legalize(model, target, on_node, allow_approx)
+
+
+def _legalize(model: Model, target: Target, on_node: Callable[[], None] | None, allow_approx: bool) -> LegalizeReport:
     proto = model.proto
     judge = Judge(proto, target)
     planner = _Planner(proto, target, judge, allow_approx)
     report = LegalizeReport(target=target.name)
-    rewrites: dict[tuple[str, str, str], Rewrite] = {}
+    rewrites: dict[tuple[str, str, int], Rewrite] = {}
     unresolved: dict[tuple[str, str], Unresolved] = {}
     names: NameGen | None = None
     constants: ConstantPool | None = None
+    # Every illegal node is found before any is rewritten: rewrites happen in place (a replacement's
+    # first nodes are appended, then moved into position), so a scope is not in order until spliced.
+    work = [(scope, [(i, n, v) for i, n, v, _, _ in judge.scan(scope, errors_only=True)]) for scope in judge.scopes]
+    _shapes_before_rewriting(planner, work)
     # Innermost scopes first, so a parent rebuilt below carries its already-rewritten subgraphs.
-    for scope in reversed(list(iter_scopes(proto))):
+    for scope, illegal in reversed(work):
         replaced: dict[int, list[onnx.NodeProto]] = {}
-        for index, node in enumerate(scope.nodes):
-            if judge.is_function_call(node):
-                continue
-            verdict = judge.verdict(node, scope.opsets)
-            if verdict.legal or verdict.version_only:  # versions are lowering's job, not a rule's
-                continue
+        prefix = "" if scope.path == "main" else f"{scope.path}/"
+        for index, node, verdict in illegal:
             if on_node is not None:
                 on_node()
-            label = node_label(node, index)
-            label = label if scope.path == "main" else f"{scope.path}/{label}"
+            label = prefix + node_label(node, index)
+            op_type, domain = node.op_type, node.domain  # the node is overwritten by its replacement
             if names is None or constants is None:
-                names = NameGen(_used_names(proto))
+                names = NameGen(token=unused_token(proto))
                 constants = ConstantPool(proto.graph, names, proto.ir_version, on_new=judge.mark_static)
             outcome = planner.replace(node, scope, names, constants, label)
             if isinstance(outcome, DeadEnd):
-                key = (node.op_type, node.domain)
-                entry = unresolved.get(key)
+                entry = unresolved.get((op_type, domain))
                 if entry is None:
-                    reason = judge.verdict(node, scope.opsets).reason
-                    entry = unresolved[key] = Unresolved(node.op_type, node.domain, reason, outcome.explain())
+                    entry = unresolved[op_type, domain] = Unresolved(op_type, domain, verdict.reason, outcome.explain())
                 entry.nodes.append(label)
                 continue
             plan, replaced[index] = outcome
-            key3 = (node.op_type, node.domain, plan.describe())
-            rewrite = rewrites.get(key3)
+            rewrite = rewrites.get((op_type, domain, id(plan)))  # routes are cached: one object per route
             if rewrite is None:
-                rewrite = rewrites[key3] = Rewrite(node.op_type, node.domain, plan.describe(), plan.exact, plan.bounds)
+                rewrite = Rewrite(op_type, domain, plan.describe(), plan.exact, plan.bounds)
+                rewrites[op_type, domain, id(plan)] = rewrite
             rewrite.nodes.append(label)
             report.nodes_removed += 1
             report.nodes_added += len(replaced[index])
         if replaced:
             _splice(scope, replaced)
-    report.rewrites = sorted(rewrites.values(), key=lambda r: (-len(r.nodes), r.op_type))
+    merged: dict[tuple[str, str, str], Rewrite] = {}
+    for rewrite in rewrites.values():
+        same = merged.setdefault((rewrite.op_type, rewrite.domain, rewrite.route), rewrite)
+        if same is not rewrite:
+            same.nodes.extend(rewrite.nodes)
+    report.rewrites = sorted(merged.values(), key=lambda r: (-len(r.nodes), r.op_type))
     report.unresolved = sorted(unresolved.values(), key=lambda u: (-len(u.nodes), u.op_type))
     return report
 
 
+def _shapes_before_rewriting(
+    planner: _Planner, work: list[tuple[Scope, list[tuple[int, onnx.NodeProto, Verdict]]]]
+) -> None:
+    """Look up the input shapes rules will ask for while the graph is still whole.
+
+    A shape the model does not declare comes from onnx's shape inference, which needs the nodes in
+    order; asked for in the middle of rewriting, it would see a scope half spliced.
+    """
+    for _, illegal in work:
+        for _, node, _ in illegal:
+            if planner.needs_shapes(node):
+                for name in node.input:
+                    if name:
+                        planner.types.shape(name)
+
+
 def _splice(scope: Scope, replaced: dict[int, list[onnx.NodeProto]]) -> None:
-    """Put each replacement where its node stood, keeping the graph topologically sorted."""
-    old = list(scope.nodes)
-    new: list[onnx.NodeProto] = []
-    for index, node in enumerate(old):
-        new.extend(replaced.get(index, (node,)))
-    del scope.nodes[:]
-    scope.nodes.extend(new)
+    """Move each replacement's new nodes to just before the node they replace (now its last node).
+
+    They were appended to the scope's list as they were made; one stable sort puts them in place,
+    keeping the list topologically sorted, without copying the nodes that stay (rebuilding the list
+    copies every node, twice over for nodes still referenced from Python).
+    """
+    nodes = scope.nodes
+    # Holding every element keeps its wrapper alive, so id() names one node for the whole sort.
+    elements = list(nodes)
+    added = sum(len(new) - 1 for new in replaced.values())
+    order = {id(n): 2 * i + 1 for i, n in enumerate(elements[: len(elements) - added])}
+    for index, new in replaced.items():
+        for n in new[:-1]:
+            order[id(n)] = 2 * index
+    nodes.sort(key=lambda n: order[id(n)])

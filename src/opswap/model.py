@@ -18,13 +18,10 @@ from pathlib import Path
 from typing import BinaryIO
 
 import onnx
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, EncodeError
 
 from opswap.errors import ModelError
 from opswap.graphs import iter_tensors
-
-#: Protobuf cannot serialize a message of 2 GiB or more.
-_PROTOBUF_LIMIT = 2**31 - 1
 
 
 @dataclass
@@ -72,13 +69,15 @@ def load(path: str | os.PathLike[str]) -> Model:
     if p.stat().st_size == 0:
         raise ModelError(f"{p}: empty file, not an ONNX model")
     try:
-        proto = onnx.load(str(p), load_external_data=False)
-    except (DecodeError, RuntimeWarning, ValueError) as exc:
-        raise ModelError(f"{p}: not an ONNX model ({_first_line(exc)})") from None
+        data = p.read_bytes()
     except OSError as exc:
         raise ModelError(f"{p}: cannot read ({exc.strerror or exc})") from None
+    try:
+        proto = onnx.ModelProto.FromString(data)
+    except (DecodeError, RuntimeWarning, ValueError) as exc:
+        raise ModelError(f"{p}: not an ONNX model ({_first_line(exc)})") from None
     model = Model(proto, p, p.resolve().parent)
-    validate(model)
+    validate(model, data)
     return model
 
 
@@ -96,8 +95,11 @@ def copy(model: Model) -> Model:
     return Model(proto, model.path, model.base_dir, model.label)
 
 
-def validate(model: Model) -> None:
-    """Reject what is not a usable ONNX model, with the reason in one line."""
+def validate(model: Model, data: bytes | None = None) -> None:
+    """Reject what is not a usable ONNX model, with the reason in one line.
+
+    ``data`` is the model's serialized form when the caller has it (the file's bytes).
+    """
     proto, name = model.proto, model.name
     if not proto.HasField("graph") or proto.ir_version <= 0:
         raise ModelError(f"{name}: not an ONNX model (no graph or IR version)")
@@ -106,19 +108,40 @@ def validate(model: Model) -> None:
             f"{name}: IR version {proto.ir_version} is newer than this onnx supports ({onnx.IR_VERSION}); upgrade onnx"
         )
     default_opset(proto.opset_import, name)
+    if data is None:
+        data = _serialize(proto)
     has_external = False
-    for tensor in external_tensors(proto):
+    for tensor in external_tensors(proto, data):
         external_data_path(model, tensor)
         has_external = True
     try:
         # The checker resolves external data from the model file's folder only when given the path.
-        onnx.checker.check_model(str(model.path) if has_external and model.path else proto)
+        onnx.checker.check_model(str(model.path) if has_external and model.path else data or proto)
     except onnx.checker.ValidationError as exc:
         raise ModelError(f"{name}: invalid ONNX model: {_first_line(exc)}") from None
 
 
-def external_tensors(proto: onnx.ModelProto) -> Iterator[onnx.TensorProto]:
-    """Yield every tensor in the model whose data lives in an external file."""
+#: How ``data_location: EXTERNAL`` (field 14, varint 1) is serialized in a TensorProto.
+_EXTERNAL_MARK = bytes([14 << 3, onnx.TensorProto.EXTERNAL])
+
+
+def _serialize(proto: onnx.ModelProto) -> bytes | None:
+    """The serialized model, or None when it is over protobuf's 2 GiB limit."""
+    try:
+        data: bytes = proto.SerializeToString()
+        return data
+    except (EncodeError, ValueError):
+        return None
+
+
+def external_tensors(proto: onnx.ModelProto, data: bytes | None = None) -> Iterator[onnx.TensorProto]:
+    """Yield every tensor in the model whose data lives in an external file.
+
+    ``data``, the model serialized, lets a byte search rule out external data without walking the
+    graph: no such tensor can be serialized without the two bytes of ``data_location: EXTERNAL``.
+    """
+    if data is not None and _EXTERNAL_MARK not in data:
+        return
     for tensor in iter_tensors(proto):
         if tensor.data_location == onnx.TensorProto.EXTERNAL:
             yield tensor
@@ -159,14 +182,14 @@ def save(model: Model, path: str | os.PathLike[str]) -> Path:
     folder = out.resolve().parent
     if not folder.is_dir():
         raise ModelError(f"{out}: output folder {folder} does not exist")
-    if model.proto.ByteSize() > _PROTOBUF_LIMIT:
+    data = _serialize(model.proto)
+    if data is None:
         raise ModelError(
             f"{out}: the model is over 2 GiB with its weights inside; "
             "store them as external data first (onnx.save(..., save_as_external_data=True))"
         )
     if folder != model.base_dir.resolve():
-        _copy_external_data(model, folder)
-    data = model.proto.SerializeToString()
+        _copy_external_data(model, folder, data)
     with _atomic_file(out) as handle:
         handle.write(data)
     return out
@@ -178,8 +201,8 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
         handle.write(text.encode("utf-8"))
 
 
-def _copy_external_data(model: Model, folder: Path) -> None:
-    locations = {_location(t): external_data_path(model, t) for t in external_tensors(model.proto)}
+def _copy_external_data(model: Model, folder: Path, data: bytes) -> None:
+    locations = {_location(t): external_data_path(model, t) for t in external_tensors(model.proto, data)}
     for location, source in locations.items():
         target = folder / location
         if target.exists():

@@ -13,7 +13,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from opswap.graphs import iter_scopes, no_gc
+from opswap.graphs import Scope, iter_scopes, no_gc
 from opswap.schemas import output_dtypes, output_type_sources
 
 #: Constants up to this many elements are read for rules (axes, shapes, bounds, scalars).
@@ -30,8 +30,9 @@ class TypeIndex:
     dictionary lookup or two.
     """
 
-    def __init__(self, proto: onnx.ModelProto) -> None:
+    def __init__(self, proto: onnx.ModelProto, scopes: list[Scope] | None = None) -> None:
         self._proto = proto
+        self._scopes = scopes
         self._dtypes: dict[str, int] | None = None
         self._shapes: dict[str, Shape] = {}
         self._consts: dict[str, onnx.TensorProto | onnx.AttributeProto] = {}
@@ -41,8 +42,13 @@ class TypeIndex:
     def _build(self) -> dict[str, int]:
         if self._dtypes is None:
             with no_gc():
-                self._dtypes = _scan(self._proto, self._shapes, self._consts)
+                scopes = self._scopes if self._scopes is not None else list(iter_scopes(self._proto))
+                self._dtypes = _scan(scopes, self._shapes, self._consts)
         return self._dtypes
+
+    def known(self) -> tuple[dict[str, int], dict[str, onnx.TensorProto | onnx.AttributeProto]]:
+        """For hot loops: element types found so far, and the names of constants (values via ``const``)."""
+        return self._build(), self._consts
 
     def dtype(self, name: str) -> int | None:
         """The element type of a value, or None if even shape inference cannot tell."""
@@ -76,7 +82,7 @@ class TypeIndex:
         self._inferred = True
         inferred = onnx.shape_inference.infer_shapes(self._proto, check_type=False, strict_mode=False)
         shapes: dict[str, Shape] = {}
-        dtypes = _declared(inferred, shapes, {})
+        dtypes = _declared(list(iter_scopes(inferred)), shapes, {})
         assert self._dtypes is not None
         for name, dtype in dtypes.items():
             self._dtypes.setdefault(name, dtype)
@@ -85,11 +91,11 @@ class TypeIndex:
 
 
 def _declared(
-    proto: onnx.ModelProto, shapes: dict[str, Shape], consts: dict[str, onnx.TensorProto | onnx.AttributeProto]
+    scopes: list[Scope], shapes: dict[str, Shape], consts: dict[str, onnx.TensorProto | onnx.AttributeProto]
 ) -> dict[str, int]:
     """Element types and shapes the graphs declare (inputs, outputs, value_info, initializers)."""
     dtypes: dict[str, int] = {}
-    for scope in iter_scopes(proto):
+    for scope in scopes:
         owner = scope.owner
         if not isinstance(owner, onnx.GraphProto):
             continue
@@ -138,10 +144,10 @@ def _rule(op_type: str, domain: str, opsets: dict[str, int], in_function: bool) 
 
 
 def _scan(
-    proto: onnx.ModelProto, shapes: dict[str, Shape], consts: dict[str, onnx.TensorProto | onnx.AttributeProto]
+    scopes: list[Scope], shapes: dict[str, Shape], consts: dict[str, onnx.TensorProto | onnx.AttributeProto]
 ) -> dict[str, int]:
-    dtypes = _declared(proto, shapes, consts)
-    for scope in iter_scopes(proto):
+    dtypes = _declared(scopes, shapes, consts)
+    for scope in scopes:
         rules: dict[tuple[str, str], int] = {}
         opsets, in_function = scope.opsets, scope.is_function
         for node in scope.nodes:

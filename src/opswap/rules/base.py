@@ -106,14 +106,24 @@ class ConstantPool:
 
 
 class NameGen:
-    """Fresh value and node names that collide with nothing already in the model."""
+    """Fresh value and node names that collide with nothing already in the model.
 
-    def __init__(self, used: Iterable[str] = ()) -> None:
+    Either checked against the names in use, or, for a whole model, made unique by a ``token`` that
+    occurs in no name of the model (see ``legalize.unused_token``): every name holding the token is
+    new, and a counter keeps the new ones apart. The latter needs no set of a million names.
+    """
+
+    def __init__(self, used: Iterable[str] = (), *, token: str = "") -> None:
         self._used = set(used)
         self._counters: dict[str, int] = {}
+        self._token = token
+        self._count = 0
 
     def fresh(self, base: str) -> str:
         """A new name starting with ``base``."""
+        if self._token:
+            self._count += 1
+            return f"{base}_{self._token}_{self._count}"
         k = self._counters.get(base, 0)
         while True:
             name = f"{base}_{k}"
