@@ -156,12 +156,14 @@ class Judge:
         target does not list (lowering's job, not a rewrite's).
         """
         opsets = scope.opsets
-        fixed: dict[tuple[str, str], tuple[Verdict, int | None]] = {}
+        # Keyed by the op type alone for the default domain (no tuple to build per node).
+        fixed: dict[str | tuple[str, str], tuple[Verdict, int | None]] = {}
         for index, node in enumerate(scope.nodes):
-            key = (node.op_type, node.domain)
+            op_type, domain = node.op_type, node.domain
+            key = (op_type, domain) if domain else op_type
             cached = fixed.get(key)
             if cached is None:
-                cached = self._op_verdict(key, opsets)
+                cached = self._op_verdict((op_type, domain), opsets)
                 if errors_only and cached[0] is not _PER_NODE and not _is_rewritable(cached[0]):
                     cached = (OK, cached[1])
                 fixed[key] = cached

@@ -148,21 +148,30 @@ def _scan(
 ) -> dict[str, int]:
     dtypes = _declared(scopes, shapes, consts)
     for scope in scopes:
-        rules: dict[tuple[str, str], int] = {}
+        # Keyed by the op type alone for the default domain (no tuple to build per node).
+        rules: dict[str | tuple[str, str], int] = {}
         opsets, in_function = scope.opsets, scope.is_function
+        known = dtypes.get
         for node in scope.nodes:
-            key = (node.op_type, node.domain)
+            op_type, domain = node.op_type, node.domain
+            key = (op_type, domain) if domain else op_type
             kind = rules.get(key)
             if kind is None:
-                kind = rules[key] = _rule(*key, opsets, in_function)
+                kind = rules[key] = _rule(op_type, domain, opsets, in_function)
             if kind >= 0:
                 inputs = node.input
                 if len(inputs) > kind:
-                    dtype = dtypes.get(inputs[kind])
+                    dtype = known(inputs[kind])
                     if dtype:
-                        for out in node.output:
+                        outputs = node.output
+                        if len(outputs) == 1:
+                            out = outputs[0]
                             if out and out not in dtypes:
                                 dtypes[out] = dtype
+                        else:
+                            for out in outputs:
+                                if out and out not in dtypes:
+                                    dtypes[out] = dtype
             elif kind == _CONSTANT:
                 if node.attribute:
                     attr = node.attribute[0]
