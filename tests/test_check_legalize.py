@@ -234,11 +234,12 @@ def test_fix_exits_1_and_writes_nothing_without_a_route(cli, tmp_path: Path) -> 
 def test_constants_take_the_input_dtype(dtype: int) -> None:
     model = opswap.model.from_proto(hardswish_model(dtype=dtype))
     opswap.legalize(model, opswap.load_target("snpe-2.7"))
-    constants = {onnx.numpy_helper.to_array(t).item() for t in model.proto.graph.initializer}
+    arrays = [onnx.numpy_helper.to_array(t) for t in model.proto.graph.initializer]
+    values = {v.item() for a in arrays for v in a.ravel()}
     assert {t.data_type for t in model.proto.graph.initializer} == {dtype}
     np_dtype = helper.tensor_dtype_to_np_dtype(dtype)
-    assert np_dtype.type(np.float32(1 / 6)).item() in constants  # 1/6, never 0.167
-    assert len(model.proto.graph.initializer) == len(constants), "equal constants are stored once"
+    assert np_dtype.type(np.float32(1 / 6)).item() in values  # 1/6, never 0.167
+    assert len({(a.shape, a.tobytes()) for a in arrays}) == len(arrays), "equal constants are stored once"
     onnx.checker.check_model(model.proto, full_check=True)
 
 
@@ -249,7 +250,7 @@ def test_new_nodes_carry_provenance() -> None:
     assert new
     for node in new:
         meta = {p.key: p.value for p in node.metadata_props}
-        assert meta["opswap.rule"] in {"hardswish_via_onnx_function", "hardsigmoid_via_clip"}
+        assert meta["opswap.rule"] in {"hardswish_via_onnx_function", "hardsigmoid_via_pointwise_conv"}
         assert meta["opswap.source"] in {"hswish", "hsig"}
     assert len({n.name for n in model.proto.graph.node}) == len(model.proto.graph.node)
 
@@ -293,3 +294,33 @@ def test_spatial_reducemean_becomes_globalaveragepool() -> None:
     assert [n.op_type for n in model.proto.graph.node] == ["GlobalAveragePool"]
     x = np.random.default_rng(0).standard_normal((1, 8, 7, 7)).astype(np.float32)
     np.testing.assert_allclose(ort_run(model.proto, {"x": x})[0], ort_run(original, {"x": x})[0], rtol=1e-6)
+
+
+def test_hardsigmoid_becomes_a_pointwise_conv_per_channel_count() -> None:
+    """[N, C, ...] inputs take the Conv + Clip route (ORT fuses it); the per-channel constants follow
+    each node's own channel count even though one route is planned for all (a route that reads
+    shapes is keyed by them, also when the shape is read one step down, as in HardSwish)."""
+    proto = make_model(
+        [
+            helper.make_node("HardSwish", ["x"], ["a"], name="hs_a"),
+            helper.make_node("Conv", ["a", "w"], ["b"], name="widen"),
+            helper.make_node("HardSwish", ["b"], ["c"], name="hs_b"),
+            helper.make_node("HardSigmoid", ["c"], ["y"], name="hg", alpha=1 / 6, beta=0.5),
+        ],
+        [tensor("x", (1, 3, 5, 5))],
+        [tensor("y", (1, 8, 5, 5))],
+        initializers=[numpy_helper.from_array(np.ones((8, 3, 1, 1), np.float32), "w")],
+    )
+    original, model = opswap.model.from_proto(proto), opswap.model.from_proto(proto)
+    model.proto = onnx.ModelProto.FromString(proto.SerializeToString())
+    report = opswap.legalize(model, opswap.load_target("snpe-2.7"))
+    assert {r.route for r in report.rewrites} == {
+        "hardswish_via_onnx_function > hardsigmoid_via_pointwise_conv",
+        "hardsigmoid_via_pointwise_conv",
+    }
+    convs = [n for n in model.proto.graph.node if n.op_type == "Conv"]
+    groups = sorted(a.i for n in convs for a in n.attribute if a.name == "group")
+    assert groups == [3, 8, 8]
+    x = np.random.default_rng(0).normal(0, 4, (1, 3, 5, 5)).astype(np.float32)
+    result = opswap.verify(original, model, inputs=[{"x": x}])
+    assert result.passed and result.max_abs == 0.0

@@ -60,11 +60,14 @@ def test_fix_rewrites_exactly_verifies_and_writes(cli, mnv3_onnx: Path, tmp_path
     report = result.json()
     assert report["legal"] is True
     assert report["output"] == str(fixed)
-    rewrites = {r["op_type"]: r for r in report["rewrites"]}
-    assert rewrites["HardSwish"]["count"] == 21
-    assert rewrites["HardSigmoid"]["count"] == 8
-    assert rewrites["HardSigmoid"]["rule"] == "hardsigmoid_via_clip"
-    assert rewrites["HardSwish"]["rule"] == "hardswish_via_onnx_function > hardsigmoid_via_clip"
+    # Activations on [N, C, H, W] take the pointwise-Conv form (ORT fuses it: see bench_latency.py);
+    # the classifier's HardSwish, on [N, C], the Clip form.
+    rewrites = {(r["op_type"], r["rule"]): r["count"] for r in report["rewrites"]}
+    assert rewrites == {
+        ("HardSwish", "hardswish_via_onnx_function > hardsigmoid_via_pointwise_conv"): 20,
+        ("HardSwish", "hardswish_via_onnx_function > hardsigmoid_via_clip"): 1,
+        ("HardSigmoid", "hardsigmoid_via_pointwise_conv"): 8,
+    }
     v = report["verification"]
     assert v["passed"] is True
     assert v["samples"] >= 8
@@ -106,7 +109,10 @@ def test_one_command_from_torchvision(cli, tmp_path: Path) -> None:
     result = cli("fix", "torchvision:mobilenet_v3_large", "--target", "snpe-2.7", "-o", fixed, "--format", "json")
     assert result.code == 0, result.stderr
     report = result.json()
-    assert {r["op_type"]: r["count"] for r in report["rewrites"]} == {"HardSwish": 21, "HardSigmoid": 8}
+    counts = collections.Counter()
+    for r in report["rewrites"]:
+        counts[r["op_type"]] += r["count"]
+    assert counts == {"HardSwish": 21, "HardSigmoid": 8}
     assert report["verification"]["passed"] and report["verification"]["max_rel"] <= 1e-5
     assert cli("check", fixed, "--target", "snpe-2.7").code == 0
 

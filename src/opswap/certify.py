@@ -18,6 +18,7 @@ import onnx
 from onnx import helper
 
 from opswap.rules.base import Builder, ConstantPool, NameGen, Rule, RuleNotApplicable, Value, all_rules
+from opswap.typeinfo import ELEMENTWISE
 
 #: Newest opset ONNX Runtime's CPU kernels are asked to run here.
 ORT_OPSET = 21
@@ -64,8 +65,10 @@ def unary_rules() -> list[Rule]:
         allowed = {c.type_param_str: list(c.allowed_type_strs) for c in schema.type_constraints}
         if "tensor(float)" not in allowed.get(schema.inputs[0].type_str, []):
             continue
-        # Elementwise only: same type out as in, no axes, no shape knowledge needed.
-        if rule.shapes or schema.outputs[0].type_str != schema.inputs[0].type_str:
+        # Elementwise only: same type out as in, no axes; rules that read shapes for ops known to be elementwise.
+        if schema.outputs[0].type_str != schema.inputs[0].type_str:
+            continue
+        if rule.shapes and rule.op_type not in ELEMENTWISE:
             continue
         if {"axis", "axes"} & set(schema.attributes):
             continue
@@ -75,14 +78,18 @@ def unary_rules() -> list[Rule]:
 
 
 def _models(rule: Rule) -> tuple[bytes, bytes] | None:
-    """The single-op model and the rule's rewrite of it, serialized; None if the rule does not apply."""
-    shape = [CHUNK]
+    """The single-op model and the rule's rewrite of it, serialized; None if the rule does not apply.
+
+    The input is [CHUNK], or [1, 1, CHUNK] (one channel) for rules that read shapes: the op is
+    elementwise, so the layout does not change what is computed.
+    """
+    shape = [1, 1, CHUNK] if rule.shapes else [CHUNK]
     graph = helper.make_graph([], "rule", [helper.make_tensor_value_info("x", FLOAT, shape)], [])
     names = NameGen(["x", "y"])
     op = Builder(ORT_OPSET, names, ConstantPool(graph, names), "rule")
     op.source_version = int(onnx.defs.get_schema(rule.op_type, ORT_OPSET, rule.domain).since_version)
     try:
-        result = rule.apply(op, [Value("x", FLOAT, (CHUNK,))], {}, 1)
+        result = rule.apply(op, [Value("x", FLOAT, tuple(shape))], {}, 1)
     except RuleNotApplicable:
         return None
     out = result[0] if isinstance(result, tuple) else result
@@ -139,6 +146,7 @@ def certify(
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     options.log_severity_level = 3
     reference, candidate = (ort.InferenceSession(m, options, providers=["CPUExecutionProvider"]) for m in models)
+    shape = [1, 1, CHUNK] if rule.shapes else [CHUNK]
     total, worst, worst_input, mismatches, max_abs = 0, 0, 0.0, 0, 0.0
     for x in _chunks(full, samples, seed):
         if x.size < CHUNK:
@@ -146,8 +154,9 @@ def certify(
             padded[: x.size] = x
         else:
             padded = x
-        want = reference.run(None, {"x": padded})[0][: x.size]
-        got = candidate.run(None, {"x": padded})[0][: x.size]
+        feed = {"x": padded.reshape(shape)}
+        want = reference.run(None, feed)[0].reshape(-1)[: x.size]
+        got = candidate.run(None, feed)[0].reshape(-1)[: x.size]
         # Most outputs are bit-identical: look closer only where the bits differ.
         differ = np.flatnonzero(want.view(np.uint32) != got.view(np.uint32))
         total += x.size

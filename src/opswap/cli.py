@@ -454,7 +454,11 @@ def rules(
     full: Annotated[bool, typer.Option(help="With --certify: all 2^32 float32 inputs (minutes per rule).")] = False,
     samples: Annotated[int, typer.Option(help="With --certify: random float32 inputs per rule.")] = 1 << 20,
     write: Annotated[
-        Path | None, typer.Option(help="With --certify: write the certificates to this JSON file.")
+        Path | None,
+        typer.Option(help="With --certify: write the certificates to this JSON file (merged into it with --rule)."),
+    ] = None,
+    only: Annotated[
+        list[str] | None, typer.Option("--rule", help="With --certify: only these rule ids (repeat the option).")
     ] = None,
 ) -> None:
     """List every rule: source op, ops produced, exact or its bound, and its certificate."""
@@ -474,17 +478,25 @@ def rules(
         import onnxruntime
 
         unary = cert.unary_rules()
+        if only:
+            unknown = sorted(set(only) - {r.id for r in unary})
+            if unknown:
+                from opswap.errors import OpswapError
+
+                raise OpswapError(f"--rule: not a unary rule that can be certified: {', '.join(unknown)}")
+            unary = [r for r in unary if r.id in only]
         chunks = (1 << 32) // cert.CHUNK if full else max(1, -(-samples // cert.CHUNK))
         with rp.progress(err) as stage:
             advance = stage("certify", len(unary) * chunks)
             fresh = [cert.certify(r, full=full, samples=samples, on_chunk=advance) for r in unary]
-        certificates = {c.rule: c.to_dict() for c in fresh}
+        kept = [c for c in certificates.values() if c["rule"] not in {f.rule for f in fresh}] if only else []
+        certificates = {c["rule"]: c for c in [*kept, *(f.to_dict() for f in fresh)]}
         if write is not None:
             payload = {
                 "measured": date.today().isoformat(),
                 "onnxruntime": onnxruntime.__version__,
                 "opset": cert.ORT_OPSET,
-                "certificates": [c.to_dict() for c in fresh],
+                "certificates": sorted(certificates.values(), key=lambda c: str(c["rule"])),
             }
             from opswap.model import atomic_write_text
 

@@ -15,6 +15,7 @@ they were. Every new node carries its provenance (rule and source node) in ``met
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +26,16 @@ from onnx import helper
 from opswap.check import Judge
 from opswap.graphs import Scope, iter_scopes, no_gc, node_label
 from opswap.model import Model
-from opswap.rules.base import Builder, ConstantPool, NameGen, Rule, RuleNotApplicable, Value, rules_for
+from opswap.rules.base import (
+    Builder,
+    ConstantPool,
+    NameGen,
+    Rule,
+    RuleNotApplicable,
+    Value,
+    emitted_ops,
+    rules_for,
+)
 from opswap.rules.certificates import describe, recorded
 from opswap.targets import Level, Target, Verdict, op_name
 
@@ -248,19 +258,26 @@ class _Planner:
             if not name:
                 resolved.append(None)
             elif name in known:
-                resolved.append(known[name])
+                value = known[name]
+                if shapes and value.shape is None and self._is_model_value(name):
+                    value = Value(name, value.dtype, self.types.shape(name), value.const)
+                resolved.append(value)
             else:
                 shape = self.types.shape(name) if shapes else None
                 dtype = self.types.dtype(name) or onnx.TensorProto.UNDEFINED
                 resolved.append(Value(name, dtype, shape, self.types.const(name)))
         return tuple(resolved)
 
+    def _is_model_value(self, name: str) -> bool:
+        """Whether ``name`` is a value of the model (an input a route passes on), not one a rule made."""
+        return name in self.types.known()[0]
+
     def needs_shapes(self, node: onnx.NodeProto) -> bool:
-        """Whether a rule for the node's op reads input shapes."""
+        """Whether a route for the node may read input shapes (see ``_reads_shapes``)."""
         key = (node.op_type, node.domain)
         shapes = self._shape_ops.get(key)
         if shapes is None:
-            shapes = self._shape_ops[key] = any(r.shapes for r in rules_for(*key))
+            shapes = self._shape_ops[key] = _reads_shapes(*key)
         return shapes
 
     def _key(
@@ -287,6 +304,8 @@ class _Planner:
                 const = types.const(name) if name in constants else None
             else:
                 dtype, shape, const = value.dtype, value.shape, value.const
+                if shapes and shape is None and self._is_model_value(name):
+                    shape = types.shape(name)
             facts.append((dtype, shape, None if const is None else (const.dtype.str, const.shape, const.tobytes())))
         return (
             node.op_type,
@@ -459,6 +478,26 @@ class _Planner:
             else:
                 result.extend(self.apply(child, new, scope, names, constants, {**known, **produced}, provenance))
         return result
+
+
+@functools.cache
+def _reads_shapes(op_type: str, domain: str, seen: frozenset[str] = frozenset()) -> bool:
+    """Whether a rule for the op, or for an op its rules emit (transitively), reads input shapes.
+
+    Routes and templates are cached by what is known of a node's inputs; when a rule further down
+    a route reads a shape (a per-channel constant, say), the shape must be part of that key.
+    Rules whose emitted ops depend on attributes count as reading shapes (the safe side).
+    """
+    rules = rules_for(op_type, domain)
+    if any(r.shapes for r in rules):
+        return True
+    for candidate in rules:
+        emitted = emitted_ops(candidate)
+        if emitted is None:
+            return True
+        if any(e not in seen and _reads_shapes(e, "", seen | {op_type}) for e in emitted):
+            return True
+    return False
 
 
 def _rename_output(nodes: list[onnx.NodeProto], old: str, new: str) -> None:

@@ -9,6 +9,8 @@ may read them (axes, shapes, bounds); weights are never read.
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import onnx
 from onnx import numpy_helper
@@ -37,6 +39,7 @@ class TypeIndex:
         self._shapes: dict[str, Shape] = {}
         self._consts: dict[str, onnx.TensorProto | onnx.AttributeProto] = {}
         self._values: dict[str, np.ndarray | None] = {}
+        self._propagated = False
         self._inferred = False
 
     def _build(self) -> dict[str, int]:
@@ -63,6 +66,11 @@ class TypeIndex:
         """The shape of a value (None entries are symbolic dims), or None if its rank is unknown."""
         self._build()
         shape = self._shapes.get(name)
+        if shape is None and not self._propagated:
+            self._propagated = True
+            with no_gc():
+                _elementwise_shapes(self._scopes or list(iter_scopes(self._proto)), self._shapes)
+            shape = self._shapes.get(name)
         if shape is None and not self._inferred:
             self._infer()
             shape = self._shapes.get(name)
@@ -190,6 +198,127 @@ def _scan(
                     if out and dtype and out not in dtypes:
                         dtypes[out] = dtype
     return dtypes
+
+
+#: Ops whose output has the shape of their inputs broadcast together (of their one input if unary).
+ELEMENTWISE = frozenset(
+    (
+        "Abs",
+        "Acos",
+        "Acosh",
+        "Add",
+        "And",
+        "Asin",
+        "Asinh",
+        "Atan",
+        "Atanh",
+        "BitShift",
+        "Cast",
+        "Ceil",
+        "Celu",
+        "Clip",
+        "Cos",
+        "Cosh",
+        "Div",
+        "Elu",
+        "Equal",
+        "Erf",
+        "Exp",
+        "Floor",
+        "Gelu",
+        "Greater",
+        "GreaterOrEqual",
+        "HardSigmoid",
+        "HardSwish",
+        "Identity",
+        "IsInf",
+        "IsNaN",
+        "LeakyRelu",
+        "Less",
+        "LessOrEqual",
+        "Log",
+        "Max",
+        "Mean",
+        "Min",
+        "Mish",
+        "Mod",
+        "Mul",
+        "Neg",
+        "Not",
+        "Or",
+        "PRelu",
+        "Pow",
+        "Reciprocal",
+        "Relu",
+        "Round",
+        "Selu",
+        "Sigmoid",
+        "Sign",
+        "Sin",
+        "Sinh",
+        "Softplus",
+        "Softsign",
+        "Sqrt",
+        "Sub",
+        "Sum",
+        "Tan",
+        "Tanh",
+        "ThresholdedRelu",
+        "Where",
+        "Xor",
+    )
+)
+
+
+def _elementwise_shapes(scopes: list[Scope], shapes: dict[str, Shape]) -> None:
+    """Shapes through elementwise ops, by broadcasting: the cheap part of shape inference.
+
+    One pass in Python; onnx's shape inference (a copy of the whole model) is left for values this
+    cannot reach, and a million-node chain of elementwise ops never needs it.
+    """
+    broadcasts: dict[tuple[Shape, ...], Shape | None] = {}
+    known = shapes.get
+    for scope in scopes:
+        if scope.is_function:
+            continue
+        for node in scope.nodes:
+            if node.op_type not in ELEMENTWISE or (node.domain and node.domain != "ai.onnx"):
+                continue
+            inputs = node.input
+            if len(inputs) == 1:  # unary: the input's shape
+                shape = known(inputs[0])
+                out = node.output[0]
+                if shape is not None and out not in shapes:
+                    shapes[out] = shape
+                continue
+            found = [known(name) for name in inputs if name]
+            out = node.output[0]
+            if not found or None in found or out in shapes:
+                continue
+            key = cast(tuple[Shape, ...], tuple(found))
+            broadcast = broadcasts.get(key, ())
+            if broadcast == ():
+                broadcast = broadcasts[key] = _broadcast(key)
+            if broadcast is not None:
+                shapes[out] = broadcast
+
+
+def _broadcast(found: tuple[Shape, ...]) -> Shape | None:
+    """Numpy-style broadcast of shapes; None entries (symbolic dims) stay None unless a 1 meets a size."""
+    rank = max(len(s) for s in found)
+    result: list[int | None] = []
+    for position in range(rank):
+        dims = {s[position - rank + len(s)] for s in found if position - rank + len(s) >= 0}
+        sizes = {d for d in dims if d is not None and d != 1}
+        if len(sizes) > 1:
+            return None  # not broadcastable: leave it to shape inference to say so
+        if sizes:
+            result.append(sizes.pop())
+        elif None in dims:
+            result.append(None)
+        else:
+            result.append(1)
+    return tuple(result)
 
 
 _ATTRIBUTE_CONSTANTS = {
