@@ -14,7 +14,7 @@ $(PY):
 	$(PY) -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e '.[dev,torch,converters]' $(TORCH)
+	$(PY) -m pip install --quiet -e '.[dev,torch,converters,bench]' $(TORCH)
 	touch $@
 
 demo: $(VENV)/.installed
@@ -36,9 +36,11 @@ test: lint typecheck pytest
 fuzz: $(VENV)/.installed
 	OPSWAP_FUZZ_EXAMPLES=5000 $(PY) -m pytest tests/test_fuzz.py -p no:logging
 
-# Speed and memory against onnx.load + onnx.save, as ratios measured in one run.
+# Speed and memory against onnx.load + onnx.save and the peers, as ratios measured in one run
+# (about 20 minutes: the peers take minutes each at 1M nodes), then ORT latency of the fixed model.
 bench: $(VENV)/.installed
-	$(PY) bench/bench_fix.py --nodes 10000 100000 1000000
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) bench/bench_fix.py --nodes 10000 100000 1000000 --peers --external-gb 8
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) bench/bench_latency.py
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .mypy_cache .ruff_cache .cache

@@ -136,3 +136,32 @@ def test_fix_is_deterministic(tmp_path: Path) -> None:
     opswap.fix(opswap.load(source), target, tmp_path / "a.onnx", run_verify=False)
     opswap.fix(opswap.load(source), target, tmp_path / "b.onnx", run_verify=False)
     assert (tmp_path / "a.onnx").read_bytes() == (tmp_path / "b.onnx").read_bytes()
+
+
+@pytest.mark.parametrize("kernel", [True, False], ids=["copy_file_range", "plain_reads"])
+def test_weights_copied_to_another_folder_byte_for_byte_with_holes_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kernel: bool
+) -> None:
+    """A sparse weights file (data, a hole, data, a hole at the end) copies exactly, in the kernel
+    where it can (holes stay holes), and by plain reads where it cannot (another filesystem)."""
+    source = tmp_path / "w.bin"
+    with source.open("wb") as handle:
+        handle.write(b"head" * 1024)
+        handle.seek(64 * 2**20)
+        handle.write(b"middle" * 1024)
+        handle.truncate(160 * 2**20)
+    if not kernel:
+
+        def refuse(*_: object) -> int:
+            raise OSError(18, "Invalid cross-device link")  # EXDEV
+
+        monkeypatch.setattr(os, "copy_file_range", refuse)
+    target = tmp_path / "copy.bin"
+    with source.open("rb") as src, target.open("wb") as dst:
+        model_io._copy_data(src, dst)
+    assert target.stat().st_size == source.stat().st_size
+    with source.open("rb") as a, target.open("rb") as b:
+        while chunk := a.read(8 * 2**20):
+            assert chunk == b.read(8 * 2**20)
+    if kernel:
+        assert target.stat().st_blocks * 512 < 8 * 2**20, "the holes were written out"

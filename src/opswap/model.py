@@ -9,6 +9,7 @@ over on save.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
@@ -213,7 +214,48 @@ def _copy_external_data(model: Model, folder: Path, data: bytes) -> None:
             )
         target.parent.mkdir(parents=True, exist_ok=True)
         with _atomic_file(target) as handle, source.open("rb") as src:
-            shutil.copyfileobj(src, handle, 16 * 2**20)
+            _copy_data(src, handle)
+
+
+_NO_KERNEL_COPY = (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, None)
+
+
+def _copy_data(src: BinaryIO, dst: BinaryIO) -> None:
+    """Copy a file in the kernel (``copy_file_range``), keeping its holes; plain reads where unsupported.
+
+    Weights files are often sparse (zero-initialized, preallocated): only the ranges that hold data
+    are copied, and the copy is as sparse as the original. No byte passes through Python.
+    """
+    size = os.fstat(src.fileno()).st_size
+    try:
+        offset = 0
+        while offset < size:
+            try:
+                start = os.lseek(src.fileno(), offset, os.SEEK_DATA)
+            except OSError:  # ENXIO: only a hole is left
+                break
+            end = os.lseek(src.fileno(), start, os.SEEK_HOLE)
+            position = start
+            while position < end:
+                done = os.copy_file_range(src.fileno(), dst.fileno(), end - position, position, position)
+                if done == 0:
+                    raise OSError("copy_file_range copied nothing")
+                position += done
+            offset = end
+        os.ftruncate(dst.fileno(), size)  # a hole at the end, or an empty file
+    except (AttributeError, OSError) as exc:
+        if isinstance(exc, OSError) and exc.errno not in (
+            errno.EXDEV,
+            errno.ENOSYS,
+            errno.EINVAL,
+            errno.EOPNOTSUPP,
+            None,
+        ):
+            raise
+        src.seek(0)
+        dst.seek(0)
+        dst.truncate(0)
+        shutil.copyfileobj(src, dst, 16 * 2**20)
 
 
 def _same_content(a: Path, b: Path) -> bool:
