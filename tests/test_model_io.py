@@ -165,3 +165,81 @@ def test_weights_copied_to_another_folder_byte_for_byte_with_holes_kept(
             assert chunk == b.read(8 * 2**20)
     if kernel:
         assert target.stat().st_blocks * 512 < 8 * 2**20, "the holes were written out"
+
+
+def _model_with_weights(megabytes: int) -> onnx.ModelProto:
+    """y = x + w with w a [n] float initializer of the given size (float_data, not raw), and a small one."""
+    n = megabytes * 2**20 // 4
+    big = helper.make_tensor("w", onnx.TensorProto.FLOAT, [n], np.arange(n, dtype=np.float32) % 7, raw=False)
+    small = numpy_helper.from_array(np.array([2.0], np.float32), "s")
+    return make_model(
+        [helper.make_node("Add", ["x", "w"], ["t"]), helper.make_node("Mul", ["t", "s"], ["y"])],
+        [tensor("x", [n])],
+        [tensor("y", [n])],
+        initializers=[big, small],
+    )
+
+
+def test_a_model_too_big_to_serialize_is_written_with_external_weights(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over the 2 GiB limit (simulated at 1 MiB), weights move to <output>.data; it loads and runs."""
+    real = model_io._serialize
+    monkeypatch.setattr(model_io, "_serialize", lambda p: None if p.ByteSize() > 2**20 else real(p))
+    model = opswap.model.from_proto(_model_with_weights(4))
+    out = tmp_path / "big.onnx"
+    opswap.save(model, out)
+    assert (tmp_path / "big.onnx.data").exists() and out.stat().st_size < 2**20
+    (w,) = (t for t in onnx.load(str(out), load_external_data=False).graph.initializer if t.name == "w")
+    entries = {e.key: e.value for e in w.external_data}
+    assert entries["location"] == "big.onnx.data" and int(entries["offset"]) % 4096 == 0
+    monkeypatch.setattr(model_io, "_serialize", real)
+    x = np.ones(4 * 2**20 // 4, np.float32)
+    (y,) = ort_run(out, {"x": x})
+    assert np.array_equal(y, (x + np.arange(x.size, dtype=np.float32) % 7) * 2)
+    assert model.base_dir == tmp_path  # the in-memory model refers to the new data file too
+
+
+def test_a_failed_externalized_write_restores_the_model_and_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = model_io._serialize
+    monkeypatch.setattr(model_io, "_serialize", lambda p: None if p.ByteSize() > 2**20 else real(p))
+    model = opswap.model.from_proto(_model_with_weights(2))
+    before = onnx.numpy_helper.to_array(model.proto.graph.initializer[0]).copy()
+    original_open = model_io._atomic_file
+    calls = []
+
+    def failing(path: Path):  # the data file writes, the model file fails (disk full)
+        calls.append(path)
+        if len(calls) == 2:
+            raise ModelError(f"{path}: cannot write (No space left on device)")
+        return original_open(path)
+
+    monkeypatch.setattr(model_io, "_atomic_file", failing)
+    with pytest.raises(ModelError, match="No space left"):
+        opswap.save(model, tmp_path / "big.onnx")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    w = model.proto.graph.initializer[0]
+    assert w.data_location == onnx.TensorProto.DEFAULT
+    assert np.array_equal(onnx.numpy_helper.to_array(w), before)
+
+
+def test_a_real_model_over_2_gib_is_saved_with_external_weights(tmp_path: Path) -> None:
+    """No simulation: 2.1 GiB of weights inside one ModelProto (protobuf cannot serialize it)."""
+    n = (2**31 + 2**26) // 4
+    proto = make_model([helper.make_node("Add", ["x", "w"], ["y"])], [tensor("x", [n])], [tensor("y", [n])])
+    proto.graph.initializer.add(name="w", data_type=onnx.TensorProto.FLOAT, dims=[n]).raw_data = (
+        b"\x00\x00\x80\x3f" * n  # 1.0f everywhere
+    )
+    model = opswap.model.from_proto(proto)
+    out = tmp_path / "huge.onnx"
+    opswap.save(model, out)
+    data = tmp_path / "huge.onnx.data"
+    assert data.stat().st_size == 4 * n and out.stat().st_size < 4096
+    with data.open("rb") as handle:
+        assert handle.read(8) == b"\x00\x00\x80\x3f" * 2
+        handle.seek(-4, os.SEEK_END)
+        assert handle.read() == b"\x00\x00\x80\x3f"
+    reloaded = opswap.load(out)  # checked by onnx's checker through the file, data unread
+    assert reloaded.proto.graph.initializer[0].data_location == onnx.TensorProto.EXTERNAL

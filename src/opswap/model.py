@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import math
 import os
 import shutil
 import tempfile
@@ -20,6 +21,7 @@ from typing import BinaryIO
 
 import onnx
 from google.protobuf.message import DecodeError, EncodeError
+from onnx import numpy_helper
 
 from opswap.errors import ModelError
 from opswap.graphs import iter_tensors
@@ -115,6 +117,8 @@ def validate(model: Model, data: bytes | None = None) -> None:
     for tensor in external_tensors(proto, data):
         external_data_path(model, tensor)
         has_external = True
+    if data is None and not (has_external and model.path):
+        return  # over 2 GiB in memory: onnx's checker reads such models only from a file
     try:
         # The checker resolves external data from the model file's folder only when given the path.
         onnx.checker.check_model(str(model.path) if has_external and model.path else data or proto)
@@ -178,22 +182,104 @@ def save(model: Model, path: str | os.PathLike[str]) -> Path:
     renamed into place. External data files are referenced where they are when the output is in the
     model's folder, and copied beside the output otherwise (relative locations must resolve from
     the new folder).
+
+    A model over protobuf's 2 GiB limit with weights inside is written with its large tensors moved
+    to a data file beside the output (``<name>.data``), as ``onnx.save(..., save_as_external_data=True)``
+    would; the in-memory model then refers to that file too.
     """
     out = Path(path)
     folder = out.resolve().parent
     if not folder.is_dir():
         raise ModelError(f"{out}: output folder {folder} does not exist")
     data = _serialize(model.proto)
-    if data is None:
-        raise ModelError(
-            f"{out}: the model is over 2 GiB with its weights inside; "
-            "store them as external data first (onnx.save(..., save_as_external_data=True))"
-        )
     if folder != model.base_dir.resolve():
         _copy_external_data(model, folder, data)
+        if data is None:
+            model.base_dir = folder  # its external data is now beside the output too
+    if data is None:
+        _save_externalized(model, out)
+        return out
     with _atomic_file(out) as handle:
         handle.write(data)
     return out
+
+
+#: Tensors from this size up move to the data file when a model is too big to serialize whole.
+_EXTERNAL_THRESHOLD = 1024
+#: Offsets in the data file are multiples of this (lets runtimes map tensors in place).
+_ALIGNMENT = 4096
+
+
+def _save_externalized(model: Model, out: Path) -> None:
+    """Write ``model`` with its large inline tensors moved to a data file beside ``out``.
+
+    The data file is written (atomically) before any tensor is changed, and the tensors are put
+    back if writing the model fails, so a failure leaves the model as it was and no file behind.
+    """
+    proto = model.proto
+    taken = {_location(t) for t in external_tensors(proto)}
+    location = f"{out.name}.data"
+    k = 1
+    while location in taken:
+        location, k = f"{out.name}.{k}.data", k + 1
+    moving = [
+        t
+        for t in iter_tensors(proto)
+        if t.data_location != onnx.TensorProto.EXTERNAL
+        and t.data_type != onnx.TensorProto.STRING
+        and _nbytes(t) >= _EXTERNAL_THRESHOLD
+    ]
+    data_path = out.resolve().parent / location
+    placed: list[tuple[onnx.TensorProto, int, int]] = []
+    with _atomic_file(data_path) as handle:
+        offset = 0
+        for tensor in moving:
+            raw = tensor.raw_data if tensor.HasField("raw_data") else numpy_helper.to_array(tensor).tobytes()
+            handle.seek(offset)
+            handle.write(raw)
+            placed.append((tensor, offset, len(raw)))
+            offset += -(-len(raw) // _ALIGNMENT) * _ALIGNMENT
+            del raw
+    for tensor, offset, length in placed:
+        _make_external(tensor, location, offset, length)
+    try:
+        data = _serialize(proto)
+        if data is None:
+            raise ModelError(f"{out}: still over 2 GiB with every tensor of 1 KiB or more outside")
+        with _atomic_file(out) as handle:
+            handle.write(data)
+    except BaseException:
+        with data_path.open("rb") as source:
+            for tensor, offset, length in placed:
+                source.seek(offset)
+                _make_inline(tensor, source.read(length))
+        with contextlib.suppress(OSError):
+            data_path.unlink()
+        raise
+
+
+def _nbytes(tensor: onnx.TensorProto) -> int:
+    """The size of a tensor's data from its shape (ByteSize fails on tensors over 2 GiB)."""
+    try:
+        itemsize = onnx.helper.tensor_dtype_to_np_dtype(tensor.data_type).itemsize
+    except (KeyError, TypeError, ValueError):
+        itemsize = 1
+    return int(math.prod(tensor.dims)) * int(itemsize)
+
+
+def _make_external(tensor: onnx.TensorProto, location: str, offset: int, length: int) -> None:
+    for name in ("raw_data", "float_data", "int32_data", "string_data", "int64_data", "double_data", "uint64_data"):
+        tensor.ClearField(name)
+    tensor.data_location = onnx.TensorProto.EXTERNAL
+    del tensor.external_data[:]
+    for key, value in (("location", location), ("offset", str(offset)), ("length", str(length))):
+        tensor.external_data.add(key=key, value=value)
+
+
+def _make_inline(tensor: onnx.TensorProto, raw: bytes) -> None:
+    tensor.data_location = onnx.TensorProto.DEFAULT
+    del tensor.external_data[:]
+    tensor.raw_data = raw
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
@@ -202,7 +288,7 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
         handle.write(text.encode("utf-8"))
 
 
-def _copy_external_data(model: Model, folder: Path, data: bytes) -> None:
+def _copy_external_data(model: Model, folder: Path, data: bytes | None) -> None:
     locations = {_location(t): external_data_path(model, t) for t in external_tensors(model.proto, data)}
     for location, source in locations.items():
         target = folder / location
