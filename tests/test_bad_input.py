@@ -164,3 +164,38 @@ def test_unwritable_output_is_one_line(cli, tmp_path: Path) -> None:
     folder.mkdir()
     _assert_one_line_error(cli("fix", path, "--target", "snpe-2.7", "-o", folder), "out.onnx", "cannot write")
     assert folder.is_dir()
+
+
+def test_read_only_output_folder(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A folder that refuses new files: one line naming the output, nothing left, input untouched.
+
+    Really read-only when the tests run as a user; as root (CI), which may write anywhere, the
+    refusal is simulated where the write starts (the temporary file beside the output).
+    """
+    import tempfile
+
+    import opswap
+    from opswap.errors import ModelError
+
+    path = save_model(hardswish_model(), tmp_path / "m.onnx")
+    before = path.read_bytes()
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        try:
+            result = cli("fix", path, "--target", "snpe-2.7", "-o", folder / "out.onnx")
+        finally:
+            folder.chmod(0o755)
+        _assert_one_line_error(result, "out.onnx", "cannot write", "Permission denied")
+    else:
+
+        def refuse(*args: object, **kwargs: object) -> tuple[int, str]:
+            raise PermissionError(13, "Permission denied")
+
+        monkeypatch.setattr(tempfile, "mkstemp", refuse)
+        model = opswap.load(path)
+        with pytest.raises(ModelError, match=r"out\.onnx: cannot write \(Permission denied\)"):
+            opswap.fix(model, opswap.load_target("snpe-2.7"), folder / "out.onnx", convert=False)
+    assert list(folder.iterdir()) == []
+    assert path.read_bytes() == before

@@ -180,12 +180,18 @@ def _model_with_weights(megabytes: int) -> onnx.ModelProto:
     )
 
 
-def test_a_model_too_big_to_serialize_is_written_with_external_weights(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Over the 2 GiB limit (simulated at 1 MiB), weights move to <output>.data; it loads and runs."""
+@pytest.fixture
+def limit_1mib(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Protobuf's 2 GiB serialization limit, simulated at 1 MiB; yields the real serializer."""
     real = model_io._serialize
     monkeypatch.setattr(model_io, "_serialize", lambda p: None if p.ByteSize() > 2**20 else real(p))
+    return real
+
+
+def test_a_model_too_big_to_serialize_is_written_with_external_weights(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit_1mib
+) -> None:
+    """Over the 2 GiB limit (simulated at 1 MiB), weights move to <output>.data; it loads and runs."""
     model = opswap.model.from_proto(_model_with_weights(4))
     out = tmp_path / "big.onnx"
     opswap.save(model, out)
@@ -193,7 +199,7 @@ def test_a_model_too_big_to_serialize_is_written_with_external_weights(
     (w,) = (t for t in onnx.load(str(out), load_external_data=False).graph.initializer if t.name == "w")
     entries = {e.key: e.value for e in w.external_data}
     assert entries["location"] == "big.onnx.data" and int(entries["offset"]) % 4096 == 0
-    monkeypatch.setattr(model_io, "_serialize", real)
+    monkeypatch.setattr(model_io, "_serialize", limit_1mib)
     x = np.ones(4 * 2**20 // 4, np.float32)
     (y,) = ort_run(out, {"x": x})
     assert np.array_equal(y, (x + np.arange(x.size, dtype=np.float32) % 7) * 2)
@@ -201,10 +207,8 @@ def test_a_model_too_big_to_serialize_is_written_with_external_weights(
 
 
 def test_a_failed_externalized_write_restores_the_model_and_leaves_nothing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit_1mib
 ) -> None:
-    real = model_io._serialize
-    monkeypatch.setattr(model_io, "_serialize", lambda p: None if p.ByteSize() > 2**20 else real(p))
     model = opswap.model.from_proto(_model_with_weights(2))
     before = onnx.numpy_helper.to_array(model.proto.graph.initializer[0]).copy()
     original_open = model_io._atomic_file

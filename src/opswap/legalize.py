@@ -628,27 +628,34 @@ def _shapes_before_rewriting(
     A shape the model does not declare comes from onnx's shape inference, which needs the nodes in
     order; asked for in the middle of rewriting, it would see a scope half spliced.
     """
-    for _, illegal in work:
-        for _, node, _ in illegal:
-            if planner.needs_shapes(node):
-                for name in node.input:
-                    if name:
-                        planner.types.shape(name)
+    needing = [node for _, illegal in work for _, node, _ in illegal if planner.needs_shapes(node)]
+    planner.types.build(with_shapes=bool(needing))
+    for node in needing:
+        for name in node.input:
+            if name:
+                planner.types.shape(name)
 
 
 def _splice(scope: Scope, replaced: dict[int, list[onnx.NodeProto]]) -> None:
     """Move each replacement's new nodes to just before the node they replace (now its last node).
 
-    They were appended to the scope's list as they were made; one stable sort puts them in place,
-    keeping the list topologically sorted, without copying the nodes that stay (rebuilding the list
-    copies every node, twice over for nodes still referenced from Python).
+    They were appended to the scope's list as they were made, in the order of ``replaced``; one
+    stable sort puts them in place, keeping the list topologically sorted, without copying the
+    nodes that stay (rebuilding the list copies every node, twice over for nodes still referenced
+    from Python). The sort keys are listed in the list's current order (protobuf sorts a list of
+    its elements, and Python computes keys in order): the nodes that were there at 2i+1, appended
+    nodes at 2i for the node i they precede.
     """
     nodes = scope.nodes
-    # Holding every element keeps its wrapper alive, so id() names one node for the whole sort.
-    elements = list(nodes)
-    added = sum(len(new) - 1 for new in replaced.values())
-    order = {id(n): 2 * i + 1 for i, n in enumerate(elements[: len(elements) - added])}
-    for index, new in replaced.items():
-        for n in new[:-1]:
-            order[id(n)] = 2 * index
-    nodes.sort(key=lambda n: order[id(n)])
+    prefixes = [(index, new[:-1]) for index, new in replaced.items() if len(new) > 1]
+    if not prefixes:
+        return
+    added = sum(len(prefix) for _, prefix in prefixes)
+    keys = list(range(1, 2 * (len(nodes) - added), 2))
+    for index, prefix in prefixes:
+        keys.extend([2 * index] * len(prefix))
+    first, last = prefixes[0][1][0], prefixes[-1][1][-1]
+    nodes.sort(key=functools.partial(next, iter(keys)))
+    # The first and the last appended node must now stand where the keys put them.
+    if nodes[prefixes[0][0]] is not first or nodes[prefixes[-1][0] + added - 1] is not last:
+        raise AssertionError("protobuf sorted a node list out of order; please report this")

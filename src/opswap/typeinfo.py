@@ -42,12 +42,17 @@ class TypeIndex:
         self._propagated = False
         self._inferred = False
 
-    def _build(self) -> dict[str, int]:
+    def _build(self, with_shapes: bool = False) -> dict[str, int]:
         if self._dtypes is None:
             with no_gc():
                 scopes = self._scopes if self._scopes is not None else list(iter_scopes(self._proto))
-                self._dtypes = _scan(scopes, self._shapes, self._consts)
+                self._dtypes = _scan(scopes, self._shapes, self._consts, with_shapes)
+                self._propagated = with_shapes
         return self._dtypes
+
+    def build(self, with_shapes: bool = False) -> None:
+        """Index the model now; ``with_shapes`` when shapes will be asked for (saves a second pass)."""
+        self._build(with_shapes)
 
     def known(self) -> tuple[dict[str, int], dict[str, onnx.TensorProto | onnx.AttributeProto]]:
         """For hot loops: element types found so far, and the names of constants (values via ``const``)."""
@@ -152,9 +157,14 @@ def _rule(op_type: str, domain: str, opsets: dict[str, int], in_function: bool) 
 
 
 def _scan(
-    scopes: list[Scope], shapes: dict[str, Shape], consts: dict[str, onnx.TensorProto | onnx.AttributeProto]
+    scopes: list[Scope],
+    shapes: dict[str, Shape],
+    consts: dict[str, onnx.TensorProto | onnx.AttributeProto],
+    with_shapes: bool = False,
 ) -> dict[str, int]:
+    """Element types of every value (and, ``with_shapes``, shapes through elementwise ops) in one pass."""
     dtypes = _declared(scopes, shapes, consts)
+    broadcasts: dict[tuple[Shape, ...], Shape | None] = {}
     for scope in scopes:
         # Keyed by the op type alone for the default domain (no tuple to build per node).
         rules: dict[str | tuple[str, str], int] = {}
@@ -180,6 +190,8 @@ def _scan(
                             for out in outputs:
                                 if out and out not in dtypes:
                                     dtypes[out] = dtype
+                if with_shapes and op_type in ELEMENTWISE and not in_function:
+                    _broadcast_shape(node, shapes, broadcasts)
             elif kind == _CONSTANT:
                 if node.attribute:
                     attr = node.attribute[0]
@@ -273,34 +285,39 @@ ELEMENTWISE = frozenset(
 def _elementwise_shapes(scopes: list[Scope], shapes: dict[str, Shape]) -> None:
     """Shapes through elementwise ops, by broadcasting: the cheap part of shape inference.
 
-    One pass in Python; onnx's shape inference (a copy of the whole model) is left for values this
-    cannot reach, and a million-node chain of elementwise ops never needs it.
+    One pass in Python (or part of ``_scan``'s, when shapes are known to be wanted); onnx's shape
+    inference (a copy of the whole model) is left for values this cannot reach, and a million-node
+    chain of elementwise ops never needs it.
     """
     broadcasts: dict[tuple[Shape, ...], Shape | None] = {}
-    known = shapes.get
     for scope in scopes:
         if scope.is_function:
             continue
         for node in scope.nodes:
-            if node.op_type not in ELEMENTWISE or (node.domain and node.domain != "ai.onnx"):
-                continue
-            inputs = node.input
-            if len(inputs) == 1:  # unary: the input's shape
-                shape = known(inputs[0])
-                out = node.output[0]
-                if shape is not None and out not in shapes:
-                    shapes[out] = shape
-                continue
-            found = [known(name) for name in inputs if name]
-            out = node.output[0]
-            if not found or None in found or out in shapes:
-                continue
-            key = cast(tuple[Shape, ...], tuple(found))
-            broadcast = broadcasts.get(key, ())
-            if broadcast == ():
-                broadcast = broadcasts[key] = _broadcast(key)
-            if broadcast is not None:
-                shapes[out] = broadcast
+            if node.op_type in ELEMENTWISE and (not node.domain or node.domain == "ai.onnx"):
+                _broadcast_shape(node, shapes, broadcasts)
+
+
+def _broadcast_shape(
+    node: onnx.NodeProto, shapes: dict[str, Shape], broadcasts: dict[tuple[Shape, ...], Shape | None]
+) -> None:
+    """Record an elementwise node's output shape: its inputs' shapes broadcast together."""
+    inputs = node.input
+    out = node.output[0]
+    if len(inputs) == 1:  # unary: the input's shape
+        shape = shapes.get(inputs[0])
+        if shape is not None and out not in shapes:
+            shapes[out] = shape
+        return
+    found = [shapes.get(name) for name in inputs if name]
+    if not found or None in found or out in shapes:
+        return
+    key = cast(tuple[Shape, ...], tuple(found))
+    broadcast = broadcasts.get(key, ())
+    if broadcast == ():
+        broadcast = broadcasts[key] = _broadcast(key)
+    if broadcast is not None:
+        shapes[out] = broadcast
 
 
 def _broadcast(found: tuple[Shape, ...]) -> Shape | None:
