@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 from onnx import helper, numpy_helper
 
 import opswap
-from conftest import make_model, ort_run, save_model, tensor
+from conftest import hardswish_model, make_model, ort_run, save_model, tensor
 from opswap import model as model_io
 from opswap.errors import ModelError
 
@@ -247,3 +248,65 @@ def test_a_real_model_over_2_gib_is_saved_with_external_weights(tmp_path: Path) 
         assert handle.read() == b"\x00\x00\x80\x3f"
     reloaded = opswap.load(out)  # checked by onnx's checker through the file, data unread
     assert reloaded.proto.graph.initializer[0].data_location == onnx.TensorProto.EXTERNAL
+
+
+@pytest.fixture
+def forking(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Background checking on, even with the threads other tests' libraries leave behind (it is off
+    then, to be safe, in a process that is not the CLI's)."""
+    if sys.platform != "linux":
+        pytest.skip("background checking forks (Linux)")
+    monkeypatch.setattr(model_io, "_can_fork", lambda: True)
+
+
+def _broken(tmp_path: Path) -> Path:
+    model = hardswish_model()
+    model.graph.node[2].input[1] = "nowhere"  # an input no node produces: onnx's checker refuses it
+    return save_model(model, tmp_path / "broken.onnx")
+
+
+@pytest.mark.usefixtures("forking")
+def test_background_check_still_refuses_an_invalid_model(tmp_path: Path) -> None:
+    """The checker runs in a child while the model is judged; the judgement waits for its verdict."""
+    model = opswap.load(_broken(tmp_path), background_check=True)
+    pid = model._checking._pid  # type: ignore[union-attr]
+    with pytest.raises(ModelError, match=r"broken\.onnx: invalid ONNX model: .*topologically sorted"):
+        opswap.check(model, opswap.load_target("snpe-2.7"))
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # collected, not left as a zombie
+    out = tmp_path / "out.onnx"
+    again = opswap.load(_broken(tmp_path), background_check=True)
+    with pytest.raises(ModelError, match="invalid ONNX model"):
+        opswap.fix(again, opswap.load_target("snpe-2.7"), out, convert=False)
+    assert not out.exists()
+
+
+@pytest.mark.usefixtures("forking")
+def test_background_check_of_a_valid_model_and_of_a_dropped_one(tmp_path: Path) -> None:
+    path = save_model(hardswish_model(), tmp_path / "m.onnx")
+    model = opswap.load(path, background_check=True)
+    report = opswap.check(model, opswap.load_target("snpe-2.7"))
+    assert not report.legal and model._checking is None
+    dropped = opswap.load(path, background_check=True)
+    pid = dropped._checking._pid  # type: ignore[union-attr]
+    del dropped
+    import gc
+
+    gc.collect()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # stopped and collected with the model
+
+
+@pytest.mark.usefixtures("forking")
+def test_background_check_falls_back_when_the_child_dies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    parent, real = os.getpid(), model_io._run_checker
+
+    def dies_in_the_child(subject: object) -> str | None:
+        if os.getpid() != parent:
+            os._exit(7)
+        return real(subject)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(model_io, "_run_checker", dies_in_the_child)
+    model = opswap.load(_broken(tmp_path), background_check=True)
+    with pytest.raises(ModelError, match="invalid ONNX model"):
+        model.ensure_valid()

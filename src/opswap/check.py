@@ -260,8 +260,12 @@ def _static_names(scopes: list[Scope]) -> set[str]:
 
 
 def check(model: Model, target: Target, on_scope: Callable[[Scope], None] | None = None) -> CheckReport:
-    """Judge every node of every scope of ``model`` against ``target``."""
-    with no_gc():
+    """Judge every node of every scope of ``model`` against ``target``.
+
+    Waits for onnx's checker if it runs in the background (see ``load``): an invalid model is
+    reported as such, never judged.
+    """
+    with no_gc(), model.checked():
         return _check(model, target, on_scope)
 
 

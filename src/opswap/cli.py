@@ -75,7 +75,9 @@ def _finish(result: Any, format: Format, print_text: Callable[[], None], ok: boo
     raise typer.Exit(0 if ok else 1)
 
 
-def _open(source: str, weights: Path | None, opset: int | None, input_shape: list[str] | None) -> Model:
+def _open(
+    source: str, weights: Path | None, opset: int | None, input_shape: list[str] | None, background_check: bool = False
+) -> Model:
     from opswap.frontends import is_torch_spec, open_model
     from opswap.verify import parse_input_shapes
 
@@ -86,7 +88,7 @@ def _open(source: str, weights: Path | None, opset: int | None, input_shape: lis
     if is_torch_spec(source):
         with err.status(f"Building and exporting {source} …"):
             return open_model(source, weights=weights, input_shape=shape, opset=opset)
-    return open_model(source, weights=weights, opset=opset)
+    return open_model(source, weights=weights, opset=opset, background_check=background_check)
 
 
 @app.command()
@@ -105,7 +107,7 @@ def check(
     from opswap.targets import load_target
 
     profile = load_target(target)
-    loaded = _open(model, weights, opset, input_shape)
+    loaded = _open(model, weights, opset, input_shape, background_check=True)
     result = run_check(loaded, profile)
 
     def print_text() -> None:
@@ -153,7 +155,7 @@ def fix(
     from opswap.verify import DEFAULT_RTOL, load_inputs, parse_input_shapes
 
     profile = load_target(target)
-    loaded = _open(model, weights, opset, input_shape)
+    loaded = _open(model, weights, opset, input_shape, background_check=True)
     shapes = None if is_torch_spec(model) else parse_input_shapes(input_shape or [])
     feeds = load_inputs(inputs) if inputs else None
     with rp.progress(err) as stage:

@@ -9,11 +9,11 @@ from typing import Any
 
 import numpy as np
 
-from opswap.check import CheckReport, check
+from opswap.check import CheckReport, _check, check
 from opswap.converters import ConverterResult, run_converter
 from opswap.errors import ModelError
 from opswap.graphs import no_gc
-from opswap.legalize import LegalizeReport, legalize
+from opswap.legalize import LegalizeReport, _legalize
 from opswap.model import Model, copy, save
 from opswap.opsets import Lowering, LoweringError, best_opset, lower
 from opswap.targets import Level, Target
@@ -102,7 +102,7 @@ def fix(
     """
     if output is not None and model.path is not None and not in_place and _same_file(model.path, output):
         raise ModelError(f"{output}: output is the input file; pass --in-place to overwrite it")
-    with no_gc():  # one pause for the whole job (see graphs.no_gc)
+    with no_gc(), model.checked():  # one pause for the whole job (see graphs.no_gc)
         return _fix(
             model,
             target,
@@ -135,11 +135,14 @@ def _fix(
     convert: bool,
     stage: StageFactory | None,
 ) -> FixReport:
-    before = check(model, target)
+    # onnx's checker may still run in the background (load): it is waited for before anything is
+    # reported, verified or written, and while it runs, the model is judged and rewritten.
+    before = _check(model, target, None)
     original = copy(model) if run_verify else None
     illegal = before.count(Level.ERROR)
     advance = stage("legalize", illegal) if stage else None
-    legalization = legalize(model, target, on_node=advance, allow_approx=allow_approx)
+    legalization = _legalize(model, target, advance, allow_approx)
+    model.ensure_valid()
     after = check(model, target)
     lowering, lowering_failed = None, ""
     if lower_opset is None and not after.legal and target.unlisted_opset == Level.ERROR:

@@ -564,7 +564,7 @@ def legalize(
     Exact rules only, unless ``allow_approx``: then rules with a stated error bound may be used, and
     the report shows their bounds. Returns what changed and, for nodes left illegal, why no route exists.
     """
-    with no_gc():
+    with no_gc(), model.checked():
         return _legalize(model, target, on_node, allow_approx)
 
 

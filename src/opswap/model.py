@@ -13,7 +13,10 @@ import errno
 import math
 import os
 import shutil
+import sys
 import tempfile
+import threading
+import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +40,30 @@ class Model:
     base_dir: Path = field(default_factory=Path.cwd)
     #: What the model was made from when it has no file (a PyTorch spec, for example).
     label: str = ""
+    #: onnx's checker still running in a child process (``load(..., background_check=True)``).
+    _checking: _BackgroundCheck | None = field(default=None, repr=False, compare=False)
+
+    @contextlib.contextmanager
+    def checked(self) -> Iterator[None]:
+        """A block whose result stands only if the model is valid.
+
+        Waits for the background checker at the end, and also when the block fails (an invalid model
+        explains the failure better than the error it caused).
+        """
+        try:
+            yield
+        except Exception:
+            self.ensure_valid()
+            raise
+        self.ensure_valid()
+
+    def ensure_valid(self) -> None:
+        """Wait for onnx's checker if it runs in the background; raise ModelError if it failed."""
+        checking, self._checking = self._checking, None
+        if checking is not None:
+            message = checking.wait()
+            if message is not None:
+                raise ModelError(f"{self.name}: invalid ONNX model: {message}")
 
     @property
     def name(self) -> str:
@@ -59,10 +86,13 @@ def default_opset(opset_import: Iterable[onnx.OperatorSetIdProto], where: str) -
     raise ModelError(f"{where}: no ai.onnx opset import, so op versions are unknown")
 
 
-def load(path: str | os.PathLike[str]) -> Model:
+def load(path: str | os.PathLike[str], *, background_check: bool = False) -> Model:
     """Load an ONNX model file, leaving external data unread.
 
-    Raises :class:`ModelError` with a one-line message for every kind of bad file.
+    Raises :class:`ModelError` with a one-line message for every kind of bad file. With
+    ``background_check`` (Linux), onnx's checker (often the slowest part of loading: 1.2 s of a
+    million-node model) runs in a forked child while the caller works; ``Model.ensure_valid`` waits
+    for it, and check, legalize's callers and fix call that before they report or write anything.
     """
     p = Path(path)
     if not p.exists():
@@ -75,12 +105,17 @@ def load(path: str | os.PathLike[str]) -> Model:
         data = p.read_bytes()
     except OSError as exc:
         raise ModelError(f"{p}: cannot read ({exc.strerror or exc})") from None
+    checking = None
+    if background_check and _can_fork():
+        # Started before parsing, so the child's work overlaps the parse too. The checker reads the
+        # file itself when external data must be resolved from its folder.
+        checking = _BackgroundCheck(str(p) if _EXTERNAL_MARK in data else data)
     try:
         proto = onnx.ModelProto.FromString(data)
     except (DecodeError, RuntimeWarning, ValueError) as exc:
         raise ModelError(f"{p}: not an ONNX model ({_first_line(exc)})") from None
-    model = Model(proto, p, p.resolve().parent)
-    validate(model, data)
+    model = Model(proto, p, p.resolve().parent, _checking=checking)
+    validate(model, data, background=background_check)
     return model
 
 
@@ -98,10 +133,11 @@ def copy(model: Model) -> Model:
     return Model(proto, model.path, model.base_dir, model.label)
 
 
-def validate(model: Model, data: bytes | None = None) -> None:
+def validate(model: Model, data: bytes | None = None, *, background: bool = False) -> None:
     """Reject what is not a usable ONNX model, with the reason in one line.
 
-    ``data`` is the model's serialized form when the caller has it (the file's bytes).
+    ``data`` is the model's serialized form when the caller has it (the file's bytes). With
+    ``background``, onnx's checker is left running (see ``load``).
     """
     proto, name = model.proto, model.name
     if not proto.HasField("graph") or proto.ir_version <= 0:
@@ -119,11 +155,79 @@ def validate(model: Model, data: bytes | None = None) -> None:
         has_external = True
     if data is None and not (has_external and model.path):
         return  # over 2 GiB in memory: onnx's checker reads such models only from a file
+    # The checker resolves external data from the model file's folder only when given the path.
+    subject = str(model.path) if has_external and model.path else data or proto
+    if background and model._checking is None and _can_fork():
+        model._checking = _BackgroundCheck(subject)
+    if background and model._checking is not None:
+        return
+    message = _run_checker(subject)
+    if message is not None:
+        raise ModelError(f"{name}: invalid ONNX model: {message}")
+
+
+def _run_checker(subject: str | bytes | onnx.ModelProto) -> str | None:
+    """Onnx's checker on a path, serialized model or model: None, or the first line of its complaint."""
     try:
-        # The checker resolves external data from the model file's folder only when given the path.
-        onnx.checker.check_model(str(model.path) if has_external and model.path else data or proto)
+        onnx.checker.check_model(subject)
     except onnx.checker.ValidationError as exc:
-        raise ModelError(f"{name}: invalid ONNX model: {_first_line(exc)}") from None
+        return _first_line(exc)
+    return None
+
+
+def _can_fork() -> bool:
+    # Forking is safe here only where it is the platform's way (Linux) and no other Python thread runs.
+    return sys.platform == "linux" and threading.active_count() == 1
+
+
+class _BackgroundCheck:
+    """onnx's checker in a forked child; ``wait`` gives its verdict (None: valid).
+
+    The checker holds the GIL, so a thread would not run beside Python; a forked child shares the
+    parent's memory copy-on-write and needs no copy of the model. If the child cannot report (it
+    crashed), the parent runs the checker itself.
+    """
+
+    def __init__(self, subject: str | bytes | onnx.ModelProto) -> None:
+        self._subject: str | bytes | onnx.ModelProto | None = subject
+        read, write = os.pipe()
+        self._pid = os.fork()
+        if self._pid == 0:  # the child: check, report, leave without running the parent's cleanup
+            code = 1
+            try:
+                os.close(read)
+                message = _run_checker(subject)
+                os.write(write, b"ok" if message is None else b"no" + message.encode("utf-8", "replace"))
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(write)
+        self._read = read
+        self._finalizer = weakref.finalize(self, _reap, self._pid, read)
+
+    def wait(self) -> str | None:
+        """Block until the child has judged the model; None if valid, else the complaint."""
+        chunks = []
+        while chunk := os.read(self._read, 65536):
+            chunks.append(chunk)
+        self._finalizer.detach()
+        os.close(self._read)
+        _, status = os.waitpid(self._pid, 0)
+        reply = b"".join(chunks)
+        if status != 0 or reply[:2] not in (b"ok", b"no"):
+            assert self._subject is not None
+            return _run_checker(self._subject)  # the child failed: judge here
+        return None if reply[:2] == b"ok" else reply[2:].decode("utf-8", "replace")
+
+
+def _reap(pid: int, read: int) -> None:
+    """A model dropped before its check finished: stop the child and collect it."""
+    with contextlib.suppress(OSError):
+        os.kill(pid, 9)
+    with contextlib.suppress(OSError):
+        os.waitpid(pid, 0)
+    with contextlib.suppress(OSError):
+        os.close(read)
 
 
 #: How ``data_location: EXTERNAL`` (field 14, varint 1) is serialized in a TensorProto.

@@ -241,7 +241,10 @@ def compare(
     on_sample: Callable[[], None] | None = None,
 ) -> VerifyReport:
     """Compare any runner of a converted model (ORT, OpenVINO, ...) with ORT on the original."""
-    feeds = inputs if inputs is not None else random_inputs(original.proto, samples, input_shapes, seed)
+    try:
+        feeds = inputs if inputs is not None else random_inputs(original.proto, samples, input_shapes, seed)
+    except VerifyError as exc:
+        raise VerifyError(f"{original.name}: {exc}") from None
     before = _session(original)
     names = [o.name for o in before.get_outputs()]
     if names != candidate_names:

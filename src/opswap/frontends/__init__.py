@@ -24,8 +24,12 @@ def open_model(
     weights: Path | None = None,
     input_shape: Sequence[int] | None = None,
     opset: int | None = None,
+    background_check: bool = False,
 ) -> Model:
-    """Load an ONNX file, or build and export a PyTorch spec, as a :class:`Model`."""
+    """Load an ONNX file, or build and export a PyTorch spec, as a :class:`Model`.
+
+    ``background_check``: see :func:`opswap.model.load` (ONNX files only).
+    """
     if is_torch_spec(source):
         from opswap.frontends import torch as torch_frontend
 
@@ -37,4 +41,4 @@ def open_model(
         )
     if weights is not None or opset is not None:
         raise FrontendError("--weights and --opset apply to PyTorch specs (torchvision:NAME), not to ONNX files")
-    return load(source)
+    return load(source, background_check=background_check)
