@@ -279,6 +279,9 @@ def test_background_check_still_refuses_an_invalid_model(tmp_path: Path) -> None
     with pytest.raises(ModelError, match="invalid ONNX model"):
         opswap.fix(again, opswap.load_target("snpe-2.7"), out, convert=False)
     assert not out.exists()
+    alone = opswap.load(_broken(tmp_path), background_check=True)
+    with pytest.raises(ModelError, match="invalid ONNX model"):
+        opswap.legalize(alone, opswap.load_target("snpe-2.7"))  # outside fix, legalize waits itself
 
 
 @pytest.mark.usefixtures("forking")

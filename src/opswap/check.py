@@ -92,7 +92,11 @@ class CheckReport:
     def add(self, finding: Finding) -> None:
         """Record one finding."""
         kind = (finding.op_type, finding.domain, finding.scope, finding.since_version, finding.level, finding.reason)
-        self._found.setdefault(kind, []).append(finding.node)
+        self.labels(kind).append(finding.node)
+
+    def labels(self, kind: _Kind) -> list[str]:
+        """The (appendable) list of node labels with findings of ``kind``."""
+        return self._found.setdefault(kind, [])
 
     def count(self, level: Level) -> int:
         """How many nodes have findings at ``level``."""
@@ -236,10 +240,6 @@ class Judge:
             cached = self._cache[key] = self.target.verdict(node, version, self)
         return cached
 
-    def is_function_call(self, node: onnx.NodeProto) -> bool:
-        """Calls to model-local functions are judged through the function's body."""
-        return (node.domain, node.op_type) in self._local_functions
-
     def since(self, node: onnx.NodeProto, opsets: dict[str, int]) -> int | None:
         """The node's op version at its scope's opset."""
         domain = "" if node.domain == "ai.onnx" else node.domain
@@ -289,14 +289,14 @@ def _check(model: Model, target: Target, on_scope: Callable[[Scope], None] | Non
         if on_scope is not None:
             on_scope(scope)
         report.node_count += len(scope.nodes)
-        found, path = report._found, scope.path
+        path = scope.path
         prefix = "" if path == "main" else f"{path}/"
         by_group: dict[int, list[str]] = {}
         for index, node, verdict, since, group in judge.scan(scope):
             labels = by_group.get(id(group)) if group is not None else None
             if labels is None:
                 kind = (node.op_type, node.domain, path, since, verdict.level, verdict.reason)
-                labels = found.setdefault(kind, [])
+                labels = report.labels(kind)
                 if group is not None:
                     by_group[id(group)] = labels
             labels.append(prefix + (node.name or f"{node.op_type}#{index}"))

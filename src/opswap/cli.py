@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -491,8 +491,8 @@ def rules(
         with rp.progress(err) as stage:
             advance = stage("certify", len(unary) * chunks)
             fresh = [cert.certify(r, full=full, samples=samples, on_chunk=advance) for r in unary]
-        kept = [c for c in certificates.values() if c["rule"] not in {f.rule for f in fresh}] if only else []
-        certificates = {c["rule"]: c for c in [*kept, *(f.to_dict() for f in fresh)]}
+        fresh_by_rule: dict[str, Mapping[str, Any]] = {f.rule: f.to_dict() for f in fresh}
+        certificates = {**certificates, **fresh_by_rule} if only else fresh_by_rule
         if write is not None:
             payload = {
                 "measured": date.today().isoformat(),

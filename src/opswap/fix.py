@@ -9,11 +9,11 @@ from typing import Any
 
 import numpy as np
 
-from opswap.check import CheckReport, _check, check
+from opswap.check import CheckReport, check
 from opswap.converters import ConverterResult, run_converter
 from opswap.errors import ModelError
 from opswap.graphs import no_gc
-from opswap.legalize import LegalizeReport, _legalize
+from opswap.legalize import LegalizeReport, legalize
 from opswap.model import Model, copy, save
 from opswap.opsets import Lowering, LoweringError, best_opset, lower
 from opswap.targets import Level, Target
@@ -103,86 +103,55 @@ def fix(
     if output is not None and model.path is not None and not in_place and _same_file(model.path, output):
         raise ModelError(f"{output}: output is the input file; pass --in-place to overwrite it")
     with no_gc(), model.checked():  # one pause for the whole job (see graphs.no_gc)
-        return _fix(
-            model,
-            target,
-            output,
-            run_verify,
-            samples,
-            input_shapes,
-            inputs,
-            rtol,
-            allow_partial,
-            allow_approx,
-            lower_opset,
-            convert,
-            stage,
+        # onnx's checker may still run in the background (load): the model is judged and rewritten
+        # while it runs (check and legalize, inside this block, leave it running), and it is waited
+        # for before anything is verified, reported or written.
+        before = check(model, target)
+        original = copy(model) if run_verify else None
+        illegal = before.count(Level.ERROR)
+        advance = stage("legalize", illegal) if stage else None
+        legalization = legalize(model, target, advance, allow_approx=allow_approx)
+        model.ensure_valid()
+        after = check(model, target)
+        lowering, lowering_failed = None, ""
+        if lower_opset is None and not after.legal and target.unlisted_opset == Level.ERROR:
+            lower_opset = "auto"  # the target rejects versions it does not list: try an opset it does
+        if lower_opset is not None:
+            opset = best_opset(model, target) if lower_opset == "auto" else int(lower_opset)
+            try:
+                lowering = lower(model, opset) if opset < model.opset else None
+            except LoweringError as exc:
+                if lower_opset != "auto":
+                    raise
+                lowering_failed = str(exc)
+            if lowering is not None:
+                after = check(model, target)
+        verification = None
+        if original is not None:
+            advance = stage("verify", samples if inputs is None else len(inputs)) if stage else None
+            verification = verify(
+                original, model, samples=samples, input_shapes=input_shapes, inputs=inputs, rtol=rtol, on_sample=advance
+            )
+        report = FixReport(
+            target.name,
+            model.name,
+            before,
+            legalization,
+            after,
+            verification,
+            None,
+            lowering=lowering,
+            lowering_failed=lowering_failed,
         )
-
-
-def _fix(
-    model: Model,
-    target: Target,
-    output: Path | None,
-    run_verify: bool,
-    samples: int,
-    input_shapes: Mapping[str, list[int]] | None,
-    inputs: list[dict[str, np.ndarray]] | None,
-    rtol: float,
-    allow_partial: bool,
-    allow_approx: bool,
-    lower_opset: int | str | None,
-    convert: bool,
-    stage: StageFactory | None,
-) -> FixReport:
-    # onnx's checker may still run in the background (load): it is waited for before anything is
-    # reported, verified or written, and while it runs, the model is judged and rewritten.
-    before = _check(model, target, None)
-    original = copy(model) if run_verify else None
-    illegal = before.count(Level.ERROR)
-    advance = stage("legalize", illegal) if stage else None
-    legalization = _legalize(model, target, advance, allow_approx)
-    model.ensure_valid()
-    after = check(model, target)
-    lowering, lowering_failed = None, ""
-    if lower_opset is None and not after.legal and target.unlisted_opset == Level.ERROR:
-        lower_opset = "auto"  # the target rejects versions it does not list: try an opset it does
-    if lower_opset is not None:
-        opset = best_opset(model, target) if lower_opset == "auto" else int(lower_opset)
-        try:
-            lowering = lower(model, opset) if opset < model.opset else None
-        except LoweringError as exc:
-            if lower_opset != "auto":
-                raise
-            lowering_failed = str(exc)
-        if lowering is not None:
-            after = check(model, target)
-    verification = None
-    if original is not None:
-        advance = stage("verify", samples if inputs is None else len(inputs)) if stage else None
-        verification = verify(
-            original, model, samples=samples, input_shapes=input_shapes, inputs=inputs, rtol=rtol, on_sample=advance
-        )
-    report = FixReport(
-        target.name,
-        model.name,
-        before,
-        legalization,
-        after,
-        verification,
-        None,
-        lowering=lowering,
-        lowering_failed=lowering_failed,
-    )
-    if not after.legal and not allow_partial:
-        report.not_written = "some illegal nodes have no legal route (pass --allow-partial to write anyway)"
-    elif verification is not None and not verification.passed:
-        report.not_written = "verification failed: the fixed model's outputs differ from the original's"
-    elif output is not None:
-        report.output = save(model, output)
-        if convert:
-            report.converter = run_converter(target, report.output)
-    return report
+        if not after.legal and not allow_partial:
+            report.not_written = "some illegal nodes have no legal route (pass --allow-partial to write anyway)"
+        elif verification is not None and not verification.passed:
+            report.not_written = "verification failed: the fixed model's outputs differ from the original's"
+        elif output is not None:
+            report.output = save(model, output)
+            if convert:
+                report.converter = run_converter(target, report.output)
+        return report
 
 
 def _same_file(a: Path, b: Path) -> bool:

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import onnx
 from onnx import helper
 
@@ -38,6 +39,7 @@ from opswap.rules.base import (
 )
 from opswap.rules.certificates import describe, recorded
 from opswap.targets import Level, Target, Verdict, op_name
+from opswap.typeinfo import Shape
 
 #: How many rewrite steps a route may chain (HardSwish -> HardSigmoid -> Clip is 2).
 MAX_DEPTH = 4
@@ -238,10 +240,8 @@ _INPUT, _OUTPUT, _LOCAL = 0, 1, 2
 class _Planner:
     """Searches and replays routes for the illegal nodes of one model."""
 
-    def __init__(self, proto: onnx.ModelProto, target: Target, judge: Judge, allow_approx: bool = False) -> None:
-        self.proto = proto
+    def __init__(self, judge: Judge, allow_approx: bool = False) -> None:
         self.allow_approx = allow_approx
-        self.target = target
         self.judge = judge
         self.types = judge.types
         self._plans: dict[tuple[Any, ...], Route | DeadEnd] = {}
@@ -253,24 +253,17 @@ class _Planner:
 
     def _inputs(self, node: onnx.NodeProto, known: dict[str, Value]) -> tuple[Value | None, ...]:
         shapes = self.needs_shapes(node)
-        resolved: list[Value | None] = []
-        for name in node.input:
-            if not name:
-                resolved.append(None)
-            elif name in known:
-                value = known[name]
-                if shapes and value.shape is None and self._is_model_value(name):
-                    value = Value(name, value.dtype, self.types.shape(name), value.const)
-                resolved.append(value)
-            else:
-                shape = self.types.shape(name) if shapes else None
-                dtype = self.types.dtype(name) or onnx.TensorProto.UNDEFINED
-                resolved.append(Value(name, dtype, shape, self.types.const(name)))
-        return tuple(resolved)
+        return tuple(
+            None if not name else known[name] if name in known else Value(name, *self._fact(name, shapes))
+            for name in node.input
+        )
 
-    def _is_model_value(self, name: str) -> bool:
-        """Whether ``name`` is a value of the model (an input a route passes on), not one a rule made."""
-        return name in self.types.known()[0]
+    def _fact(self, name: str, shapes: bool) -> tuple[int, Shape | None, np.ndarray | None]:
+        """Element type, shape (when a route may read it) and small constant value of a model value."""
+        types = self.types
+        dtypes, constants = types.known()
+        dtype = dtypes.get(name) or types.dtype(name) or onnx.TensorProto.UNDEFINED
+        return dtype, types.shape(name) if shapes else None, types.const(name) if name in constants else None
 
     def needs_shapes(self, node: onnx.NodeProto) -> bool:
         """Whether a route for the node may read input shapes (see ``_reads_shapes``)."""
@@ -290,22 +283,13 @@ class _Planner:
         """
         names = list(node.input)
         shapes = self.needs_shapes(node)
-        types = self.types
-        dtypes, constants = types.known()
         facts: list[Any] = []
         for name in names:
-            value = known.get(name) if known else None
             if not name:
                 facts.append(None)
                 continue
-            if value is None:
-                dtype = dtypes.get(name) or types.dtype(name) or onnx.TensorProto.UNDEFINED
-                shape = types.shape(name) if shapes else None
-                const = types.const(name) if name in constants else None
-            else:
-                dtype, shape, const = value.dtype, value.shape, value.const
-                if shapes and shape is None and self._is_model_value(name):
-                    shape = types.shape(name)
+            value = known.get(name) if known else None
+            dtype, shape, const = self._fact(name, shapes) if value is None else (value.dtype, value.shape, value.const)
             facts.append((dtype, shape, None if const is None else (const.dtype.str, const.shape, const.tobytes())))
         return (
             node.op_type,
@@ -338,8 +322,8 @@ class _Planner:
         """Rewrite ``node`` in place (see ``_Template.instantiate``): the nodes now standing for it.
 
         Or, without changing anything, why no route exists. The first node with a given key runs
-        the rules; the others copy its result with their own names (running rule code per node
-        costs several times more).
+        the rules into a template; every node, that one included, is a copy of the template with its
+        own names (running rule code per node costs several times more).
         """
         key, route = self.plan(node, scope, {})
         if isinstance(route, DeadEnd):
@@ -350,10 +334,6 @@ class _Planner:
             if not nodes:
                 raise AssertionError(f"{route.rule.id} emitted no nodes")
             template = self._templates[key] = _Template(list(node.input), list(node.output), nodes)
-            placed = [scope.nodes.add() for _ in nodes[:-1]] + [node]
-            for target, new in zip(placed, nodes, strict=True):
-                target.CopyFrom(new)
-            return route, placed
         return route, template.instantiate(node, names, provenance, scope.nodes.add)
 
     def _search(
@@ -571,16 +551,20 @@ def legalize(
 def _legalize(model: Model, target: Target, on_node: Callable[[], None] | None, allow_approx: bool) -> LegalizeReport:
     proto = model.proto
     judge = Judge(proto, target)
-    planner = _Planner(proto, target, judge, allow_approx)
+    planner = _Planner(judge, allow_approx)
     report = LegalizeReport(target=target.name)
-    rewrites: dict[tuple[str, str, int], Rewrite] = {}
+    rewrites: dict[tuple[str, str, str], Rewrite] = {}
+    #: Routes are cached, one object per route: its Rewrite found by identity, without describing it again.
+    by_route: dict[tuple[str, str, int], Rewrite] = {}
     unresolved: dict[tuple[str, str], Unresolved] = {}
-    names: NameGen | None = None
-    constants: ConstantPool | None = None
     # Every illegal node is found before any is rewritten: rewrites happen in place (a replacement's
     # first nodes are appended, then moved into position), so a scope is not in order until spliced.
     work = [(scope, [(i, n, v) for i, n, v, _, _ in judge.scan(scope, errors_only=True)]) for scope in judge.scopes]
+    if not any(illegal for _, illegal in work):
+        return report
     _shapes_before_rewriting(planner, work)
+    names = NameGen(token=unused_token(proto))
+    constants = ConstantPool(proto.graph, names, proto.ir_version, on_new=judge.mark_static)
     # Innermost scopes first, so a parent rebuilt below carries its already-rewritten subgraphs.
     for scope, illegal in reversed(work):
         replaced: dict[int, list[onnx.NodeProto]] = {}
@@ -590,9 +574,6 @@ def _legalize(model: Model, target: Target, on_node: Callable[[], None] | None, 
                 on_node()
             label = prefix + node_label(node, index)
             op_type, domain = node.op_type, node.domain  # the node is overwritten by its replacement
-            if names is None or constants is None:
-                names = NameGen(token=unused_token(proto))
-                constants = ConstantPool(proto.graph, names, proto.ir_version, on_new=judge.mark_static)
             outcome = planner.replace(node, scope, names, constants, label)
             if isinstance(outcome, DeadEnd):
                 entry = unresolved.get((op_type, domain))
@@ -601,21 +582,19 @@ def _legalize(model: Model, target: Target, on_node: Callable[[], None] | None, 
                 entry.nodes.append(label)
                 continue
             plan, replaced[index] = outcome
-            rewrite = rewrites.get((op_type, domain, id(plan)))  # routes are cached: one object per route
+            rewrite = by_route.get((op_type, domain, id(plan)))
             if rewrite is None:
-                rewrite = Rewrite(op_type, domain, plan.describe(), plan.exact, plan.bounds)
-                rewrites[op_type, domain, id(plan)] = rewrite
+                route = plan.describe()  # equal routes planned for different keys share one Rewrite
+                rewrite = rewrites.setdefault(
+                    (op_type, domain, route), Rewrite(op_type, domain, route, plan.exact, plan.bounds)
+                )
+                by_route[op_type, domain, id(plan)] = rewrite
             rewrite.nodes.append(label)
             report.nodes_removed += 1
             report.nodes_added += len(replaced[index])
         if replaced:
             _splice(scope, replaced)
-    merged: dict[tuple[str, str, str], Rewrite] = {}
-    for rewrite in rewrites.values():
-        same = merged.setdefault((rewrite.op_type, rewrite.domain, rewrite.route), rewrite)
-        if same is not rewrite:
-            same.nodes.extend(rewrite.nodes)
-    report.rewrites = sorted(merged.values(), key=lambda r: (-len(r.nodes), r.op_type))
+    report.rewrites = sorted(rewrites.values(), key=lambda r: (-len(r.nodes), r.op_type))
     report.unresolved = sorted(unresolved.values(), key=lambda u: (-len(u.nodes), u.op_type))
     return report
 

@@ -42,20 +42,28 @@ class Model:
     label: str = ""
     #: onnx's checker still running in a child process (``load(..., background_check=True)``).
     _checking: _BackgroundCheck | None = field(default=None, repr=False, compare=False)
+    #: How many ``checked`` blocks are open (only the outermost waits).
+    _checked_depth: int = field(default=0, repr=False, compare=False)
 
     @contextlib.contextmanager
     def checked(self) -> Iterator[None]:
         """A block whose result stands only if the model is valid.
 
-        Waits for the background checker at the end, and also when the block fails (an invalid model
-        explains the failure better than the error it caused).
+        The outermost such block waits for the background checker at its end, and also when it
+        fails (an invalid model explains the failure better than the error it caused). Inner blocks
+        (check and legalize inside fix) leave the checker running.
         """
+        self._checked_depth += 1
         try:
             yield
         except Exception:
-            self.ensure_valid()
+            if self._checked_depth == 1:
+                self.ensure_valid()
             raise
-        self.ensure_valid()
+        finally:
+            self._checked_depth -= 1
+        if self._checked_depth == 0:
+            self.ensure_valid()
 
     def ensure_valid(self) -> None:
         """Wait for onnx's checker if it runs in the background; raise ModelError if it failed."""
@@ -115,7 +123,7 @@ def load(path: str | os.PathLike[str], *, background_check: bool = False) -> Mod
     except (DecodeError, RuntimeWarning, ValueError) as exc:
         raise ModelError(f"{p}: not an ONNX model ({_first_line(exc)})") from None
     model = Model(proto, p, p.resolve().parent, _checking=checking)
-    validate(model, data, background=background_check)
+    validate(model, data)
     return model
 
 
@@ -133,11 +141,11 @@ def copy(model: Model) -> Model:
     return Model(proto, model.path, model.base_dir, model.label)
 
 
-def validate(model: Model, data: bytes | None = None, *, background: bool = False) -> None:
+def validate(model: Model, data: bytes | None = None) -> None:
     """Reject what is not a usable ONNX model, with the reason in one line.
 
-    ``data`` is the model's serialized form when the caller has it (the file's bytes). With
-    ``background``, onnx's checker is left running (see ``load``).
+    ``data`` is the model's serialized form when the caller has it (the file's bytes). onnx's
+    checker is left to the child already running it, if there is one (see ``load``).
     """
     proto, name = model.proto, model.name
     if not proto.HasField("graph") or proto.ir_version <= 0:
@@ -153,15 +161,10 @@ def validate(model: Model, data: bytes | None = None, *, background: bool = Fals
     for tensor in external_tensors(proto, data):
         external_data_path(model, tensor)
         has_external = True
-    if data is None and not (has_external and model.path):
-        return  # over 2 GiB in memory: onnx's checker reads such models only from a file
+    if model._checking is not None or (data is None and not (has_external and model.path)):
+        return  # checked in the background, or over 2 GiB in memory: onnx's checker reads those from a file
     # The checker resolves external data from the model file's folder only when given the path.
-    subject = str(model.path) if has_external and model.path else data or proto
-    if background and model._checking is None and _can_fork():
-        model._checking = _BackgroundCheck(subject)
-    if background and model._checking is not None:
-        return
-    message = _run_checker(subject)
+    message = _run_checker(str(model.path) if has_external and model.path else data or proto)
     if message is not None:
         raise ModelError(f"{name}: invalid ONNX model: {message}")
 

@@ -2,9 +2,10 @@
 
 Element types come from the model's declarations, then from one pass over the ONNX schemas' type
 constraints (an output typed ``T`` has the type of the inputs typed ``T``). Shapes come from the
-declarations and, only when a rule asks for one that is not declared, from onnx's shape inference
-(run once). Constants are initializers and Constant outputs of at most :data:`SMALL` elements: rules
-may read them (axes, shapes, bounds); weights are never read.
+declarations, then through elementwise ops by broadcasting (in the same pass when asked up front),
+and only for what those cannot reach from onnx's shape inference (run once). Constants are
+initializers and Constant outputs of at most :data:`SMALL` elements: rules may read them (axes,
+shapes, bounds); weights are never read.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ class TypeIndex:
 
     def __init__(self, proto: onnx.ModelProto, scopes: list[Scope] | None = None) -> None:
         self._proto = proto
-        self._scopes = scopes
+        self._scopes = scopes if scopes is not None else list(iter_scopes(proto))
         self._dtypes: dict[str, int] | None = None
         self._shapes: dict[str, Shape] = {}
         self._consts: dict[str, onnx.TensorProto | onnx.AttributeProto] = {}
@@ -45,8 +46,7 @@ class TypeIndex:
     def _build(self, with_shapes: bool = False) -> dict[str, int]:
         if self._dtypes is None:
             with no_gc():
-                scopes = self._scopes if self._scopes is not None else list(iter_scopes(self._proto))
-                self._dtypes = _scan(scopes, self._shapes, self._consts, with_shapes)
+                self._dtypes = _scan(self._scopes, self._shapes, self._consts, with_shapes)
                 self._propagated = with_shapes
         return self._dtypes
 
@@ -74,7 +74,7 @@ class TypeIndex:
         if shape is None and not self._propagated:
             self._propagated = True
             with no_gc():
-                _elementwise_shapes(self._scopes or list(iter_scopes(self._proto)), self._shapes)
+                _elementwise_shapes(self._scopes, self._shapes)
             shape = self._shapes.get(name)
         if shape is None and not self._inferred:
             self._infer()

@@ -13,12 +13,9 @@ where it does not, the report says so and the ONNX-level fix after export covers
 
 from __future__ import annotations
 
-import contextlib
-import io
 import math
 import tempfile
-import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from opswap.frontends.torch import quiet
 from opswap.targets import Level, Target
 
 # --- exact replacements, written like the ONNX rules ---------------------------------------------
@@ -211,7 +209,7 @@ def _legal_when_exported(
     with tempfile.TemporaryDirectory(prefix="opswap-swap-") as tmp:
         path = Path(tmp) / "layer.onnx"
         try:
-            with _quiet():
+            with quiet():
                 if dynamo:
                     torch.onnx.export(module.eval(), (example,), str(path), dynamo=True)
                 else:
@@ -313,10 +311,3 @@ def _swap_functional(model: nn.Module, target: Target, opset: int, dynamo: bool,
         return model
     traced.recompile()
     return traced
-
-
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-        warnings.simplefilter("ignore")
-        yield

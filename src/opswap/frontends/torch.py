@@ -209,7 +209,7 @@ def export(
     torch = _torch()
     example = torch.randn(*input_shape, generator=torch.Generator().manual_seed(0))
     names: dict[str, Any] = {"input_names": ["input"], "output_names": ["output"]}
-    with _quiet():
+    with quiet():
         try:
             if isinstance(module, torch.export.ExportedProgram) or dynamo:
                 torch.onnx.export(module, (example,), str(path), dynamo=True, **names)
@@ -250,7 +250,7 @@ def load_spec(
 
 
 @contextlib.contextmanager
-def _quiet() -> Iterator[None]:
+def quiet() -> Iterator[None]:
     """The TorchScript exporter warns about its own deprecation and prints diagnostics; hide them."""
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
