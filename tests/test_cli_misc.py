@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import onnx
+
 from conftest import hardswish_model, save_model
 
 
@@ -43,6 +45,9 @@ def test_rules_lists_each_rule_with_what_it_produces(cli) -> None:
     # Every rule is exact or states its bound.
     assert all(r["exact"] or r["bound"] for r in rules.values())
     assert len({r["op_type"] for r in rules.values()}) >= 60
+    assert rules["constant_as_initializer"]["produces"] == []  # no node: an initializer
+    table = cli("rules").stdout
+    assert any("constant_as_initializer" in line and "(an initializer)" in line for line in table.splitlines())
 
 
 def test_verify_json(cli, tmp_path: Path) -> None:
@@ -61,3 +66,13 @@ def test_check_json_on_legal_model(cli, tmp_path: Path) -> None:
     result = cli("check", model, "--target", "qairt-2.25", "--format", "json")
     assert result.code == 0
     assert result.json()["legal"] is True and result.json()["illegal"] == []
+
+
+def test_fix_of_a_legal_model_says_so_and_writes_it_unchanged(cli, tmp_path: Path) -> None:
+    model = save_model(hardswish_model(), tmp_path / "m.onnx")
+    fixed = tmp_path / "f.onnx"
+    result = cli("fix", model, "--target", "qairt-2.25", "-o", fixed, "--no-convert")
+    assert result.code == 0, result.stderr
+    assert "nothing illegal" in result.stdout and "LEGAL for qairt-2.25 as it is" in result.stdout
+    assert "Rewrites" not in result.stdout
+    assert onnx.load(str(fixed)).graph == onnx.load(str(model)).graph

@@ -33,7 +33,7 @@ def relu(shape, dtype=TensorProto.FLOAT, opset=14):
 def test_max_rank_for_the_target_and_per_op() -> None:
     assert verdicts(relu([1, 2, 3, 4, 5, 6]), target("[ops.Relu]", "max_rank = 5"))["Relu"] == (
         Level.ERROR,
-        "input x has rank 6 (at most 5)",
+        "input 0 has rank 6 (at most 5)",
     )
     assert verdicts(relu([1, 2, 3, 4, 5]), target("[ops.Relu]", "max_rank = 5")) == {}
     assert verdicts(relu([1, 2, 3, 4, 5]), target("[ops.Relu]\nmax_rank = 4"))["Relu"][0] == Level.ERROR
@@ -51,8 +51,23 @@ def test_dtypes() -> None:
 def test_fixed_shapes() -> None:
     t = target("[ops.Relu]", "fixed_shapes = true")
     assert verdicts(relu([1, 3, 8, 8]), t) == {}
-    level, reason = verdicts(relu(["batch", 3, 8, 8]), t)["Relu"]
-    assert level == Level.ERROR and "dynamic shape" in reason
+    assert verdicts(relu(["batch", 3, 8, 8]), t)["Relu"] == (
+        Level.ERROR,
+        "input 0 has a dynamic shape; t needs fixed shapes",
+    )
+
+
+def test_nodes_with_the_same_problem_form_one_group() -> None:
+    """Reasons name input positions, not values: 40 Relus on dynamic shapes are one line, not 40."""
+    t = target("[ops.Relu]\n[ops.Add]", "fixed_shapes = true")
+    nodes = [helper.make_node("Relu", [f"v{k}"], [f"v{k + 1}"], name=f"relu{k}") for k in range(40)]
+    nodes.append(helper.make_node("Add", ["v40", "x"], ["y"], name="add"))
+    model = make_model(nodes, [tensor("v0", ["n", 4]), tensor("x", ["n", 4])], [tensor("y", ["n", 4])])
+    groups = opswap.check(opswap.model.from_proto(model), t).groups(Level.ERROR)
+    assert [(g.op_type, g.count, g.reason) for g in groups] == [
+        ("Relu", 40, "input 0 has a dynamic shape; t needs fixed shapes"),
+        ("Add", 1, "inputs 0, 1 have dynamic shapes; t needs fixed shapes"),
+    ]
 
 
 def test_only_the_first_output() -> None:

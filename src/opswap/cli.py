@@ -529,7 +529,9 @@ def rules(
     table.add_column("exact / bound", overflow="fold")
     table.add_column("max ULP vs ORT", justify="right", no_wrap=True)
     for row in rows:
-        produces = ", ".join(row["produces"]) if row["produces"] is not None else "(depends on attributes)"
+        produces = (
+            "(depends on attributes)" if row["produces"] is None else ", ".join(row["produces"]) or "(an initializer)"
+        )
         found = row["certificate"]
         measured = (
             ""

@@ -65,6 +65,8 @@ class FixReport:
             "unresolved": [u.to_dict() for u in self.legalization.unresolved],
             "nodes_removed": self.legalization.nodes_removed,
             "nodes_added": self.legalization.nodes_added,
+            "initializers_added": self.legalization.initializers_added,
+            "folded": self.legalization.folded,
             "verification": self.verification.to_dict() if self.verification else None,
             "before": self.before.to_dict(),
             "after": self.after.to_dict(),

@@ -15,6 +15,7 @@ they were. Every new node carries its provenance (rule and source node) in ``met
 
 from __future__ import annotations
 
+import bisect
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ import onnx
 from onnx import helper
 
 from opswap.check import Judge
+from opswap.fold import fold
 from opswap.graphs import Scope, iter_scopes, no_gc, node_label
 from opswap.model import Model
 from opswap.rules.base import (
@@ -147,6 +149,10 @@ class LegalizeReport:
     unresolved: list[Unresolved] = field(default_factory=list)
     nodes_removed: int = 0
     nodes_added: int = 0
+    #: New initializers: constants the rules use, and outputs computed as constants.
+    initializers_added: int = 0
+    #: Nodes computed from constants and stored as initializers (see ``fold``), before any rewrite.
+    folded: int = 0
 
     @property
     def complete(self) -> bool:
@@ -161,6 +167,8 @@ class LegalizeReport:
             "unresolved": [u.to_dict() for u in self.unresolved],
             "nodes_removed": self.nodes_removed,
             "nodes_added": self.nodes_added,
+            "initializers_added": self.initializers_added,
+            "folded": self.folded,
         }
 
 
@@ -172,7 +180,13 @@ class _Template:
     copy). Other names are shared constants and stay as they are.
     """
 
-    def __init__(self, inputs: list[str], outputs: list[str], nodes: list[onnx.NodeProto]) -> None:
+    def __init__(
+        self,
+        inputs: list[str],
+        outputs: list[str],
+        nodes: list[onnx.NodeProto],
+        initializers: dict[str, onnx.TensorProto],
+    ) -> None:
         slots: dict[str, tuple[int, int]] = {}
         for k, name in enumerate(inputs):
             if name:
@@ -181,11 +195,15 @@ class _Template:
             if name:
                 slots[name] = (_OUTPUT, k)
         self.locals = 0
-        for n in nodes:
-            for name in n.output:
-                if name and name not in slots:
-                    slots[name] = (_LOCAL, self.locals)
-                    self.locals += 1
+        for name in [*initializers, *(name for n in nodes for name in n.output)]:
+            if name and name not in slots:
+                slots[name] = (_LOCAL, self.locals)
+                self.locals += 1
+        #: Constants computed in place of outputs: initializers under the wired names, no node.
+        self.initializers = [
+            (*slots[name], tensor, tensor.doc_string.rsplit(" from ", 1)[0] + " from ")
+            for name, tensor in initializers.items()
+        ]
         self.steps: list[tuple[onnx.NodeProto, tuple[tuple[int, int, int, int], ...], str, str, int]] = []
         for n in nodes:
             wires = tuple(
@@ -198,17 +216,26 @@ class _Template:
             source = next((i for i, e in enumerate(n.metadata_props) if e.key == "opswap.source"), -1)
             self.steps.append((n, wires, f"/{n.op_type}", doc_head, source))
 
-    def instantiate(
-        self, node: onnx.NodeProto, names: NameGen, provenance: str, add: Callable[[], onnx.NodeProto]
-    ) -> list[onnx.NodeProto]:
+    def instantiate(self, node: onnx.NodeProto, names: NameGen, provenance: str, scope: Scope) -> list[onnx.NodeProto]:
         """Copies of the template's nodes wired to ``node``'s inputs and outputs, with fresh names.
 
-        The copies but the last are made by ``add`` (appended to the scope's node list, to be moved
-        into place by ``_splice``); the last is written over ``node`` itself, which it replaces.
+        The copies but the last are appended to the scope's node list (to be moved into place by
+        ``_splice``); the last is written over ``node`` itself, which it replaces. With no nodes (every
+        output an initializer), ``node`` is left for ``_splice`` to remove.
         """
         inputs, outputs = list(node.input), list(node.output)
         prefix = node.name or outputs[0]
         local: list[str] = [""] * self.locals
+        for kind, k, tensor, doc_head in self.initializers:
+            if kind == _OUTPUT:
+                name = outputs[k]
+            else:
+                name = local[k] = local[k] or names.fresh(f"{prefix}/initializer")
+            made = scope.owner.initializer.add()  # type: ignore[union-attr]  # a graph: see Builder.initializer
+            made.CopyFrom(tensor)
+            made.name = name
+            made.doc_string = doc_head + provenance
+        add = scope.nodes.add
         result = []
         last = len(self.steps) - 1
         for step, (original, wires, op_suffix, doc_head, source) in enumerate(self.steps):
@@ -240,8 +267,9 @@ _INPUT, _OUTPUT, _LOCAL = 0, 1, 2
 class _Planner:
     """Searches and replays routes for the illegal nodes of one model."""
 
-    def __init__(self, judge: Judge, allow_approx: bool = False) -> None:
+    def __init__(self, judge: Judge, ir_version: int, allow_approx: bool = False) -> None:
         self.allow_approx = allow_approx
+        self.ir_version = ir_version
         self.judge = judge
         self.types = judge.types
         self._plans: dict[tuple[Any, ...], Route | DeadEnd] = {}
@@ -330,11 +358,11 @@ class _Planner:
             return route
         template = self._templates.get(key)
         if template is None:
-            nodes = self.apply(route, node, scope, names, constants, {}, provenance)
-            if not nodes:
-                raise AssertionError(f"{route.rule.id} emitted no nodes")
-            template = self._templates[key] = _Template(list(node.input), list(node.output), nodes)
-        return route, template.instantiate(node, names, provenance, scope.nodes.add)
+            nodes, initializers = self.apply(route, node, scope, names, constants, {}, provenance)
+            if not nodes and not initializers:
+                raise AssertionError(f"{route.rule.id} emitted nothing")
+            template = self._templates[key] = _Template(list(node.input), list(node.output), nodes, initializers)
+        return route, template.instantiate(node, names, provenance, scope)
 
     def _search(
         self, node: onnx.NodeProto, scope: Scope, inputs: tuple[Value | None, ...], depth: int
@@ -352,7 +380,7 @@ class _Planner:
                 lines.append(f"via {candidate.id}: approximate ({candidate.bound}); allowed with --allow-approx")
                 continue
             try:
-                emitted, produced = self._build(candidate, node, scope, inputs, self._scratch_names, None)
+                emitted, produced, _ = self._build(candidate, node, scope, inputs, self._scratch_names, None)
             except RuleNotApplicable as exc:
                 lines.append(f"via {candidate.id}: not applicable ({exc})")
                 continue
@@ -398,10 +426,16 @@ class _Planner:
         inputs: tuple[Value | None, ...],
         names: NameGen,
         constants: ConstantPool | None,
-    ) -> tuple[list[onnx.NodeProto], dict[str, Value]]:
-        """Run a rule on ``node``; the nodes it emits write the node's own output names."""
+    ) -> tuple[list[onnx.NodeProto], dict[str, Value], dict[str, onnx.TensorProto]]:
+        """Run a rule on ``node``; the nodes it emits write the node's own output names.
+
+        Also returns the outputs the rule computed as initializers (see ``Builder.initializer``), by
+        the node's output names.
+        """
         prefix = node.name or node.output[0]
-        pool = None if scope.is_function else (constants or ConstantPool(None, names, on_new=self.judge.mark_static))
+        pool = None
+        if not scope.is_function:  # planning: a pool that stores nothing, for the model's IR version
+            pool = constants or ConstantPool(None, names, self.ir_version, on_new=self.judge.mark_static)
         op = Builder(scope.opsets.get("", 0), names, pool, prefix)
         op.source_version = self.judge.since(node, scope.opsets)
         for value in inputs:
@@ -420,18 +454,23 @@ class _Planner:
             raise RuleNotApplicable(f"{candidate.id} produces {len(outputs)} outputs, the node has {len(wanted)}")
         produced = {out for n in op.nodes for out in n.output}
         renamed: set[str] = set()
+        initializers: dict[str, onnx.TensorProto] = {}
         for original, value in zip(wanted, outputs, strict=False):
             if not original:
                 continue
             if value is None:
                 raise RuleNotApplicable(f"{candidate.id} does not compute output {original!r}")
             final = value
-            if value.name not in produced or value.name in renamed:
-                final = op.emit("Identity", value)
+            if value.name in op.initializers and value.name not in renamed:
+                initializers[original] = op.initializers[value.name]
+                op.values[original] = Value(original, value.dtype, value.shape, value.const)
+            else:
+                if value.name not in produced or value.name in renamed:
+                    final = op.emit("Identity", value)
+                op.values[original] = Value(original, final.dtype)
             _rename_output(op.nodes, final.name, original)
-            op.values[original] = Value(original, final.dtype)
             renamed.add(value.name)
-        return op.nodes, op.values
+        return op.nodes, op.values, initializers
 
     def apply(
         self,
@@ -442,11 +481,19 @@ class _Planner:
         constants: ConstantPool,
         known: dict[str, Value],
         provenance: str,
-    ) -> list[onnx.NodeProto]:
-        """Replay ``route`` on ``node`` for real: the nodes that replace it, in order."""
-        emitted, produced = self._build(route.rule, node, scope, self._inputs(node, known), names, constants)
+    ) -> tuple[list[onnx.NodeProto], dict[str, onnx.TensorProto]]:
+        """Replay ``route`` on ``node`` for real.
+
+        Returns the nodes that replace it, in order, and the initializers that stand for outputs.
+        """
+        emitted, produced, initializers = self._build(
+            route.rule, node, scope, self._inputs(node, known), names, constants
+        )
+        made_by = f"opswap: {route.rule.id} from {provenance}"
+        for tensor in initializers.values():
+            tensor.doc_string = made_by
         for new in emitted:
-            new.doc_string = f"opswap: {route.rule.id} from {provenance}"
+            new.doc_string = made_by
             new.metadata_props.add(key="opswap.rule", value=route.rule.id)
             new.metadata_props.add(key="opswap.source", value=provenance)
         children = dict(route.children)
@@ -456,8 +503,10 @@ class _Planner:
             if child is None:
                 result.append(new)
             else:
-                result.extend(self.apply(child, new, scope, names, constants, {**known, **produced}, provenance))
-        return result
+                nodes, more = self.apply(child, new, scope, names, constants, {**known, **produced}, provenance)
+                result.extend(nodes)
+                initializers.update(more)
+        return result, initializers
 
 
 @functools.cache
@@ -551,7 +600,6 @@ def legalize(
 def _legalize(model: Model, target: Target, on_node: Callable[[], None] | None, allow_approx: bool) -> LegalizeReport:
     proto = model.proto
     judge = Judge(proto, target)
-    planner = _Planner(judge, allow_approx)
     report = LegalizeReport(target=target.name)
     rewrites: dict[tuple[str, str, str], Rewrite] = {}
     #: Routes are cached, one object per route: its Rewrite found by identity, without describing it again.
@@ -559,10 +607,18 @@ def _legalize(model: Model, target: Target, on_node: Callable[[], None] | None, 
     unresolved: dict[tuple[str, str], Unresolved] = {}
     # Every illegal node is found before any is rewritten: rewrites happen in place (a replacement's
     # first nodes are appended, then moved into position), so a scope is not in order until spliced.
-    work = [(scope, [(i, n, v) for i, n, v, _, _ in judge.scan(scope, errors_only=True)]) for scope in judge.scopes]
+    work = _illegal(judge)
+    if any(verdict.static_only for _, illegal in work for _, _, verdict in illegal):
+        # Computed inputs or dynamic shapes: fold what is computed from constants, then judge again.
+        report.folded = fold(model).nodes
+        if report.folded:
+            judge = Judge(proto, target)
+            work = _illegal(judge)
     if not any(illegal for _, illegal in work):
         return report
+    planner = _Planner(judge, proto.ir_version, allow_approx)
     _shapes_before_rewriting(planner, work)
+    initializers_before = _initializer_count(judge.scopes)
     names = NameGen(token=unused_token(proto))
     constants = ConstantPool(proto.graph, names, proto.ir_version, on_new=judge.mark_static)
     # Innermost scopes first, so a parent rebuilt below carries its already-rewritten subgraphs.
@@ -594,9 +650,19 @@ def _legalize(model: Model, target: Target, on_node: Callable[[], None] | None, 
             report.nodes_added += len(replaced[index])
         if replaced:
             _splice(scope, replaced)
+    report.initializers_added = _initializer_count(judge.scopes) - initializers_before
     report.rewrites = sorted(rewrites.values(), key=lambda r: (-len(r.nodes), r.op_type))
     report.unresolved = sorted(unresolved.values(), key=lambda u: (-len(u.nodes), u.op_type))
     return report
+
+
+def _illegal(judge: Judge) -> list[tuple[Scope, list[tuple[int, onnx.NodeProto, Verdict]]]]:
+    """Per scope, the nodes a rewrite may make legal: position, node, verdict."""
+    return [(scope, [(i, n, v) for i, n, v, _, _ in judge.scan(scope, errors_only=True)]) for scope in judge.scopes]
+
+
+def _initializer_count(scopes: list[Scope]) -> int:
+    return sum(len(s.owner.initializer) for s in scopes if isinstance(s.owner, onnx.GraphProto))
 
 
 def _shapes_before_rewriting(
@@ -618,23 +684,34 @@ def _shapes_before_rewriting(
 def _splice(scope: Scope, replaced: dict[int, list[onnx.NodeProto]]) -> None:
     """Move each replacement's new nodes to just before the node they replace (now its last node).
 
-    They were appended to the scope's list as they were made, in the order of ``replaced``; one
+    Nodes replaced by no node (their outputs became initializers) are removed.
+
+    New nodes were appended to the scope's list as they were made, in the order of ``replaced``; one
     stable sort puts them in place, keeping the list topologically sorted, without copying the
     nodes that stay (rebuilding the list copies every node, twice over for nodes still referenced
     from Python). The sort keys are listed in the list's current order (protobuf sorts a list of
     its elements, and Python computes keys in order): the nodes that were there at 2i+1, appended
-    nodes at 2i for the node i they precede.
+    nodes at 2i for the node i they precede, removed nodes after all others, then cut off.
     """
     nodes = scope.nodes
     prefixes = [(index, new[:-1]) for index, new in replaced.items() if len(new) > 1]
-    if not prefixes:
+    removed = sorted(index for index, new in replaced.items() if not new)
+    if not prefixes and not removed:
         return
     added = sum(len(prefix) for _, prefix in prefixes)
-    keys = list(range(1, 2 * (len(nodes) - added), 2))
+    there = len(nodes) - added
+    keys = list(range(1, 2 * there, 2))
+    for index in removed:
+        keys[index] = 2 * there + 1
     for index, prefix in prefixes:
         keys.extend([2 * index] * len(prefix))
-    first, last = prefixes[0][1][0], prefixes[-1][1][-1]
     nodes.sort(key=functools.partial(next, iter(keys)))
-    # The first and the last appended node must now stand where the keys put them.
-    if nodes[prefixes[0][0]] is not first or nodes[prefixes[-1][0] + added - 1] is not last:
-        raise AssertionError("protobuf sorted a node list out of order; please report this")
+    if removed:
+        del nodes[len(nodes) - len(removed) :]
+    if prefixes:
+        # The first and the last appended node must now stand where the keys put them.
+        (first_index, first), (last_index, last) = prefixes[0], prefixes[-1]
+        at_first = first_index - bisect.bisect_left(removed, first_index)
+        at_last = last_index - bisect.bisect_left(removed, last_index) + added - 1
+        if nodes[at_first] is not first[0] or nodes[at_last] is not last[-1]:
+            raise AssertionError("protobuf sorted a node list out of order; please report this")

@@ -73,9 +73,10 @@ def print_check(console: Console, report: CheckReport, verbose: bool = False) ->
     if report.legal:
         console.print(f"[bold green]LEGAL[/] for {escape(report.target)}")
     else:
+        ops = list(dict.fromkeys(op_name(g.op_type, g.domain) for g in illegal))
         console.print(
-            f"[bold red]ILLEGAL[/] for {escape(report.target)}: {count} nodes of {len(illegal)} op types "
-            f"({', '.join(escape(op_name(g.op_type, g.domain)) for g in illegal)})"
+            f"[bold red]ILLEGAL[/] for {escape(report.target)}: {count} nodes of {len(ops)} op types "
+            f"({', '.join(escape(op) for op in ops)})"
         )
 
 
@@ -120,17 +121,23 @@ def print_fix(console: Console, report: FixReport, verbose: bool = False) -> Non
     if verbose:
         print_check(console, report.before, verbose)
     else:
-        illegal = report.before.groups(Level.ERROR)
+        by_op: dict[str, int] = {}  # an op may have several groups (different reasons): one count each
+        for g in report.before.groups(Level.ERROR):
+            name = op_name(g.op_type, g.domain)
+            by_op[name] = by_op.get(name, 0) + g.count
+        ranked = sorted(by_op.items(), key=lambda item: -item[1])
         console.print(
             f"[bold]{escape(report.model)}[/] against [bold]{escape(report.target)}[/]: "
             f"{report.before.node_count} nodes, "
-            + (
-                ", ".join(f"{g.count} {escape(op_name(g.op_type, g.domain))}" for g in illegal) + " illegal"
-                if illegal
-                else "nothing illegal"
-            )
+            + (", ".join(f"{n} {escape(op)}" for op, n in ranked) + " illegal" if ranked else "nothing illegal")
         )
     rewrites = report.legalization.rewrites
+    if report.legalization.folded:
+        console.print()
+        console.print(
+            f"Folded {report.legalization.folded} nodes computed from constants into initializers "
+            "(shapes and constant inputs the target needs)"
+        )
     if rewrites:
         console.print()
         table = Table(title="Rewrites", title_justify="left", show_edge=False, pad_edge=False)
@@ -145,8 +152,10 @@ def print_fix(console: Console, report: FixReport, verbose: bool = False) -> Non
         for r in rewrites:
             for bound in r.bounds:
                 console.print(f"  [yellow]approximate[/] {escape(bound)}")
+        changes = report.legalization
+        made = f" and {changes.initializers_added} initializers" if changes.initializers_added else ""
         console.print(
-            f"{report.legalization.nodes_removed} nodes replaced by {report.legalization.nodes_added}; "
+            f"{changes.nodes_removed} nodes replaced by {changes.nodes_added}{made}; "
             f"{report.after.node_count} nodes now"
         )
     for u in report.legalization.unresolved:
@@ -162,7 +171,9 @@ def print_fix(console: Console, report: FixReport, verbose: bool = False) -> Non
         console.print(f"[yellow]Could not lower the opset[/]: {escape(report.lowering_failed)}")
     console.print()
     if report.after.legal:
-        console.print(f"[bold green]LEGAL[/] for {escape(report.target)} after rewriting")
+        changed = rewrites or report.legalization.folded or report.lowering is not None
+        how = "after rewriting" if changed else "as it is"
+        console.print(f"[bold green]LEGAL[/] for {escape(report.target)} {how}")
     else:
         console.print(f"[bold red]Still illegal[/] for {escape(report.target)}")
     if report.verification is not None:

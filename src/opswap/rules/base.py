@@ -25,6 +25,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from opswap.schemas import output_dtypes, since_version
+from opswap.typeinfo import SMALL
 
 
 @dataclass(frozen=True, eq=False)
@@ -83,7 +84,7 @@ class ConstantPool:
         #: Told the name of every new constant (the judge, so it knows them for constant-input checks).
         self._on_new = on_new
         #: Before IR 4 every initializer must also be declared as a graph input.
-        self._declare_inputs = ir_version < 4
+        self.declares_inputs = ir_version < 4
         self._cache: dict[tuple[int, tuple[int, ...], bytes], str] = {}
         self.added: list[str] = []
 
@@ -96,7 +97,7 @@ class ConstantPool:
             if self._graph is not None:
                 tensor.name = name
                 self._graph.initializer.append(tensor)
-                if self._declare_inputs:
+                if self.declares_inputs:
                     self._graph.input.append(helper.make_tensor_value_info(name, tensor.data_type, list(tensor.dims)))
             self._cache[key] = name
             self.added.append(name)
@@ -177,6 +178,9 @@ class Builder:
         self.nodes: list[onnx.NodeProto] = []
         #: The values this builder produced (and the rule's inputs), by name.
         self.values: dict[str, Value] = {}
+        #: Outputs a rule computes as constants (see ``initializer``): they become initializers under
+        #: the node's own output names, with no node.
+        self.initializers: dict[str, onnx.TensorProto] = {}
         self._names = names
         self._constants = constants
         self._prefix = prefix
@@ -208,10 +212,7 @@ class Builder:
     def constant(self, value: float | int | np.ndarray, dtype: int) -> Value:
         """A constant of element type ``dtype`` (a scalar, or an array of any shape)."""
         array = np.asarray(value)
-        if dtype == onnx.TensorProto.BFLOAT16:
-            tensor = helper.make_tensor("", dtype, list(array.shape), array.astype(np.float32).ravel().tolist())
-        else:
-            tensor = numpy_helper.from_array(array.astype(helper.tensor_dtype_to_np_dtype(dtype)), "")
+        tensor = _tensor(array, dtype)
         if self._constants is None:
             out = self._names.fresh(f"{self._prefix}/Constant")
             self.nodes.append(helper.make_node("Constant", [], [out], name=out, value=tensor))
@@ -219,6 +220,31 @@ class Builder:
         else:
             name = self._constants.get(tensor)
         self.values[name] = Value(name, dtype, tuple(array.shape), array)
+        return self.values[name]
+
+    @property
+    def holds_initializers(self) -> bool:
+        """Whether the scope rewritten can hold initializers.
+
+        A graph can; a function body cannot, nor a graph before IR 4 (an initializer must also be a
+        graph input there).
+        """
+        return self._constants is not None and not self._constants.declares_inputs
+
+    def initializer(self, value: np.ndarray | onnx.TensorProto, dtype: int | None = None) -> Value:
+        """A constant output: the node it is returned for becomes an initializer of that name, no node.
+
+        For outputs only (a rule's return value). Where the scope cannot hold initializers, a
+        Constant node computes it instead.
+        """
+        tensor = value if isinstance(value, onnx.TensorProto) else _tensor(np.asarray(value), dtype)
+        if not self.holds_initializers:
+            return self.constant(numpy_helper.to_array(tensor), tensor.data_type)
+        name = self._names.fresh(f"{self._prefix}/initializer")
+        self.initializers[name] = tensor
+        small = tensor.data_location != onnx.TensorProto.EXTERNAL and int(np.prod(tensor.dims)) <= SMALL
+        known = numpy_helper.to_array(tensor) if small else None  # as the model's own constants are known
+        self.values[name] = Value(name, tensor.data_type, tuple(tensor.dims), known)
         return self.values[name]
 
     def clip(self, x: Value, low: float | None, high: float | None) -> Value:
@@ -256,6 +282,15 @@ class Builder:
         if like is None:
             raise RuleNotApplicable("a constant needs a tensor input to take its dtype from")
         return self.constant(value, like).name
+
+
+def _tensor(array: np.ndarray, dtype: int | None) -> onnx.TensorProto:
+    """``array`` as a tensor of element type ``dtype`` (the array's own when None)."""
+    if dtype == onnx.TensorProto.BFLOAT16:
+        return helper.make_tensor("", dtype, list(array.shape), array.astype(np.float32).ravel().tolist())
+    if dtype is not None:
+        array = array.astype(helper.tensor_dtype_to_np_dtype(dtype))
+    return numpy_helper.from_array(array, "")
 
 
 @dataclass(frozen=True)
@@ -361,7 +396,9 @@ def emitted_ops(entry: Rule) -> list[str] | None:
         op = Builder(opset, NameGen(), ConstantPool(None, NameGen()), "x")
         op.source_version = int(schema.since_version)
         inputs: list[Value | None] = [Value(f"x{k}", onnx.TensorProto.FLOAT) for k in range(schema.min_input)]
-        entry.apply(op, inputs, {}, schema.min_output)
+        # A Constant is valid with one value attribute (the schema marks none of them required).
+        attrs: dict[str, Any] = {"value_float": 0.0} if entry.op_type == "Constant" and not entry.domain else {}
+        entry.apply(op, inputs, attrs, schema.min_output)
     except (RuleNotApplicable, onnx.defs.SchemaError):
         return None
     return sorted({n.op_type for n in op.nodes} - {"Constant"})

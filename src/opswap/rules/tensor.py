@@ -228,17 +228,52 @@ def tile_via_concat(op: Builder, x: Value, repeats: Value) -> Value:
     return result if result is not x else op.Identity(x)  # type: ignore[no-any-return]
 
 
+@rule("Constant")
+def constant_as_initializer(
+    op: Builder,
+    *,
+    value: onnx.TensorProto | None = None,
+    value_float: float | None = None,
+    value_floats: list[float] | None = None,
+    value_int: int | None = None,
+    value_ints: list[int] | None = None,
+    value_string: bytes | None = None,
+    value_strings: list[bytes] | None = None,
+    sparse_value: onnx.SparseTensorProto | None = None,
+) -> Value:
+    """The Constant's value as an initializer of the same name: no node left."""
+    if not op.holds_initializers:
+        raise RuleNotApplicable("this scope holds no initializers (a function body, or IR < 4 without graph inputs)")
+    if sparse_value is not None:
+        raise RuleNotApplicable("sparse_value: a sparse constant is not made an initializer")
+    if value is not None:
+        tensor = onnx.TensorProto()
+        tensor.CopyFrom(value)  # raw or typed data, or an external data reference, kept as they are
+        return op.initializer(tensor)
+    for given, dtype in (
+        (value_float, np.float32),
+        (value_floats, np.float32),
+        (value_int, np.int64),
+        (value_ints, np.int64),
+        (value_string, object),
+        (value_strings, object),
+    ):
+        if given is not None:
+            return op.initializer(np.asarray(given, dtype=dtype))
+    raise RuleNotApplicable("the Constant has no value attribute")
+
+
 @rule("Size", shapes=True)
 def size_via_constant(op: Builder, x: Value) -> Value:
     """The element count of a static shape, as a constant."""
-    return op.Identity(op.constant(np.asarray(int(np.prod(x.static_shape())), dtype=np.int64), INT64))  # type: ignore[no-any-return]
+    return op.initializer(np.asarray(int(np.prod(x.static_shape())), dtype=np.int64))
 
 
 @rule("Shape", shapes=True)
 def shape_via_constant(op: Builder, x: Value, *, start: int = 0, end: int | None = None) -> Value:
     """A static shape (or its start:end slice) as a constant."""
     dims = np.asarray(x.static_shape(), dtype=np.int64)
-    return op.Identity(op.constant(dims[start:end], INT64))  # type: ignore[no-any-return]
+    return op.initializer(dims[start:end])
 
 
 @rule("ConstantOfShape")
@@ -249,7 +284,7 @@ def constantofshape_via_constant(op: Builder, shape: Value, *, value: onnx.Tenso
         raise RuleNotApplicable("constant too large to store")
     fill = numpy_helper.to_array(value) if value is not None else np.zeros(1, dtype=np.float32)
     dtype = value.data_type if value is not None else onnx.TensorProto.FLOAT
-    return op.Identity(op.constant(np.full(dims, fill.ravel()[0], dtype=fill.dtype), dtype))  # type: ignore[no-any-return]
+    return op.initializer(np.full(dims, fill.ravel()[0], dtype=fill.dtype), dtype)
 
 
 @rule("Range")
@@ -257,7 +292,7 @@ def range_via_cumsum(op: Builder, start: Value, limit: Value, delta: Value) -> V
     """Start + delta * [0, 1, ..., n-1], n = max(ceil((limit - start) / delta), 0), via CumSum of ones."""
     if start.const is not None and limit.const is not None and delta.const is not None:
         values = np.arange(start.const.item(), limit.const.item(), delta.const.item(), dtype=start.const.dtype)
-        return op.Identity(op.constant(values, start.dtype))  # type: ignore[no-any-return]
+        return op.initializer(values, start.dtype)
     double = onnx.TensorProto.DOUBLE
     span = op.Div(op.Cast(op.Sub(limit, start), to=double), op.Cast(delta, to=double))
     count = op.Max(op.Cast(op.Ceil(span), to=INT64), op.constant(0, INT64))

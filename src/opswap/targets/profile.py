@@ -47,6 +47,8 @@ class Verdict:
     reason: str = ""
     #: The only problem is the op's version, which lowering the model's opset can fix.
     version_only: bool = False
+    #: The only problems are computed inputs or dynamic shapes, which constant folding may fix.
+    static_only: bool = False
 
     @property
     def legal(self) -> bool:
@@ -159,9 +161,10 @@ class Target:
             if value is not None and value not in allowed:
                 allowed_text = ", ".join(map(str, allowed))
                 problems.append(Verdict(Level.ERROR, f"{attr_name}={value} not supported (only {allowed_text})"))
-        for position in entry.static_inputs:
-            if position < len(node.input) and node.input[position] and not facts.is_static(node.input[position]):
-                problems.append(Verdict(Level.ERROR, f"input {position} ({node.input[position]}) must be a constant"))
+        inputs = node.input
+        computed = [k for k in entry.static_inputs if k < len(inputs) and inputs[k] and not facts.is_static(inputs[k])]
+        if computed:
+            problems.append(Verdict(Level.ERROR, f"{_inputs(computed)} must be a constant", static_only=True))
         if entry.opsets is not None and since_version is not None and since_version not in entry.opsets:
             listed = ", ".join(map(str, entry.opsets))
             reason = f"version {since_version} not in the versions {self.name} lists ({listed})"
@@ -172,7 +175,12 @@ class Target:
             return OK
         worst = max(p.level for p in problems)
         top = [p for p in problems if p.level == worst]
-        return Verdict(worst, "; ".join(p.reason for p in top), version_only=all(p.version_only for p in top))
+        return Verdict(
+            worst,
+            "; ".join(p.reason for p in top),
+            version_only=all(p.version_only for p in top),
+            static_only=all(p.static_only for p in top),
+        )
 
     def _shape_problems(self, node: onnx.NodeProto, entry: OpSupport, facts: ValueFacts) -> list[Verdict]:
         problems: list[Verdict] = []
@@ -185,23 +193,34 @@ class Target:
                 problems.append(Verdict(Level.ERROR, f"{name} input not supported (only {', '.join(entry.dtypes)})"))
         max_rank = min(r for r in (entry.max_rank, self.max_rank, 1 << 30) if r is not None)
         if max_rank < 1 << 30 or self.fixed_shapes:
-            for name in node.input:
+            # Reasons name input positions, not values, so nodes with the same problem group together.
+            unknown, dynamic, ranks = [], [], {}
+            for k, name in enumerate(node.input):
                 if not name:
                     continue
                 shape = facts.shape(name)
                 if shape is None:
-                    if self.fixed_shapes:
-                        problems.append(
-                            Verdict(Level.CAVEAT, f"shape of {name} unknown; {self.name} needs fixed shapes")
-                        )
+                    unknown.append(k)
                     continue
                 if len(shape) > max_rank:
-                    problems.append(Verdict(Level.ERROR, f"input {name} has rank {len(shape)} (at most {max_rank})"))
-                if self.fixed_shapes and any(d is None for d in shape):
-                    problems.append(
-                        Verdict(Level.ERROR, f"input {name} has a dynamic shape; {self.name} needs fixed shapes")
-                    )
+                    ranks[k] = len(shape)
+                if any(d is None for d in shape):
+                    dynamic.append(k)
+            for k, rank in ranks.items():
+                problems.append(Verdict(Level.ERROR, f"input {k} has rank {rank} (at most {max_rank})"))
+            if self.fixed_shapes and dynamic:
+                shapes = "has a dynamic shape" if len(dynamic) == 1 else "have dynamic shapes"
+                reason = f"{_inputs(dynamic)} {shapes}; {self.name} needs fixed shapes"
+                problems.append(Verdict(Level.ERROR, reason, static_only=True))
+            if self.fixed_shapes and unknown:
+                reason = f"shape of {_inputs(unknown)} unknown; {self.name} needs fixed shapes"
+                problems.append(Verdict(Level.CAVEAT, reason))
         return problems
+
+
+def _inputs(positions: list[int]) -> str:
+    """``input 1`` or ``inputs 0, 2``."""
+    return f"input {positions[0]}" if len(positions) == 1 else f"inputs {', '.join(map(str, positions))}"
 
 
 def op_name(op_type: str, domain: str) -> str:

@@ -1,0 +1,202 @@
+"""Constant folding: nodes whose inputs are all constants become initializers.
+
+Exporters compute shapes at run time (``Shape -> Gather -> Unsqueeze -> Concat -> Reshape``, for a
+channel shuffle), so shape inference sees dynamic shapes downstream, and targets that need fixed
+shapes (ONNX Runtime's NNAPI and CoreML EPs) or constant inputs reject the nodes that read them.
+ONNX Runtime itself folds such computations before it partitions a model; opswap folds them in the
+file, where every converter sees the result.
+
+Folded, in the main graph: nodes of the default domain whose inputs are all initializers (not graph
+inputs) or outputs of nodes folded before them, and Shape/Size of values whose shape is static.
+Outputs must have a static shape of at most :data:`MAX_FOLDED` elements, as inferred before
+evaluating; nothing random, nothing with subgraphs, and no initializer stored as external data is
+read. Values are computed by ONNX Runtime's CPU kernels (what verification runs), so the folded model
+computes what the original computed. Folding repeats while it makes more shapes static.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+from opswap.graphs import iter_scopes
+from opswap.model import Model
+
+#: Largest output a fold writes (elements): shape arithmetic is tiny; folding big tensors bloats files.
+MAX_FOLDED = 1 << 16
+
+#: Ops never folded: random, or with subgraphs.
+_KEPT = frozenset(
+    {
+        "RandomNormal",
+        "RandomUniform",
+        "RandomNormalLike",
+        "RandomUniformLike",
+        "Multinomial",
+        "Bernoulli",
+        "If",
+        "Loop",
+        "Scan",
+        "SequenceMap",
+    }
+)
+
+_SUBGRAPH = (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
+_TENSOR = onnx.AttributeProto.TENSOR
+_EXTERNAL = onnx.TensorProto.EXTERNAL
+
+
+@dataclass
+class FoldReport:
+    """What folding changed."""
+
+    #: Nodes removed: their outputs were computed once and stored.
+    nodes: int = 0
+    #: Initializers written for folded outputs still read by other nodes or the graph's outputs.
+    initializers: int = 0
+    #: Passes made (each after shape inference saw the previous pass's results).
+    passes: int = 0
+
+
+def fold(model: Model) -> FoldReport:
+    """Fold constant computations of ``model``'s main graph into initializers, in place."""
+    report = FoldReport()
+    proto = model.proto
+    if proto.ir_version < 4:  # every initializer would also have to be a graph input
+        return report
+    while True:
+        plan = _plan(proto)
+        if not plan.indices:
+            return report
+        try:
+            values = _evaluate(proto, plan)
+        except Exception:  # ORT lacks a kernel, say: the model stays as it is from here
+            return report
+        report.initializers += _store(proto, plan, values)
+        _remove(proto.graph, plan.indices)
+        report.nodes += len(plan.indices)
+        report.passes += 1
+
+
+@dataclass
+class _Plan:
+    #: Positions of the folded nodes in the main graph, in order.
+    indices: list[int]
+    #: The folded nodes ORT evaluates (Shape and Size of static shapes are known without it).
+    nodes: list[onnx.NodeProto]
+    #: Values known without evaluating: Shape/Size outputs.
+    known: dict[str, np.ndarray]
+    #: Initializers the evaluated nodes read.
+    reads: list[str]
+
+
+def _plan(proto: onnx.ModelProto) -> _Plan:
+    graph = proto.graph
+    inferred = onnx.shape_inference.infer_shapes(proto, check_type=False, strict_mode=False, data_prop=True)
+    shapes: dict[str, tuple[int | None, ...]] = {}
+    for info in [*inferred.graph.value_info, *inferred.graph.input, *inferred.graph.output]:
+        tensor_type = info.type.tensor_type
+        if tensor_type.HasField("shape"):
+            shapes[info.name] = tuple(d.dim_value if d.HasField("dim_value") else None for d in tensor_type.shape.dim)
+    overridable = {i.name for i in graph.input}
+    constants = {t.name: t for t in graph.initializer if t.name not in overridable and t.data_location != _EXTERNAL}
+    folded: set[str] = set()
+    plan = _Plan([], [], {}, [])
+    reads: dict[str, None] = {}
+    for index, node in enumerate(graph.node):
+        if node.domain not in ("", "ai.onnx") or node.op_type in _KEPT:
+            continue
+        if any(a.type in _SUBGRAPH or (a.type == _TENSOR and a.t.data_location == _EXTERNAL) for a in node.attribute):
+            continue  # subgraphs are not folded; weights stored outside the file are never read
+        outputs = [o for o in node.output if o]
+        if not outputs or not all(_small(shapes.get(o)) for o in outputs):
+            continue
+        source = shapes.get(node.input[0]) if node.op_type in ("Shape", "Size") and node.input else None
+        if source is not None and all(d is not None for d in source):
+            dims = np.asarray(source, dtype=np.int64)
+            if node.op_type == "Shape":
+                attrs = {a.name: a.i for a in node.attribute}
+                dims = dims[attrs.get("start", 0) : attrs.get("end")]
+                plan.known[node.output[0]] = dims
+            else:
+                plan.known[node.output[0]] = np.asarray(int(np.prod(dims)), dtype=np.int64)
+        elif all(not name or name in folded or name in constants for name in node.input):
+            plan.nodes.append(node)
+            for name in node.input:
+                if name in constants:
+                    reads[name] = None
+        else:
+            continue
+        plan.indices.append(index)
+        folded.update(outputs)
+    plan.reads = list(reads)
+    return plan
+
+
+def _small(shape: tuple[int | None, ...] | None) -> bool:
+    if shape is None or any(d is None for d in shape):
+        return False
+    return int(np.prod([d or 0 for d in shape], dtype=np.int64)) <= MAX_FOLDED
+
+
+def _evaluate(proto: onnx.ModelProto, plan: _Plan) -> dict[str, np.ndarray]:
+    """The folded nodes' outputs, computed by ONNX Runtime on the CPU (optimizations off)."""
+    values = dict(plan.known)
+    if not plan.nodes:
+        return values
+    import onnxruntime as ort
+
+    graph = proto.graph
+    by_name = {t.name: t for t in graph.initializer}
+    initializers = [by_name[name] for name in plan.reads]
+    initializers += [numpy_helper.from_array(value, name) for name, value in plan.known.items()]
+    outputs = [o for n in plan.nodes for o in n.output if o]
+    evaluated = helper.make_graph(
+        list(plan.nodes),
+        "fold",
+        [],
+        [onnx.ValueInfoProto(name=name) for name in outputs],
+        initializers,
+    )
+    model = helper.make_model(evaluated, opset_imports=list(proto.opset_import), ir_version=proto.ir_version)
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    options.log_severity_level = 3
+    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    values.update(zip(outputs, session.run(outputs, {}), strict=True))
+    return values
+
+
+def _store(proto: onnx.ModelProto, plan: _Plan, values: dict[str, np.ndarray]) -> int:
+    """Initializers for folded outputs that something still reads; how many were written."""
+    graph = proto.graph
+    removed = set(plan.indices)
+    read = {o.name for o in graph.output}
+    for index, node in enumerate(graph.node):
+        if index not in removed:
+            read.update(node.input)
+    for scope in iter_scopes(proto):  # subgraphs read outer-scope values by name
+        if scope.path != "main" and not scope.is_function:
+            read.update(name for n in scope.nodes for name in n.input)
+    stored = 0
+    for name, value in values.items():
+        if name in read:
+            tensor = numpy_helper.from_array(np.asarray(value), name)
+            tensor.doc_string = "opswap: folded (computed from constants)"
+            graph.initializer.append(tensor)
+            stored += 1
+    return stored
+
+
+def _remove(graph: onnx.GraphProto, indices: list[int]) -> None:
+    """Remove nodes by position without copying the others (one stable sort, then a cut)."""
+    removed = set(indices)
+    keys = iter([1 if index in removed else 0 for index in range(len(graph.node))])
+    graph.node.sort(key=lambda _: next(keys))
+    del graph.node[len(graph.node) - len(removed) :]
+
+
+__all__ = ["MAX_FOLDED", "FoldReport", "fold"]

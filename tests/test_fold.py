@@ -1,0 +1,193 @@
+"""Constant folding: shape arithmetic computed once, so shapes are static where a target needs them."""
+
+from __future__ import annotations
+
+import collections
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+import opswap
+from conftest import make_model, ort_run, save_model, tensor
+from opswap import fold as folding
+from opswap.fold import MAX_FOLDED, fold
+from opswap.targets import Level
+from opswap.targets.profile import parse_profile
+
+INT64 = TensorProto.INT64
+
+
+def fixed_shapes(*ops: str) -> opswap.Target:
+    body = "\n".join(f"[ops.{op}]" for op in ops)
+    return parse_profile(f'[target]\nname = "t"\nsource = "test"\nfixed_shapes = true\n{body}', "t.toml")
+
+
+def const(name: str, values: list[int]) -> onnx.TensorProto:
+    return numpy_helper.from_array(np.asarray(values, dtype=np.int64), name)
+
+
+def shuffle(x: str, y: str, tag: str) -> list[onnx.NodeProto]:
+    """ShuffleNet's channel shuffle as exporters write it: the batch size read at run time."""
+    return [
+        helper.make_node("Shape", [x], [f"{tag}_shape"], name=f"{tag}_shape"),
+        helper.make_node("Gather", [f"{tag}_shape", "zero"], [f"{tag}_n"], name=f"{tag}_gather", axis=0),
+        # onnx's data propagation stops at Div: the next shuffle's Shape is static one pass later.
+        helper.make_node("Div", [f"{tag}_n", "one"], [f"{tag}_q"], name=f"{tag}_div"),
+        helper.make_node("Unsqueeze", [f"{tag}_q", "axes0"], [f"{tag}_n1"], name=f"{tag}_unsqueeze"),
+        helper.make_node("Concat", [f"{tag}_n1", "groups"], [f"{tag}_dims"], name=f"{tag}_concat", axis=0),
+        helper.make_node("Reshape", [x, f"{tag}_dims"], [f"{tag}_grouped"], name=f"{tag}_reshape"),
+        helper.make_node("Transpose", [f"{tag}_grouped"], [f"{tag}_t"], name=f"{tag}_transpose", perm=[0, 2, 1, 3]),
+        helper.make_node("Reshape", [f"{tag}_t", "flat"], [f"{tag}_flat"], name=f"{tag}_flatten"),
+        helper.make_node("Relu", [f"{tag}_flat"], [y], name=f"{tag}_relu"),
+    ]
+
+
+def shuffle_model(stages: int = 1) -> onnx.ModelProto:
+    nodes = []
+    for k in range(stages):
+        nodes += shuffle("x" if k == 0 else f"y{k - 1}", f"y{k}" if k < stages - 1 else "y", f"s{k}")
+    return make_model(
+        nodes,
+        [tensor("x", [2, 4, 3])],
+        [tensor("y", [2, 4, 3])],
+        initializers=[
+            numpy_helper.from_array(np.asarray(0, dtype=np.int64), "zero"),
+            numpy_helper.from_array(np.asarray(1, dtype=np.int64), "one"),
+            const("axes0", [0]),
+            const("groups", [2, 2, 3]),
+            const("flat", [0, 4, 3]),
+        ],
+    )
+
+
+def test_a_channel_shuffle_folds_and_the_model_becomes_legal(tmp_path: Path) -> None:
+    original = shuffle_model()
+    source = save_model(original, tmp_path / "m.onnx")
+    target = fixed_shapes("Reshape", "Transpose", "Relu", "Shape", "Gather", "Div", "Unsqueeze", "Concat")
+    model = opswap.load(source)
+    before = opswap.check(model, target)
+    assert [(g.op_type, g.reason) for g in before.groups(Level.ERROR)] == [
+        ("Relu", "input 0 has a dynamic shape; t needs fixed shapes"),
+        ("Reshape", "input 0 has a dynamic shape; t needs fixed shapes"),
+        ("Transpose", "input 0 has a dynamic shape; t needs fixed shapes"),
+    ]
+    report = opswap.legalize(model, target)
+    assert report.complete and report.folded == 5 and not report.rewrites
+    graph = model.proto.graph
+    assert [n.op_type for n in graph.node] == ["Reshape", "Transpose", "Reshape", "Relu"]
+    dims = {t.name: numpy_helper.to_array(t).tolist() for t in graph.initializer}["s0_dims"]
+    assert dims == [2, 2, 2, 3]
+    assert opswap.check(model, target).legal
+    onnx.checker.check_model(model.proto, full_check=True)
+    x = np.arange(24, dtype=np.float32).reshape(2, 4, 3) - 10
+    np.testing.assert_array_equal(ort_run(model.proto, {"x": x})[0], ort_run(original, {"x": x})[0])
+
+
+def test_folding_repeats_while_shapes_become_static() -> None:
+    """The second shuffle's Shape is static only once the first shuffle's Reshape reads a constant."""
+    original = shuffle_model(stages=3)
+    model = opswap.model.from_proto(original)
+    report = fold(model)
+    assert report.nodes == 15 and report.passes == 3 and report.initializers == 3
+    assert collections.Counter(n.op_type for n in model.proto.graph.node) == {
+        "Reshape": 6,
+        "Transpose": 3,
+        "Relu": 3,
+    }
+    x = np.random.default_rng(0).standard_normal((2, 4, 3)).astype(np.float32)
+    np.testing.assert_array_equal(ort_run(model.proto, {"x": x})[0], ort_run(original, {"x": x})[0])
+
+
+def test_what_is_not_folded(tmp_path: Path) -> None:
+    """Overridable initializers (also graph inputs), random ops, big outputs and external data stay."""
+    big = MAX_FOLDED + 1
+    external = numpy_helper.from_array(np.zeros(4, dtype=np.float32), "far")
+    external.ClearField("raw_data")
+    external.data_location = TensorProto.EXTERNAL
+    external.external_data.add(key="location", value="far.bin")
+    model = make_model(
+        [
+            helper.make_node("Add", ["bias", "one"], ["b1"], name="from_input"),
+            helper.make_node("RandomUniform", [], ["r"], name="random", shape=[2], dtype=TensorProto.FLOAT),
+            helper.make_node("Expand", ["one", "big_shape"], ["wide"], name="big"),
+            helper.make_node("Neg", ["far"], ["near"], name="external"),
+            helper.make_node("Neg", ["one"], ["minus_one"], name="small"),
+        ],
+        [tensor("bias", [1])],
+        [tensor(name, [n]) for name, n in (("b1", 1), ("r", 2), ("wide", big), ("near", 4), ("minus_one", 1))],
+        initializers=[
+            numpy_helper.from_array(np.ones(1, dtype=np.float32), "one"),
+            numpy_helper.from_array(np.zeros(1, dtype=np.float32), "bias"),
+            const("big_shape", [big]),
+            external,
+        ],
+    )
+    (tmp_path / "far.bin").write_bytes(bytes(16))
+    proto = opswap.load(save_model(model, tmp_path / "m.onnx"))
+    report = fold(proto)
+    assert report.nodes == 1 and report.initializers == 1
+    assert [n.name for n in proto.proto.graph.node] == ["from_input", "random", "big", "external"]
+    assert numpy_helper.to_array(proto.proto.graph.initializer[-1]).tolist() == [-1.0]
+
+
+def test_nothing_is_folded_unless_a_node_needs_it() -> None:
+    """A target without shape limits leaves the shape arithmetic alone: only illegal nodes change."""
+    model = opswap.model.from_proto(shuffle_model())
+    before = model.proto.SerializeToString()
+    ops = ("Reshape", "Transpose", "Relu", "Shape", "Gather", "Div", "Unsqueeze", "Concat")
+    target = parse_profile('[target]\nname = "t"\nsource = "test"\n' + "\n".join(f"[ops.{op}]" for op in ops), "t.toml")
+    report = opswap.legalize(model, target)
+    assert report.folded == 0 and model.proto.SerializeToString() == before
+
+
+def test_a_folded_value_read_inside_a_subgraph_is_kept(tmp_path: Path) -> None:
+    then_branch = helper.make_graph(
+        [helper.make_node("Reshape", ["x", "dims"], ["t_out"], name="t_reshape")], "then", [], [tensor("t_out", [8])]
+    )
+    else_branch = helper.make_graph(
+        [helper.make_node("Reshape", ["x", "flat8"], ["e_out"], name="e_reshape")], "else", [], [tensor("e_out", [8])]
+    )
+    original = make_model(
+        [
+            helper.make_node("Shape", ["x"], ["shape"], name="shape"),
+            helper.make_node("ReduceProd", ["shape"], ["dims"], name="count", keepdims=1),
+            helper.make_node("If", ["cond"], ["y"], name="if", then_branch=then_branch, else_branch=else_branch),
+        ],
+        [tensor("x", [2, 4]), tensor("cond", [], TensorProto.BOOL)],
+        [tensor("y", [8])],
+        initializers=[const("flat8", [8])],
+    )
+    model = opswap.model.from_proto(original)
+    assert fold(model).nodes == 2
+    assert [n.name for n in model.proto.graph.node] == ["if"]
+    x = np.arange(8, dtype=np.float32).reshape(2, 4)
+    for cond in (True, False):
+        feeds = {"x": x, "cond": np.array(cond)}
+        np.testing.assert_array_equal(ort_run(model.proto, feeds)[0], ort_run(original, feeds)[0])
+
+
+def test_fix_for_nnapi_folds_an_exported_shuffle(cli, tmp_path: Path) -> None:
+    source = save_model(shuffle_model(stages=2), tmp_path / "shuffle.onnx")
+    out = tmp_path / "fixed.onnx"
+    result = cli("fix", source, "--target", "ort-nnapi", "-o", out, "--no-convert", "--format", "json")
+    assert result.code == 0, result.stderr
+    report = result.json()
+    assert report["legal"] and report["verification"]["passed"]
+    assert report["before"]["legal"] is False
+    assert report["folded"] == 10 and report["nodes_removed"] == 0
+    assert "Shape" not in {n.op_type for n in onnx.load(str(out)).graph.node}
+    text = cli("fix", source, "--target", "ort-nnapi", "-o", out, "--no-convert").stdout
+    assert "Folded 10 nodes computed from constants into initializers" in " ".join(text.split())
+
+
+def test_when_onnx_runtime_cannot_evaluate_the_model_is_left_as_it_is(monkeypatch) -> None:
+    def cannot(*_: object) -> None:
+        raise RuntimeError("NOT_IMPLEMENTED")
+
+    monkeypatch.setattr(folding, "_evaluate", cannot)
+    model = opswap.model.from_proto(shuffle_model())
+    before = model.proto.SerializeToString()
+    assert fold(model).nodes == 0
+    assert model.proto.SerializeToString() == before
