@@ -278,22 +278,26 @@ def test_clip_before_opset_11_takes_attributes() -> None:
     np.testing.assert_array_equal(got, want)
 
 
-def test_spatial_reducemean_becomes_globalaveragepool() -> None:
-    """The dynamo exporter's global pooling, for a target (like CoreML NeuralNetwork) without ReduceMean."""
+@pytest.mark.parametrize("keepdims", [1, 0])
+def test_spatial_reducemean_becomes_globalaveragepool(keepdims: int) -> None:
+    """The dynamo exporter's global pooling (and ShuffleNet's ``x.mean([2, 3])``, without keepdims), for a
+    target (like CoreML NeuralNetwork) without ReduceMean."""
     axes = numpy_helper.from_array(np.array([-1, -2], dtype=np.int64), "axes")
     original = make_model(
-        [helper.make_node("ReduceMean", ["x", "axes"], ["y"], keepdims=1, name="pool")],
+        [helper.make_node("ReduceMean", ["x", "axes"], ["y"], keepdims=keepdims, name="pool")],
         [tensor("x", [1, 8, 7, 7])],
-        [tensor("y", [1, 8, 1, 1])],
+        [tensor("y", [1, 8, 1, 1] if keepdims else [1, 8])],
         opset=18,
         initializers=[axes],
     )
     model = opswap.model.from_proto(original)
-    report = opswap.legalize(model, profile("[ops.GlobalAveragePool]\n[ops.Conv]"))
+    report = opswap.legalize(model, profile("[ops.GlobalAveragePool]\n[ops.Conv]\n[ops.Squeeze]"))
     assert {r.op_type: r.route for r in report.rewrites} == {"ReduceMean": "reducemean_via_globalaveragepool"}
-    assert [n.op_type for n in model.proto.graph.node] == ["GlobalAveragePool"]
+    assert [n.op_type for n in model.proto.graph.node] == ["GlobalAveragePool"] + ([] if keepdims else ["Squeeze"])
     x = np.random.default_rng(0).standard_normal((1, 8, 7, 7)).astype(np.float32)
-    np.testing.assert_allclose(ort_run(model.proto, {"x": x})[0], ort_run(original, {"x": x})[0], rtol=1e-6)
+    (want,), (got,) = ort_run(original, {"x": x}), ort_run(model.proto, {"x": x})
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-6)
 
 
 def test_hardsigmoid_becomes_a_pointwise_conv_per_channel_count() -> None:

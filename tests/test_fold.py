@@ -191,3 +191,26 @@ def test_when_onnx_runtime_cannot_evaluate_the_model_is_left_as_it_is(monkeypatc
     before = model.proto.SerializeToString()
     assert fold(model).nodes == 0
     assert model.proto.SerializeToString() == before
+
+
+def test_an_illegal_node_of_initializers_is_computed_once_and_legal_ones_stay() -> None:
+    """torch's exporter writes Identity(initializer) for shared weights; CoreML's NeuralNetwork EP
+    lists no Identity. The Identity is folded; a legal node of constants (Neg) is left alone."""
+    original = make_model(
+        [
+            helper.make_node("Identity", ["bias"], ["bias_again"], name="shared"),
+            helper.make_node("Neg", ["bias"], ["minus"], name="legal_neg"),
+            helper.make_node("Add", ["x", "bias_again"], ["s"], name="add"),
+            helper.make_node("Add", ["s", "minus"], ["y"], name="add2"),
+        ],
+        [tensor("x", [3])],
+        [tensor("y", [3])],
+        initializers=[numpy_helper.from_array(np.array([1, 2, 3], dtype=np.float32), "bias")],
+    )
+    model = opswap.model.from_proto(original)
+    target = parse_profile('[target]\nname = "t"\nsource = "test"\n[ops.Add]\n[ops.Neg]', "t.toml")
+    report = opswap.legalize(model, target)
+    assert report.complete and report.folded == 1 and not report.rewrites
+    assert [n.name for n in model.proto.graph.node] == ["legal_neg", "add", "add2"]
+    x = np.array([0.5, -1, 4], dtype=np.float32)
+    np.testing.assert_array_equal(ort_run(model.proto, {"x": x})[0], ort_run(original, {"x": x})[0])

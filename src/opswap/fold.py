@@ -12,10 +12,14 @@ Outputs must have a static shape of at most :data:`MAX_FOLDED` elements, as infe
 evaluating; nothing random, nothing with subgraphs, and no initializer stored as external data is
 read. Values are computed by ONNX Runtime's CPU kernels (what verification runs), so the folded model
 computes what the original computed. Folding repeats while it makes more shapes static.
+
+``legalize`` folds only where that makes illegal nodes legal: everything, when a node is illegal for a
+computed input or a dynamic shape; otherwise just the illegal nodes computed from initializers alone.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,14 +65,17 @@ class FoldReport:
     passes: int = 0
 
 
-def fold(model: Model) -> FoldReport:
-    """Fold constant computations of ``model``'s main graph into initializers, in place."""
+def fold(model: Model, select: Callable[[onnx.NodeProto], bool] | None = None) -> FoldReport:
+    """Fold constant computations of ``model``'s main graph into initializers, in place.
+
+    ``select``: fold only the nodes it accepts (all foldable nodes when None).
+    """
     report = FoldReport()
     proto = model.proto
     if proto.ir_version < 4:  # every initializer would also have to be a graph input
         return report
     while True:
-        plan = _plan(proto)
+        plan = _plan(proto, select)
         if not plan.indices:
             return report
         try:
@@ -93,7 +100,7 @@ class _Plan:
     reads: list[str]
 
 
-def _plan(proto: onnx.ModelProto) -> _Plan:
+def _plan(proto: onnx.ModelProto, select: Callable[[onnx.NodeProto], bool] | None) -> _Plan:
     graph = proto.graph
     inferred = onnx.shape_inference.infer_shapes(proto, check_type=False, strict_mode=False, data_prop=True)
     shapes: dict[str, tuple[int | None, ...]] = {}
@@ -107,7 +114,7 @@ def _plan(proto: onnx.ModelProto) -> _Plan:
     plan = _Plan([], [], {}, [])
     reads: dict[str, None] = {}
     for index, node in enumerate(graph.node):
-        if node.domain not in ("", "ai.onnx") or node.op_type in _KEPT:
+        if node.domain not in ("", "ai.onnx") or node.op_type in _KEPT or (select is not None and not select(node)):
             continue
         if any(a.type in _SUBGRAPH or (a.type == _TENSOR and a.t.data_location == _EXTERNAL) for a in node.attribute):
             continue  # subgraphs are not folded; weights stored outside the file are never read

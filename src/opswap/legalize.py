@@ -10,7 +10,11 @@ a model with 100,000 HardSwish nodes plans once.
 
 The rewrite splices the new nodes in place of the old one in the protobuf: the replacement's last
 node writes the original output name, so consumers, graph outputs and outer-scope references stay as
-they were. Every new node carries its provenance (rule and source node) in ``metadata_props``.
+they were. Every new node carries its provenance (rule and source node) in ``metadata_props``. An
+output a rule computes as a constant becomes an initializer of that name, with no node.
+
+Before any rule, nodes computed from constants are folded where that makes illegal nodes legal
+(see ``fold``): shape arithmetic that leaves shapes dynamic, an Identity of a weight.
 """
 
 from __future__ import annotations
@@ -608,12 +612,10 @@ def _legalize(model: Model, target: Target, on_node: Callable[[], None] | None, 
     # Every illegal node is found before any is rewritten: rewrites happen in place (a replacement's
     # first nodes are appended, then moved into position), so a scope is not in order until spliced.
     work = _illegal(judge)
-    if any(verdict.static_only for _, illegal in work for _, _, verdict in illegal):
-        # Computed inputs or dynamic shapes: fold what is computed from constants, then judge again.
-        report.folded = fold(model).nodes
-        if report.folded:
-            judge = Judge(proto, target)
-            work = _illegal(judge)
+    report.folded = _fold_for(model, work)
+    if report.folded:
+        judge = Judge(proto, target)
+        work = _illegal(judge)
     if not any(illegal for _, illegal in work):
         return report
     planner = _Planner(judge, proto.ir_version, allow_approx)
@@ -654,6 +656,29 @@ def _legalize(model: Model, target: Target, on_node: Callable[[], None] | None, 
     report.rewrites = sorted(rewrites.values(), key=lambda r: (-len(r.nodes), r.op_type))
     report.unresolved = sorted(unresolved.values(), key=lambda u: (-len(u.nodes), u.op_type))
     return report
+
+
+def _fold_for(model: Model, work: list[tuple[Scope, list[tuple[int, onnx.NodeProto, Verdict]]]]) -> int:
+    """Fold constants where that makes illegal nodes legal (see ``fold``); how many nodes were folded.
+
+    Nodes illegal only for computed inputs or dynamic shapes: everything computed from constants is
+    folded (shape arithmetic upstream of them). Illegal main-graph nodes whose inputs are all
+    initializers (an Identity of a shared weight, say): those nodes are computed once.
+    """
+    if any(verdict.static_only for _, illegal in work for _, _, verdict in illegal):
+        return fold(model).nodes
+    if not work or not work[0][1]:
+        return 0
+    graph = model.proto.graph
+    constants = {t.name for t in graph.initializer}.difference(i.name for i in graph.input)
+    computed = {
+        node.output[0]
+        for _, node, _ in work[0][1]
+        if node.input and node.output and all(not name or name in constants for name in node.input)
+    }
+    if not computed:
+        return 0
+    return fold(model, lambda node: bool(node.output) and node.output[0] in computed).nodes
 
 
 def _illegal(judge: Judge) -> list[tuple[Scope, list[tuple[int, onnx.NodeProto, Verdict]]]]:

@@ -134,10 +134,7 @@ def print_fix(console: Console, report: FixReport, verbose: bool = False) -> Non
     rewrites = report.legalization.rewrites
     if report.legalization.folded:
         console.print()
-        console.print(
-            f"Folded {report.legalization.folded} nodes computed from constants into initializers "
-            "(shapes and constant inputs the target needs)"
-        )
+        console.print(f"Folded {report.legalization.folded} nodes computed from constants into initializers")
     if rewrites:
         console.print()
         table = Table(title="Rewrites", title_justify="left", show_edge=False, pad_edge=False)

@@ -74,12 +74,17 @@ def reducemean_via_globalaveragepool(
     keepdims: int = 1,
     noop_with_empty_axes: int = 0,
 ) -> Value:
-    """ReduceMean over all spatial axes with keepdims is GlobalAveragePool (the dynamo exporter's pooling)."""
+    """ReduceMean over all spatial axes is GlobalAveragePool (the dynamo exporter's pooling).
+
+    Without keepdims (``x.mean([2, 3])``, ShuffleNet's head), a Squeeze of those axes follows.
+    """
     del noop_with_empty_axes  # only matters when axes are empty, and here they are the spatial axes
     rank = x.rank
-    if rank < 3 or not keepdims or _reduction_axes(x, axes_input, axes) != list(range(2, rank)):
-        raise RuleNotApplicable("only the mean over every spatial axis, with keepdims")
-    return op.GlobalAveragePool(x)  # type: ignore[no-any-return]
+    spatial = list(range(2, rank))
+    if rank < 3 or _reduction_axes(x, axes_input, axes) != spatial:
+        raise RuleNotApplicable("only the mean over every spatial axis")
+    pooled = op.GlobalAveragePool(x)
+    return pooled if keepdims else op.squeeze(pooled, spatial)  # type: ignore[no-any-return]
 
 
 @rule("ReduceMean")
