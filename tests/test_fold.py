@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import opswap
@@ -214,3 +215,27 @@ def test_an_illegal_node_of_initializers_is_computed_once_and_legal_ones_stay() 
     assert [n.name for n in model.proto.graph.node] == ["legal_neg", "add", "add2"]
     x = np.array([0.5, -1, 4], dtype=np.float32)
     np.testing.assert_array_equal(ort_run(model.proto, {"x": x})[0], ort_run(original, {"x": x})[0])
+
+
+@pytest.mark.torch
+def test_shufflenet_for_nnapi_ends_as_onnx_runtime_sees_it(cli, tmp_path: Path) -> None:
+    """torchvision's ShuffleNetV2: opswap's check finds Constant, Shape and nodes on dynamic shapes; the
+    fixed model is legal, verified, and has exactly the nodes ONNX Runtime's own usability checker
+    counts (it folds the same constants itself), all of them on NNAPI."""
+    pytest.importorskip("torchvision")
+    out = tmp_path / "shufflenet.onnx"
+    spec = "torchvision:shufflenet_v2_x0_5"
+    result = cli("convert", spec, "--target", "ort-nnapi", "-o", out, "--format", "json")
+    assert result.code == 0, result.stderr
+    report = result.json()
+    fixed = report["fix"]
+    assert not fixed["before"]["legal"] and fixed["legal"] and fixed["verification"]["passed"]
+    assert {g["op_type"] for g in fixed["before"]["illegal"]} >= {"Constant", "Shape", "Reshape", "Conv"}
+    assert fixed["folded"] > 100
+    after = report["partitions_after"]
+    nodes = len(onnx.load(str(out)).graph.node)
+    assert after["partitions"] == 1 and after["supported_nodes"] == after["nodes"] == nodes
+    # onnx2tf's builtin table lists no Constant: the same export is legal for tflite after the rule.
+    tflite = cli("fix", spec, "--target", "tflite", "-o", tmp_path / "t.onnx", "--format", "json")
+    assert tflite.code == 0, tflite.stderr
+    assert {(r["op_type"], r["rule"]) for r in tflite.json()["rewrites"]} == {("Constant", "constant_as_initializer")}

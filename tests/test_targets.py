@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from onnx import helper
 
 import opswap
+from conftest import make_model, save_model, tensor
 from opswap.targets import aliases, builtin_names, diff_targets, load_target
 
 EXPECTED = {
@@ -92,3 +94,36 @@ def test_unknown_target_lists_aliases_too(cli, tmp_path) -> None:
     result = cli("check", model, "--target", "qnn-2.2")
     assert (result.code == 2 and "qnn-2.20" in result.stderr) or "qnn-2.25" in result.stderr
     assert opswap.check(opswap.load(model), load_target("qnn-2.25")).legal
+
+
+@pytest.mark.parametrize("name", [*builtin_names(), *aliases()])
+def test_fix_with_every_shipped_target_runs_to_its_converter(cli, tmp_path, name: str) -> None:
+    """No target's converter step fails opswap itself (onnx2tf writes a folder: ``<stem>_tflite``)."""
+    model = save_model(
+        make_model(
+            [helper.make_node("Relu", ["x"], ["y"], name="relu")],
+            [tensor("x", [1, 3, 4, 4])],
+            [tensor("y", [1, 3, 4, 4])],
+            opset=13,
+        ),
+        tmp_path / "relu.onnx",
+    )
+    out = tmp_path / "out.onnx"
+    result = cli("fix", model, "--target", name, "-o", out, "--samples", "1", "--format", "json")
+    assert result.code in (0, 1), result.stderr
+    converter = result.json()["converter"]
+    if converter is not None and converter["in_process"]:  # run by `opswap convert`, on the model as named
+        assert converter["command"] == f"opswap convert {model} --target {name} -o {out}"
+    elif converter is not None and not converter["found"]:
+        expected = out.with_name("out" + load_target(name).converter_output_suffix)
+        assert str(expected) in converter["command"]
+
+
+def test_a_converter_output_suffix_cannot_leave_the_folder(cli, tmp_path) -> None:
+    profile = tmp_path / "evil.toml"
+    profile.write_text(
+        '[target]\nname = "evil"\nsource = "test"\nconverter = "x"\nconverter_output_suffix = "/../../x"\n[ops.Relu]\n'
+    )
+    result = cli("targets", "show", profile)
+    assert result.code == 2
+    assert "converter_output_suffix: '/../../x' is not a file name ending" in result.stderr

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from opswap.converters import ConverterResult, run_converter, runtimes
+from opswap.converters import ConverterResult, converter_output, run_converter, runtimes
 from opswap.converters.ort_mobile import Partitions
 from opswap.fix import FixReport, StageFactory, fix
 from opswap.model import Model, copy, save
@@ -139,7 +139,7 @@ def _run_once(
     in_process = {"openvino": _openvino, "onnx2torch": runtimes.onnx2torch, "mnn": runtimes.mnn}
     runner = in_process.get(target.converter)
     if runner is not None:
-        artifact = fixed.with_suffix(target.converter_output_suffix or ".out")
+        artifact = converter_output(target, fixed)
         outcome = runner(fixed, artifact, original, samples, shapes)
         result = ConverterResult(target.converter, [target.converter, str(fixed)], True, 0 if outcome.converted else 1)
         result.output, result.rejected_ops = outcome.artifact, [r.lower() for r in outcome.rejected]

@@ -152,7 +152,8 @@ def fix(
         elif output is not None:
             report.output = save(model, output)
             if convert:
-                report.converter = run_converter(target, report.output)
+                source = str(model.path) if model.path is not None else model.label or None
+                report.converter = run_converter(target, report.output, source=source)
         return report
 
 

@@ -102,6 +102,12 @@ def print_converter(console: Console, result: ConverterResult | None, target: Ta
     """The converter's outcome, or the command to run."""
     if result is None:
         return
+    if result.in_process:
+        console.print(
+            f"{escape(result.tool)} runs inside opswap; to convert for {escape(target.name)} and check it, run:"
+        )
+        console.print(f"  {escape(result.command_line)}")
+        return
     if not result.found:
         console.print(f"{escape(result.tool)} is not on PATH; to convert for {escape(target.name)}, run:")
         console.print(f"  {escape(result.command_line)}")

@@ -17,6 +17,9 @@ from typing import Any
 
 from opswap.targets import Target
 
+#: Converters opswap runs in its own Python (``opswap convert``), not as programs on PATH.
+IN_PROCESS = frozenset({"openvino", "onnx2torch", "mnn", "ort-mobile-usability"})
+
 #: Qualcomm's ONNX frontend stops on the first op it has no translation for.
 _NO_TRANSLATION = re.compile(r"No translation registered for op type onnx_(\w+)")
 
@@ -33,6 +36,8 @@ class ConverterResult:
     #: Ops the converter named as unsupported, lower-cased as it prints them.
     rejected_ops: list[str] = field(default_factory=list)
     log_tail: str = ""
+    #: The converter runs inside opswap: ``command`` is the ``opswap convert`` that runs it.
+    in_process: bool = False
 
     @property
     def succeeded(self) -> bool:
@@ -49,6 +54,7 @@ class ConverterResult:
         return {
             "tool": self.tool,
             "found": self.found,
+            "in_process": self.in_process,
             "command": self.command_line,
             "returncode": self.returncode,
             "output": str(self.output) if self.output else None,
@@ -56,17 +62,34 @@ class ConverterResult:
         }
 
 
+def converter_output(target: Target, model_path: Path) -> Path:
+    """Where the converter writes: beside the model, its stem plus the target's ending.
+
+    ``.dlc`` for SNPE, ``_tflite`` for onnx2tf's output folder.
+    """
+    return model_path.with_name(model_path.stem + (target.converter_output_suffix or ".out"))
+
+
 def converter_command(target: Target, model_path: Path) -> tuple[list[str], Path]:
     """The argument list that converts ``model_path`` for ``target``, and the file it writes."""
-    output = model_path.with_suffix(target.converter_output_suffix or ".out")
+    output = converter_output(target, model_path)
     args = [a.replace("{input}", str(model_path)).replace("{output}", str(output)) for a in target.converter_args]
     return [target.converter, *args], output
 
 
-def run_converter(target: Target, model_path: Path, timeout: float | None = None) -> ConverterResult | None:
-    """Run the target's converter on ``model_path`` if it is on PATH; None if the target names none."""
+def run_converter(
+    target: Target, model_path: Path, timeout: float | None = None, source: str | None = None
+) -> ConverterResult | None:
+    """Run the target's converter on ``model_path`` if it is on PATH; None if the target names none.
+
+    A converter that runs inside opswap (see ``IN_PROCESS``) is not run here: the result carries the
+    ``opswap convert`` command for ``source`` (the model as the user named it) that runs it.
+    """
     if not target.converter:
         return None
+    if target.converter in IN_PROCESS:
+        command = ["opswap", "convert", source or str(model_path), "--target", target.name, "-o", str(model_path)]
+        return ConverterResult(tool=target.converter, command=command, found=False, in_process=True)
     command, output = converter_command(target, model_path)
     executable = shutil.which(target.converter)
     if executable is None:

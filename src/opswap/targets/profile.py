@@ -218,6 +218,16 @@ class Target:
         return problems
 
 
+def _suffix(value: str, where: str) -> str:
+    """A converter's output name ending (``.dlc``, ``_tflite``).
+
+    It is appended to the model's stem, so it must not lead out of the model's folder.
+    """
+    if "/" in value or "\\" in value or value in (".", ".."):
+        raise TargetError(f"{where} converter_output_suffix: {value!r} is not a file name ending (.dlc, _tflite)")
+    return value
+
+
 def _inputs(positions: list[int]) -> str:
     """``input 1`` or ``inputs 0, 2``."""
     return f"input {positions[0]}" if len(positions) == 1 else f"inputs {', '.join(map(str, positions))}"
@@ -337,7 +347,7 @@ def parse_profile(text: str, origin: str) -> Target:
         ops=ops,
         converter=header.get("converter", ""),
         converter_args=tuple(str(a) for a in header.get("converter_args", [])),
-        converter_output_suffix=header.get("converter_output_suffix", ""),
+        converter_output_suffix=_suffix(header.get("converter_output_suffix", ""), f"{origin} [target]"),
         unlisted_opset=_UNLISTED_OPSET_LEVELS[level_name],
         fixed_shapes=header.get("fixed_shapes", False),
         max_rank=header.get("max_rank"),
