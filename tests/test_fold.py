@@ -239,3 +239,17 @@ def test_shufflenet_for_nnapi_ends_as_onnx_runtime_sees_it(cli, tmp_path: Path) 
     tflite = cli("fix", spec, "--target", "tflite", "-o", tmp_path / "t.onnx", "--format", "json")
     assert tflite.code == 0, tflite.stderr
     assert {(r["op_type"], r["rule"]) for r in tflite.json()["rewrites"]} == {("Constant", "constant_as_initializer")}
+
+
+def test_when_shape_inference_fails_nothing_is_folded_and_nothing_breaks(monkeypatch) -> None:
+    def fails(*_: object, **__: object) -> None:
+        raise onnx.shape_inference.InferenceError("[ShapeInferenceError] cannot")
+
+    monkeypatch.setattr(onnx.shape_inference, "infer_shapes", fails)
+    model = opswap.model.from_proto(shuffle_model())
+    assert fold(model).nodes == 0
+    target = fixed_shapes("Reshape", "Transpose", "Relu", "Shape", "Gather", "Div", "Unsqueeze", "Concat")
+    assert opswap.legalize(model, target).folded == 0
+    # Without inference the shapes past the Reshape are unknown: a caveat on each node, not an error.
+    caveats = opswap.check(model, target).groups(Level.CAVEAT)
+    assert caveats and all("unknown; t needs fixed shapes" in g.reason for g in caveats)

@@ -28,6 +28,7 @@ from onnx import helper, numpy_helper
 
 from opswap.graphs import iter_scopes
 from opswap.model import Model
+from opswap.typeinfo import infer_shapes
 
 #: Largest output a fold writes (elements): shape arithmetic is tiny; folding big tensors bloats files.
 MAX_FOLDED = 1 << 16
@@ -102,9 +103,10 @@ class _Plan:
 
 def _plan(proto: onnx.ModelProto, select: Callable[[onnx.NodeProto], bool] | None) -> _Plan:
     graph = proto.graph
-    inferred = onnx.shape_inference.infer_shapes(proto, check_type=False, strict_mode=False, data_prop=True)
+    inferred = infer_shapes(proto, data_prop=True)
     shapes: dict[str, tuple[int | None, ...]] = {}
-    for info in [*inferred.graph.value_info, *inferred.graph.input, *inferred.graph.output]:
+    declared = inferred.graph if inferred is not None else proto.graph  # outputs need static shapes
+    for info in [*declared.value_info, *declared.input, *declared.output]:
         tensor_type = info.type.tensor_type
         if tensor_type.HasField("shape"):
             shapes[info.name] = tuple(d.dim_value if d.HasField("dim_value") else None for d in tensor_type.shape.dim)

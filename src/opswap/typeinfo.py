@@ -14,6 +14,7 @@ from typing import cast
 
 import numpy as np
 import onnx
+from google.protobuf.message import EncodeError
 from onnx import numpy_helper
 
 from opswap.graphs import Scope, iter_scopes, no_gc
@@ -93,7 +94,9 @@ class TypeIndex:
 
     def _infer(self) -> None:
         self._inferred = True
-        inferred = onnx.shape_inference.infer_shapes(self._proto, check_type=False, strict_mode=False)
+        inferred = infer_shapes(self._proto)
+        if inferred is None:
+            return
         shapes: dict[str, Shape] = {}
         dtypes = _declared(list(iter_scopes(inferred)), shapes, {})
         assert self._dtypes is not None
@@ -101,6 +104,20 @@ class TypeIndex:
             self._dtypes.setdefault(name, dtype)
         for name, shape in shapes.items():
             self._shapes.setdefault(name, shape)
+
+
+def infer_shapes(proto: onnx.ModelProto, data_prop: bool = False) -> onnx.ModelProto | None:
+    """The model with onnx's inferred shapes, or None where inference cannot run.
+
+    It cannot for a model over protobuf's 2 GiB (it serializes the model), or one it fails on: shapes
+    are then unknown, never an error.
+    """
+    try:
+        if proto.ByteSize() >= 2**31:
+            return None
+        return onnx.shape_inference.infer_shapes(proto, check_type=False, strict_mode=False, data_prop=data_prop)
+    except (EncodeError, ValueError, RuntimeError, onnx.shape_inference.InferenceError):
+        return None  # EncodeError: over 2 GiB, where protobuf cannot even size the model
 
 
 def _declared(
