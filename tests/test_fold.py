@@ -74,6 +74,7 @@ def test_a_channel_shuffle_folds_and_the_model_becomes_legal(tmp_path: Path) -> 
         ("Reshape", "input 0 has a dynamic shape; t needs fixed shapes"),
         ("Transpose", "input 0 has a dynamic shape; t needs fixed shapes"),
     ]
+    assert all(g.static_only for g in before.groups(Level.ERROR))
     report = opswap.legalize(model, target)
     assert report.complete and report.folded == 5 and not report.rewrites
     graph = model.proto.graph
@@ -181,6 +182,17 @@ def test_fix_for_nnapi_folds_an_exported_shuffle(cli, tmp_path: Path) -> None:
     assert "Shape" not in {n.op_type for n in onnx.load(str(out)).graph.node}
     text = cli("fix", source, "--target", "ort-nnapi", "-o", out, "--no-convert").stdout
     assert "Folded 10 nodes computed from constants into initializers" in " ".join(text.split())
+    # check says which of its findings folding may fix, and marks them in JSON.
+    checked = cli("check", source, "--target", "ort-nnapi")
+    assert checked.code == 1
+    assert "7 of them only for computed inputs or dynamic shapes: fix first folds" in " ".join(checked.stdout.split())
+    groups = cli("check", source, "--target", "ort-nnapi", "--format", "json").json()["illegal"]
+    assert {g["op_type"]: g["static_only"] for g in groups} == {
+        "Shape": False,
+        "Relu": True,
+        "Reshape": True,
+        "Transpose": True,
+    }
 
 
 def test_when_onnx_runtime_cannot_evaluate_the_model_is_left_as_it_is(monkeypatch) -> None:

@@ -45,6 +45,8 @@ class FindingGroup:
     level: Level
     reason: str
     nodes: tuple[str, ...]
+    #: Illegal only for computed inputs or dynamic shapes, which folding constants may fix.
+    static_only: bool = False
 
     @property
     def count(self) -> int:
@@ -59,6 +61,7 @@ class FindingGroup:
             "count": self.count,
             "nodes": list(self.nodes),
             "reason": self.reason,
+            "static_only": self.static_only,
         }
 
 
@@ -79,6 +82,8 @@ class CheckReport:
     model: str
     node_count: int
     _found: dict[_Kind, list[str]] = field(default_factory=dict, repr=False)
+    #: Kinds whose only problems are computed inputs or dynamic shapes (see ``Verdict.static_only``).
+    static_kinds: set[_Kind] = field(default_factory=set, repr=False)
 
     @property
     def findings(self) -> list[Finding]:
@@ -110,10 +115,17 @@ class CheckReport:
     def groups(self, level: Level) -> list[FindingGroup]:
         """Findings at ``level`` grouped by op and reason, most frequent first."""
         grouped: dict[tuple[str, str, str], list[str]] = {}
-        for (op_type, domain, _, _, kind_level, reason), nodes in self._found.items():
+        static: set[tuple[str, str, str]] = set()
+        for kind, nodes in self._found.items():
+            op_type, domain, _, _, kind_level, reason = kind
             if kind_level == level:
                 grouped.setdefault((op_type, domain, reason), []).extend(nodes)
-        groups = [FindingGroup(op, dom, level, reason, tuple(nodes)) for (op, dom, reason), nodes in grouped.items()]
+                if kind in self.static_kinds:
+                    static.add((op_type, domain, reason))
+        groups = [
+            FindingGroup(op, dom, level, reason, tuple(nodes), (op, dom, reason) in static)
+            for (op, dom, reason), nodes in grouped.items()
+        ]
         return sorted(groups, key=lambda g: (-g.count, g.op_type))
 
     def to_dict(self) -> dict[str, Any]:
@@ -297,6 +309,8 @@ def _check(model: Model, target: Target, on_scope: Callable[[Scope], None] | Non
             if labels is None:
                 kind = (node.op_type, node.domain, path, since, verdict.level, verdict.reason)
                 labels = report.labels(kind)
+                if verdict.static_only:
+                    report.static_kinds.add(kind)
                 if group is not None:
                     by_group[id(group)] = labels
             labels.append(prefix + (node.name or f"{node.op_type}#{index}"))

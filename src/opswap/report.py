@@ -78,6 +78,12 @@ def print_check(console: Console, report: CheckReport, verbose: bool = False) ->
             f"[bold red]ILLEGAL[/] for {escape(report.target)}: {count} nodes of {len(ops)} op types "
             f"({', '.join(escape(op) for op in ops)})"
         )
+        static = sum(g.count for g in illegal if g.static_only)
+        if static:
+            console.print(
+                f"{static} of them only for computed inputs or dynamic shapes: fix first folds what is "
+                "computed from constants (as ONNX Runtime does before it places nodes), which may make them legal"
+            )
 
 
 def print_verification(console: Console, v: VerifyReport, title: str = "ONNX Runtime (CPU), original vs fixed") -> None:
