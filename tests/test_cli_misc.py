@@ -24,8 +24,13 @@ def test_targets_lists_shipped_profiles_with_sources(cli) -> None:
     assert "SNPE 2.5.0" in targets["snpe-2.7"]["source"]
     assert "HardSwish" not in targets["snpe-2.7"]["ops"]
     assert targets["qairt-2.25"]["ops"]["HardSwish"]["opsets"] == [14]
-    text = cli("targets")
+    text = cli("targets", env={"COLUMNS": "80"})
     assert "snpe-2.7" in text.stdout and "qairt-2.25" in text.stdout
+    # One entry per profile, readable at 80 columns: name, op count and converter on one line.
+    lines = text.stdout.splitlines()
+    for name, entry in targets.items():
+        assert any(line.split()[:3] == [name, str(len(entry["ops"])), "ops"] for line in lines if line.strip())
+    assert "ONNX Runtime CoreML MLProgram execution provider" in text.stdout
 
 
 def test_targets_show(cli) -> None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
+from rich.padding import Padding
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -194,20 +195,16 @@ def print_fix(console: Console, report: FixReport, verbose: bool = False) -> Non
 
 
 def print_targets(console: Console, targets: list[Target]) -> None:
-    """One row per profile."""
-    table = Table(show_edge=False, pad_edge=False)
-    table.add_column("target")
-    table.add_column("ops", justify="right")
-    table.add_column("converter")
-    table.add_column("description / source", overflow="fold")
+    """One entry per profile: name, op count and converter, then what it is and its sources, indented.
+
+    Not a table: its last column wrapped into a tall strip on an 80-column terminal.
+    """
+    width = max(len(t.name) for t in targets)
     for t in targets:
-        table.add_row(
-            escape(t.name),
-            str(len(t.ops)),
-            escape(t.converter or "-"),
-            escape(t.description) + "\n[dim]" + escape(t.source) + "[/]",
+        console.print(
+            f"[bold]{escape(t.name):<{width}}[/]  {len(t.ops):>3} ops  converter: {escape(t.converter or '-')}"
         )
-    console.print(table)
+        console.print(Padding(f"{escape(t.description)}\n[dim]{escape(t.source)}[/]", (0, 0, 0, 4), expand=False))
 
 
 @contextlib.contextmanager
