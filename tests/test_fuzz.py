@@ -11,7 +11,7 @@ import numpy as np
 import onnx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from onnx import helper
+from onnx import helper, numpy_helper
 
 import opswap
 from conftest import make_model, tensor
@@ -33,7 +33,11 @@ def graphs(draw: st.DrawFn) -> tuple[onnx.ModelProto, Target]:
     nodes = []
     for k in range(draw(st.integers(1, 8))):
         out = f"v{k}"
-        if draw(st.booleans()) and len(values) > 1:
+        if draw(st.integers(0, 5)) == 0:  # a Constant operand (an initializer where Constant is illegal)
+            value = np.asarray(draw(st.lists(st.floats(-4, 4, width=32), min_size=1, max_size=1)), dtype=np.float32)
+            constant = np.broadcast_to(value, shape).copy()
+            nodes.append(helper.make_node("Constant", [], [out], name=f"n{k}", value=numpy_helper.from_array(constant)))
+        elif draw(st.booleans()) and len(values) > 1:
             op = draw(st.sampled_from(BINARY))
             a, b = draw(st.sampled_from(values)), draw(st.sampled_from(values))
             nodes.append(helper.make_node(op, [a, b], [out], name=f"n{k}"))
@@ -48,7 +52,7 @@ def graphs(draw: st.DrawFn) -> tuple[onnx.ModelProto, Target]:
         values.append(out)
     nodes.append(helper.make_node("Identity", [values[-1]], ["y"], name="out"))
     model = make_model(nodes, [tensor("x", shape)], [tensor("y", shape)], opset=opset)
-    legal = set(ALWAYS) | set(draw(st.lists(st.sampled_from(UNARY), max_size=len(UNARY))))
+    legal = set(ALWAYS) | set(draw(st.lists(st.sampled_from([*UNARY, "Constant"]), max_size=len(UNARY) + 1)))
     ops = {("", op): OpSupport(op) for op in legal | {"Identity"}}
     return model, Target(name="fuzz", description="", source="hypothesis", ops=ops)
 
