@@ -265,3 +265,38 @@ def test_when_shape_inference_fails_nothing_is_folded_and_nothing_breaks(monkeyp
     # Without inference the shapes past the Reshape are unknown: a caveat on each node, not an error.
     caveats = opswap.check(model, target).groups(Level.CAVEAT)
     assert caveats and all("unknown; t needs fixed shapes" in g.reason for g in caveats)
+
+
+def test_input_shapes_given_are_written_where_the_target_needs_fixed_shapes(cli, tmp_path: Path) -> None:
+    """A dynamic batch is illegal for NNAPI everywhere; with --input-shape, fix writes it as ONNX
+    Runtime's make_dynamic_shape_fixed would (the dimension's name fixed in inputs, outputs, value_info)."""
+    original = make_model(
+        [helper.make_node("Relu", ["x"], ["h"], name="relu"), helper.make_node("Sigmoid", ["h"], ["y"], name="sig")],
+        [tensor("x", ["N", 4])],
+        [tensor("y", ["N", 4])],
+    )
+    original.graph.value_info.append(tensor("h", ["N", 4]))
+    source = save_model(original, tmp_path / "dynamic.onnx")
+    out = tmp_path / "fixed.onnx"
+    result = cli("fix", source, "--target", "ort-nnapi", "-o", out, "--input-shape", "x=2,4", "--format", "json")
+    assert result.code == 0, result.stderr
+    report = result.json()
+    assert report["fixed_dims"] == {"N": 2} and report["legal"] and not report["before"]["legal"]
+    assert "--input-shape=x=2,4" in report["converter"]["command"]
+    written = onnx.load(str(out)).graph
+    for info in (*written.input, *written.output, *written.value_info):
+        assert [d.dim_value for d in info.type.tensor_type.shape.dim] == [2, 4], info.name
+    text = cli("fix", source, "--target", "ort-nnapi", "-o", out, "--input-shape", "x=2,4").stdout
+    assert "Fixed symbolic dimensions (ort-nnapi needs fixed shapes): N=2" in " ".join(text.split())
+    # A target without that need keeps the model's dynamic batch.
+    other = cli("fix", source, "--target", "snpe-2.7", "-o", out, "--input-shape", "x=2,4", "--format", "json")
+    assert other.code == 0 and other.json()["fixed_dims"] == {}
+    assert onnx.load(str(out)).graph.input[0].type.tensor_type.shape.dim[0].dim_param == "N"
+
+
+def test_an_unnamed_dynamic_dimension_is_named_by_its_input_and_axis() -> None:
+    original = make_model([helper.make_node("Relu", ["x"], ["y"])], [tensor("x", ["N", 4])], [tensor("y", ["N", 4])])
+    original.graph.input[0].type.tensor_type.shape.dim[0].ClearField("dim_param")
+    model = opswap.model.from_proto(original)
+    assert folding.fix_dims(model, {"x": [3, 4], "nothing": [1]}) == {"x[0]": 3}
+    assert [d.dim_value for d in model.proto.graph.input[0].type.tensor_type.shape.dim] == [3, 4]

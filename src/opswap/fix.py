@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ import numpy as np
 from opswap.check import CheckReport, check
 from opswap.converters import ConverterResult, run_converter
 from opswap.errors import ModelError
+from opswap.fold import fix_dims
 from opswap.graphs import no_gc
 from opswap.legalize import LegalizeReport, legalize
 from opswap.model import Model, copy, save
@@ -40,6 +41,8 @@ class FixReport:
     lowering: Lowering | None = None
     #: Why the opset could not be lowered when that was tried automatically.
     lowering_failed: str = ""
+    #: Symbolic dimensions written as the values ``input_shapes`` gave (targets that need fixed shapes).
+    fixed_dims: dict[str, int] = field(default_factory=dict)
 
     @property
     def legal(self) -> bool:
@@ -73,6 +76,7 @@ class FixReport:
             "converter": self.converter.to_dict() if self.converter else None,
             "opset": self.lowering.to_dict() if self.lowering else None,
             "opset_not_lowered": self.lowering_failed or None,
+            "fixed_dims": self.fixed_dims,
         }
 
 
@@ -110,6 +114,9 @@ def fix(
         # for before anything is verified, reported or written.
         before = check(model, target)
         original = copy(model) if run_verify else None
+        fixed_dims: dict[str, int] = {}
+        if input_shapes and target.fixed_shapes and not before.legal:
+            fixed_dims = fix_dims(model, input_shapes)  # the target needs fixed shapes; the user gave them
         illegal = before.count(Level.ERROR)
         advance = stage("legalize", illegal) if stage else None
         legalization = legalize(model, target, advance, allow_approx=allow_approx)
@@ -144,6 +151,7 @@ def fix(
             None,
             lowering=lowering,
             lowering_failed=lowering_failed,
+            fixed_dims=fixed_dims,
         )
         if not after.legal and not allow_partial:
             report.not_written = "some illegal nodes have no legal route (pass --allow-partial to write anyway)"
@@ -153,7 +161,10 @@ def fix(
             report.output = save(model, output)
             if convert:
                 source = str(model.path) if model.path is not None else model.label or None
-                report.converter = run_converter(target, report.output, source=source)
+                shapes = [
+                    f"--input-shape={name}={','.join(map(str, dims))}" for name, dims in (input_shapes or {}).items()
+                ]
+                report.converter = run_converter(target, report.output, source=source, options=shapes)
         return report
 
 

@@ -145,9 +145,7 @@ def print_fix(console: Console, report: FixReport, verbose: bool = False) -> Non
             + (", ".join(f"{n} {escape(op)}" for op, n in ranked) + " illegal" if ranked else "nothing illegal")
         )
     rewrites = report.legalization.rewrites
-    if report.legalization.folded:
-        console.print()
-        console.print(f"Folded {report.legalization.folded} nodes computed from constants into initializers")
+    _print_shape_changes(console, report)
     if rewrites:
         console.print()
         table = Table(title="Rewrites", title_justify="left", show_edge=False, pad_edge=False)
@@ -181,7 +179,7 @@ def print_fix(console: Console, report: FixReport, verbose: bool = False) -> Non
         console.print(f"[yellow]Could not lower the opset[/]: {escape(report.lowering_failed)}")
     console.print()
     if report.after.legal:
-        changed = rewrites or report.legalization.folded or report.lowering is not None
+        changed = rewrites or report.legalization.folded or report.fixed_dims or report.lowering is not None
         how = "after rewriting" if changed else "as it is"
         console.print(f"[bold green]LEGAL[/] for {escape(report.target)} {how}")
     else:
@@ -192,6 +190,17 @@ def print_fix(console: Console, report: FixReport, verbose: bool = False) -> Non
         console.print(f"Wrote {escape(str(report.output))}")
     elif report.not_written:
         console.print(f"[bold red]Not written[/]: {escape(report.not_written)}")
+
+
+def _print_shape_changes(console: Console, report: FixReport) -> None:
+    """Dimensions written from --input-shape, and nodes folded, before any rewrite."""
+    if report.fixed_dims:
+        dims = ", ".join(f"{name}={value}" for name, value in report.fixed_dims.items())
+        console.print()
+        console.print(f"Fixed symbolic dimensions ({escape(report.target)} needs fixed shapes): {escape(dims)}")
+    if report.legalization.folded:
+        console.print()
+        console.print(f"Folded {report.legalization.folded} nodes computed from constants into initializers")
 
 
 def print_targets(console: Console, targets: list[Target]) -> None:

@@ -11,6 +11,7 @@ import re
 import shlex
 import shutil
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,17 +79,23 @@ def converter_command(target: Target, model_path: Path) -> tuple[list[str], Path
 
 
 def run_converter(
-    target: Target, model_path: Path, timeout: float | None = None, source: str | None = None
+    target: Target,
+    model_path: Path,
+    timeout: float | None = None,
+    source: str | None = None,
+    options: Sequence[str] = (),
 ) -> ConverterResult | None:
     """Run the target's converter on ``model_path`` if it is on PATH; None if the target names none.
 
     A converter that runs inside opswap (see ``IN_PROCESS``) is not run here: the result carries the
-    ``opswap convert`` command for ``source`` (the model as the user named it) that runs it.
+    ``opswap convert`` command for ``source`` (the model as the user named it), with ``options``,
+    that runs it.
     """
     if not target.converter:
         return None
     if target.converter in IN_PROCESS:
         command = ["opswap", "convert", source or str(model_path), "--target", target.name, "-o", str(model_path)]
+        command += options
         return ConverterResult(tool=target.converter, command=command, found=False, in_process=True)
     command, output = converter_command(target, model_path)
     executable = shutil.which(target.converter)
