@@ -57,7 +57,11 @@ WeightsOpt = Annotated[
 OpsetOpt = Annotated[int | None, typer.Option(help="PyTorch specs: the ONNX opset to export at (default 14).")]
 InputShapeOpt = Annotated[
     list[str] | None,
-    typer.Option("--input-shape", help="NAME=D1,D2,... for a model input (repeatable); sets symbolic dims."),
+    typer.Option(
+        "--input-shape",
+        help="NAME=D1,D2,... for a model input (repeatable); sets symbolic dims (fix writes them into the "
+        "model for targets that need fixed shapes).",
+    ),
 ]
 SamplesOpt = Annotated[int, typer.Option(min=1, help="How many random inputs to verify on.")]
 InputsOpt = Annotated[Path | None, typer.Option(help="A .npz file of inputs to verify on instead of random ones.")]
