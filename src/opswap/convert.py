@@ -20,9 +20,10 @@ from typing import Any
 from opswap.converters import ConverterResult, converter_output, run_converter, runtimes
 from opswap.converters.ort_mobile import Partitions
 from opswap.fix import FixReport, StageFactory, fix
-from opswap.model import Model, copy, save
+from opswap.fold import fold
+from opswap.model import Model, copy, load, save
 from opswap.targets import Target
-from opswap.verify import DEFAULT_SAMPLES, VerifyReport
+from opswap.verify import DEFAULT_SAMPLES, VerifyReport, verify
 
 MAX_ROUNDS = 5
 
@@ -34,6 +35,10 @@ class Round:
     result: ConverterResult
     #: Rejected ops, as op types of the model (the converter prints them lower-cased).
     rejected: list[str] = field(default_factory=list)
+    #: After a failure not over an op: nodes computed from constants, folded before the next round.
+    folded: int = 0
+    #: That folded model against the original.
+    folded_verification: VerifyReport | None = None
 
 
 @dataclass
@@ -69,7 +74,15 @@ class ConvertReport:
             "found": self.found,
             "artifact": str(self.artifact) if self.artifact else None,
             "message": self.message or None,
-            "rounds": [{**r.result.to_dict(), "rejected": r.rejected} for r in self.rounds],
+            "rounds": [
+                {
+                    **r.result.to_dict(),
+                    "rejected": r.rejected,
+                    "folded": r.folded,
+                    "folded_verification": r.folded_verification.to_dict() if r.folded_verification else None,
+                }
+                for r in self.rounds
+            ],
             "partitions_before": self.partitions_before.to_dict() if self.partitions_before else None,
             "partitions_after": self.partitions_after.to_dict() if self.partitions_after else None,
             "runtime": self.runtime.to_dict() if self.runtime else None,
@@ -120,6 +133,10 @@ def convert(
             report.converted, report.artifact, report.runtime = True, outcome.artifact, outcome.runtime
             return report
         if not rejected:
+            # Converters often want what is computed from constants as initializers (onnx2torch reads a
+            # Conv's bias from them): fold once, verify, and run it again before giving up.
+            if not any(r.folded for r in report.rounds) and _fold_written(report.rounds[-1], output, original, options):
+                continue
             report.message = f"{result.tool} failed, not over an op: {outcome.message}"
             return report
         # The converter knows better than the profile: drop what it rejected, legalize again from the original.
@@ -130,6 +147,24 @@ def convert(
             return report
     report.message = f"{target.converter} still failing after {max_rounds} rounds"
     return report
+
+
+def _fold_written(round_: Round, output: Path, original: Model, options: dict[str, Any]) -> bool:
+    """Fold the written model's constant computations (see ``fold``), verify, and write it again.
+
+    Returns whether the converter should run again: something was folded and it still matches.
+    """
+    folded = load(output)
+    round_.folded = fold(folded).nodes
+    if not round_.folded:
+        return False
+    round_.folded_verification = verify(
+        original, folded, samples=options["samples"], input_shapes=options["input_shapes"]
+    )
+    if not round_.folded_verification.passed:
+        return False
+    save(folded, output)
+    return True
 
 
 def _run_once(

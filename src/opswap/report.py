@@ -250,6 +250,14 @@ def print_convert(console: Console, report: ConvertReport) -> None:
         line = f"{escape(result.tool)} round {number}: {state}"
         if round_.rejected:
             line += f"; no translation for {', '.join(round_.rejected)}: treated as illegal, legalized again"
+        elif round_.folded and round_.folded_verification is not None:
+            check = round_.folded_verification
+            line += (
+                f", not over an op: folded {round_.folded} nodes computed from constants into initializers "
+                f"(max |Δ| {check.max_abs:.3g} vs the original, {'PASSED' if check.passed else 'FAILED'})"
+            )
+            if check.passed:
+                line += ", ran it again"
         console.print(line)
     if report.partitions_before is not None and report.partitions_after is not None:
         before, after = report.partitions_before, report.partitions_after
