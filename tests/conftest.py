@@ -85,6 +85,14 @@ def make_model(
     return model
 
 
+def target_of(*ops: str, header: str = "") -> Any:
+    """A test profile named ``t`` that accepts ``ops`` at every version; ``header`` adds [target] lines."""
+    from opswap.targets.profile import parse_profile
+
+    body = "\n".join(f"[ops.{op}]" for op in ops)
+    return parse_profile(f'[target]\nname = "t"\nsource = "test"\n{header}\n{body}', "t.toml")
+
+
 def tensor(name: str, shape: Sequence[int | str], dtype: int = TensorProto.FLOAT) -> onnx.ValueInfoProto:
     return helper.make_tensor_value_info(name, dtype, list(shape))
 

@@ -11,18 +11,16 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import opswap
-from conftest import make_model, ort_run, save_model, tensor
+from conftest import make_model, ort_run, save_model, target_of, tensor
 from opswap import fold as folding
 from opswap.fold import MAX_FOLDED, fold
 from opswap.targets import Level
-from opswap.targets.profile import parse_profile
 
 INT64 = TensorProto.INT64
 
 
 def fixed_shapes(*ops: str) -> opswap.Target:
-    body = "\n".join(f"[ops.{op}]" for op in ops)
-    return parse_profile(f'[target]\nname = "t"\nsource = "test"\nfixed_shapes = true\n{body}', "t.toml")
+    return target_of(*ops, header="fixed_shapes = true")  # type: ignore[no-any-return]
 
 
 def const(name: str, values: list[int]) -> onnx.TensorProto:
@@ -139,7 +137,7 @@ def test_nothing_is_folded_unless_a_node_needs_it() -> None:
     model = opswap.model.from_proto(shuffle_model())
     before = model.proto.SerializeToString()
     ops = ("Reshape", "Transpose", "Relu", "Shape", "Gather", "Div", "Unsqueeze", "Concat")
-    target = parse_profile('[target]\nname = "t"\nsource = "test"\n' + "\n".join(f"[ops.{op}]" for op in ops), "t.toml")
+    target = target_of(*ops)
     report = opswap.legalize(model, target)
     assert report.folded == 0 and model.proto.SerializeToString() == before
 
@@ -221,7 +219,7 @@ def test_an_illegal_node_of_initializers_is_computed_once_and_legal_ones_stay() 
         initializers=[numpy_helper.from_array(np.array([1, 2, 3], dtype=np.float32), "bias")],
     )
     model = opswap.model.from_proto(original)
-    target = parse_profile('[target]\nname = "t"\nsource = "test"\n[ops.Add]\n[ops.Neg]', "t.toml")
+    target = target_of("Add", "Neg")
     report = opswap.legalize(model, target)
     assert report.complete and report.folded == 1 and not report.rewrites
     assert [n.name for n in model.proto.graph.node] == ["legal_neg", "add", "add2"]

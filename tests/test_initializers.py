@@ -17,14 +17,8 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import opswap
-from conftest import make_model, ort_run, save_model, tensor
+from conftest import make_model, ort_run, save_model, target_of, tensor
 from opswap.rules import base as rules_base
-from opswap.targets.profile import parse_profile
-
-
-def profile(*ops: str) -> opswap.Target:
-    body = "\n".join(f"[ops.{op}]" for op in ops)
-    return parse_profile(f'[target]\nname = "t"\nsource = "test"\n{body}', "t.toml")
 
 
 def constant(name: str, **value: object) -> onnx.NodeProto:
@@ -51,7 +45,7 @@ def test_constant_nodes_become_initializers_of_the_same_name(cli, tmp_path: Path
         [tensor("y", [3]), tensor("ints", [3], TensorProto.INT64)],
     )
     source = save_model(original, tmp_path / "m.onnx")
-    target = profile("Mul", "Add")
+    target = target_of("Mul", "Add")
 
     model = opswap.load(source)
     report = opswap.legalize(model, target)
@@ -88,7 +82,7 @@ def test_string_constants_become_string_initializers() -> None:
         [tensor("y", [2]), tensor("s", [2], TensorProto.STRING)],
     )
     model = opswap.model.from_proto(original)
-    assert opswap.legalize(model, profile("Identity")).complete
+    assert opswap.legalize(model, target_of("Identity")).complete
     (_, strings) = ort_run(model.proto, {"x": np.zeros(2, dtype=np.float32)})
     assert strings.tolist() == ["left", "right"]
 
@@ -118,7 +112,7 @@ def _if_with_constants() -> onnx.ModelProto:
 def test_constants_in_subgraphs_become_initializers_of_their_own_graph() -> None:
     original = _if_with_constants()
     model = opswap.model.from_proto(original)
-    target = profile("ReduceSum", "Greater", "If", "Add")
+    target = target_of("ReduceSum", "Greater", "If", "Add")
     assert opswap.legalize(model, target).complete
     graph = model.proto.graph
     branches = {a.name: a.g for a in graph.node[2].attribute}
@@ -152,7 +146,7 @@ def test_a_constant_in_a_function_body_has_no_route_and_says_why() -> None:
             extra_opsets=[helper.make_opsetid("local", 1)],
         )
     )
-    report = opswap.legalize(model, profile("Add"))
+    report = opswap.legalize(model, target_of("Add"))
     assert [(u.op_type, u.nodes) for u in report.unresolved] == [("Constant", ["function local.AddTen/make_ten"])]
     assert "this scope holds no initializers (a function body" in report.unresolved[0].explanation
 
@@ -176,7 +170,7 @@ def test_a_constant_stored_as_external_data_keeps_its_data(tmp_path: Path) -> No
     source = save_model(original, source_dir / "m.onnx")
     out = tmp_path / "out" / "fixed.onnx"
     out.parent.mkdir()
-    report = opswap.fix(opswap.load(source), profile("Add"), out)
+    report = opswap.fix(opswap.load(source), target_of("Add"), out)
     assert report.ok and report.output == out
     written = onnx.load(str(out), load_external_data=False)
     (w,) = written.graph.initializer
@@ -212,7 +206,7 @@ def test_a_folded_node_inside_a_route_becomes_an_initializer_per_copy() -> None:
     )
     original.graph.value_info.append(tensor("h", [2, 3]))
     model = opswap.model.from_proto(original)
-    target = profile("Add", "Cast", "ReduceSum")
+    target = target_of("Add", "Cast", "ReduceSum")
     report = opswap.legalize(model, target)
     assert report.complete
     graph = model.proto.graph
@@ -238,7 +232,7 @@ def test_a_static_shape_folds_to_an_initializer_not_an_identity() -> None:
         [tensor("y", [2, 3])],
     )
     model = opswap.model.from_proto(original)
-    assert opswap.legalize(model, profile("Reshape")).complete
+    assert opswap.legalize(model, target_of("Reshape")).complete
     assert [n.op_type for n in model.proto.graph.node] == ["Reshape"]
     assert initializers(model.proto.graph)["shape"].tolist() == [2, 3]
     x = np.arange(6, dtype=np.float32).reshape(2, 3)

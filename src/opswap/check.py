@@ -34,6 +34,8 @@ class Finding(NamedTuple):
     since_version: int | None
     level: Level
     reason: str
+    #: Illegal only for computed inputs or dynamic shapes, which folding constants may fix.
+    static_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -65,8 +67,8 @@ class FindingGroup:
         }
 
 
-#: What findings of one kind share: op type, domain, scope, op version, level, reason.
-_Kind = tuple[str, str, str, int | None, Level, str]
+#: What findings of one kind share: op type, domain, scope, op version, level, reason, static_only.
+_Kind = tuple[str, str, str, int | None, Level, str, bool]
 
 
 @dataclass
@@ -82,22 +84,20 @@ class CheckReport:
     model: str
     node_count: int
     _found: dict[_Kind, list[str]] = field(default_factory=dict, repr=False)
-    #: Kinds whose only problems are computed inputs or dynamic shapes (see ``Verdict.static_only``).
-    static_kinds: set[_Kind] = field(default_factory=set, repr=False)
 
     @property
     def findings(self) -> list[Finding]:
         """Every finding, grouped by kind in the order kinds were first met."""
         return [
-            Finding(op_type, domain, node, scope, since, level, reason)
-            for (op_type, domain, scope, since, level, reason), nodes in self._found.items()
+            Finding(op_type, domain, node, scope, since, level, reason, static_only)
+            for (op_type, domain, scope, since, level, reason, static_only), nodes in self._found.items()
             for node in nodes
         ]
 
     def add(self, finding: Finding) -> None:
         """Record one finding."""
-        kind = (finding.op_type, finding.domain, finding.scope, finding.since_version, finding.level, finding.reason)
-        self.labels(kind).append(finding.node)
+        f = finding
+        self.labels((f.op_type, f.domain, f.scope, f.since_version, f.level, f.reason, f.static_only)).append(f.node)
 
     def labels(self, kind: _Kind) -> list[str]:
         """The (appendable) list of node labels with findings of ``kind``."""
@@ -114,19 +114,23 @@ class CheckReport:
 
     def groups(self, level: Level) -> list[FindingGroup]:
         """Findings at ``level`` grouped by op and reason, most frequent first."""
-        grouped: dict[tuple[str, str, str], list[str]] = {}
-        static: set[tuple[str, str, str]] = set()
-        for kind, nodes in self._found.items():
-            op_type, domain, _, _, kind_level, reason = kind
+        grouped: dict[tuple[str, str, str, bool], list[str]] = {}
+        for (op_type, domain, _, _, kind_level, reason, static_only), nodes in self._found.items():
             if kind_level == level:
-                grouped.setdefault((op_type, domain, reason), []).extend(nodes)
-                if kind in self.static_kinds:
-                    static.add((op_type, domain, reason))
+                grouped.setdefault((op_type, domain, reason, static_only), []).extend(nodes)
         groups = [
-            FindingGroup(op, dom, level, reason, tuple(nodes), (op, dom, reason) in static)
-            for (op, dom, reason), nodes in grouped.items()
+            FindingGroup(op, dom, level, reason, tuple(nodes), static)
+            for (op, dom, reason, static), nodes in grouped.items()
         ]
         return sorted(groups, key=lambda g: (-g.count, g.op_type))
+
+    def per_op(self, level: Level) -> dict[str, int]:
+        """Nodes with findings at ``level`` per op (``domain:Op`` outside ai.onnx), most first."""
+        counts: dict[str, int] = {}
+        for group in self.groups(level):  # an op may have several groups (several reasons)
+            name = op_name(group.op_type, group.domain)
+            counts[name] = counts.get(name, 0) + group.count
+        return dict(sorted(counts.items(), key=lambda item: -item[1]))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form of the report."""
@@ -307,10 +311,8 @@ def _check(model: Model, target: Target, on_scope: Callable[[Scope], None] | Non
         for index, node, verdict, since, group in judge.scan(scope):
             labels = by_group.get(id(group)) if group is not None else None
             if labels is None:
-                kind = (node.op_type, node.domain, path, since, verdict.level, verdict.reason)
+                kind = (node.op_type, node.domain, path, since, verdict.level, verdict.reason, verdict.static_only)
                 labels = report.labels(kind)
-                if verdict.static_only:
-                    report.static_kinds.add(kind)
                 if group is not None:
                     by_group[id(group)] = labels
             labels.append(prefix + (node.name or f"{node.op_type}#{index}"))

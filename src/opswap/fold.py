@@ -1,4 +1,6 @@
-"""Constant folding: nodes whose inputs are all constants become initializers.
+"""Making shapes static: constant folding, and input dimensions the user gives (``fix_dims``).
+
+Folding: nodes whose inputs are all constants become initializers.
 
 Exporters compute shapes at run time (``Shape -> Gather -> Unsqueeze -> Concat -> Reshape``, for a
 channel shuffle), so shape inference sees dynamic shapes downstream, and targets that need fixed
@@ -26,11 +28,12 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from opswap.graphs import iter_scopes
+from opswap.graphs import iter_scopes, splice
 from opswap.model import Model
-from opswap.typeinfo import infer_shapes
+from opswap.typeinfo import Shape, declared_shapes, infer_shapes
 
-#: Largest output a fold writes (elements): shape arithmetic is tiny; folding big tensors bloats files.
+#: Largest constant a fold (or a rule folding to a constant) writes, in elements: shape arithmetic is
+#: tiny; folding big tensors bloats files.
 MAX_FOLDED = 1 << 16
 
 #: Ops never folded: random, or with subgraphs.
@@ -84,7 +87,7 @@ def fold(model: Model, select: Callable[[onnx.NodeProto], bool] | None = None) -
         except Exception:  # ORT lacks a kernel, say: the model stays as it is from here
             return report
         report.initializers += _store(proto, plan, values)
-        _remove(proto.graph, plan.indices)
+        splice(proto.graph.node, {index: [] for index in plan.indices})
         report.nodes += len(plan.indices)
         report.passes += 1
 
@@ -104,14 +107,8 @@ class _Plan:
 def _plan(proto: onnx.ModelProto, select: Callable[[onnx.NodeProto], bool] | None) -> _Plan:
     graph = proto.graph
     inferred = infer_shapes(proto, data_prop=True)
-    shapes: dict[str, tuple[int | None, ...]] = {}
-    declared = inferred.graph if inferred is not None else proto.graph  # outputs need static shapes
-    for info in [*declared.value_info, *declared.input, *declared.output]:
-        tensor_type = info.type.tensor_type
-        if tensor_type.HasField("shape"):
-            shapes[info.name] = tuple(d.dim_value if d.HasField("dim_value") else None for d in tensor_type.shape.dim)
-    overridable = {i.name for i in graph.input}
-    constants = {t.name: t for t in graph.initializer if t.name not in overridable and t.data_location != _EXTERNAL}
+    shapes = declared_shapes((inferred or proto).graph)  # outputs need static shapes
+    constants = constant_names(graph)
     folded: set[str] = set()
     plan = _Plan([], [], {}, [])
     reads: dict[str, None] = {}
@@ -145,7 +142,13 @@ def _plan(proto: onnx.ModelProto, select: Callable[[onnx.NodeProto], bool] | Non
     return plan
 
 
-def _small(shape: tuple[int | None, ...] | None) -> bool:
+def constant_names(graph: onnx.GraphProto) -> set[str]:
+    """Initializers a fold may read: not graph inputs (a caller may feed those), not stored outside."""
+    overridable = {i.name for i in graph.input}
+    return {t.name for t in graph.initializer if t.name not in overridable and t.data_location != _EXTERNAL}
+
+
+def _small(shape: Shape | None) -> bool:
     if shape is None or any(d is None for d in shape):
         return False
     return int(np.prod([d or 0 for d in shape], dtype=np.int64)) <= MAX_FOLDED
@@ -200,14 +203,6 @@ def _store(proto: onnx.ModelProto, plan: _Plan, values: dict[str, np.ndarray]) -
     return stored
 
 
-def _remove(graph: onnx.GraphProto, indices: list[int]) -> None:
-    """Remove nodes by position without copying the others (one stable sort, then a cut)."""
-    removed = set(indices)
-    keys = iter([1 if index in removed else 0 for index in range(len(graph.node))])
-    graph.node.sort(key=lambda _: next(keys))
-    del graph.node[len(graph.node) - len(removed) :]
-
-
 def fix_dims(model: Model, input_shapes: Mapping[str, Sequence[int]]) -> dict[str, int]:
     """Write the given input shapes into the model, for targets that need fixed shapes.
 
@@ -240,4 +235,4 @@ def fix_dims(model: Model, input_shapes: Mapping[str, Sequence[int]]) -> dict[st
     return fixed
 
 
-__all__ = ["MAX_FOLDED", "FoldReport", "fix_dims", "fold"]
+__all__ = ["MAX_FOLDED", "FoldReport", "constant_names", "fix_dims", "fold"]

@@ -5,7 +5,9 @@ Each scope is visited as the protobuf it is; nothing is copied.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
+import functools
 import gc
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -89,6 +91,42 @@ def iter_tensors(model: onnx.ModelProto) -> Iterator[onnx.TensorProto]:
                     yield attr.t
                 elif attr.type == _TENSORS:
                     yield from attr.tensors
+
+
+def splice(nodes: RepeatedCompositeFieldContainer[onnx.NodeProto], replaced: dict[int, list[onnx.NodeProto]]) -> None:
+    """Move each replacement's new nodes to just before the node they replace (now its last node).
+
+    ``replaced`` maps a position to the nodes now standing for the node there; nodes replaced by no
+    node are removed.
+
+    New nodes were appended to the list as they were made, in the order of ``replaced``; one
+    stable sort puts them in place, keeping the list topologically sorted, without copying the
+    nodes that stay (rebuilding the list copies every node, twice over for nodes still referenced
+    from Python). The sort keys are listed in the list's current order (protobuf sorts a list of
+    its elements, and Python computes keys in order): the nodes that were there at 2i+1, appended
+    nodes at 2i for the node i they precede, removed nodes after all others, then cut off.
+    """
+    prefixes = [(index, new[:-1]) for index, new in replaced.items() if len(new) > 1]
+    removed = sorted(index for index, new in replaced.items() if not new)
+    if not prefixes and not removed:
+        return
+    added = sum(len(prefix) for _, prefix in prefixes)
+    there = len(nodes) - added
+    keys = list(range(1, 2 * there, 2))
+    for index in removed:
+        keys[index] = 2 * there + 1
+    for index, prefix in prefixes:
+        keys.extend([2 * index] * len(prefix))
+    nodes.sort(key=functools.partial(next, iter(keys)))
+    if removed:
+        del nodes[len(nodes) - len(removed) :]
+    if prefixes:
+        # The first and the last appended node must now stand where the keys put them.
+        (first_index, first), (last_index, last) = prefixes[0], prefixes[-1]
+        at_first = first_index - bisect.bisect_left(removed, first_index)
+        at_last = last_index - bisect.bisect_left(removed, last_index) + added - 1
+        if nodes[at_first] is not first[0] or nodes[at_last] is not last[-1]:
+            raise AssertionError("protobuf sorted a node list out of order; please report this")
 
 
 @contextlib.contextmanager

@@ -19,7 +19,6 @@ Before any rule, nodes computed from constants are folded where that makes illeg
 
 from __future__ import annotations
 
-import bisect
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,8 +29,8 @@ import onnx
 from onnx import helper
 
 from opswap.check import Judge
-from opswap.fold import fold
-from opswap.graphs import Scope, iter_scopes, no_gc, node_label
+from opswap.fold import constant_names, fold
+from opswap.graphs import Scope, iter_scopes, no_gc, node_label, splice
 from opswap.model import Model
 from opswap.rules.base import (
     Builder,
@@ -224,8 +223,8 @@ class _Template:
         """Copies of the template's nodes wired to ``node``'s inputs and outputs, with fresh names.
 
         The copies but the last are appended to the scope's node list (to be moved into place by
-        ``_splice``); the last is written over ``node`` itself, which it replaces. With no nodes (every
-        output an initializer), ``node`` is left for ``_splice`` to remove.
+        ``graphs.splice``); the last is written over ``node`` itself, which it replaces. With no nodes (every
+        output an initializer), ``node`` is left for ``graphs.splice`` to remove.
         """
         inputs, outputs = list(node.input), list(node.output)
         prefix = node.name or outputs[0]
@@ -651,7 +650,7 @@ def _legalize(model: Model, target: Target, on_node: Callable[[], None] | None, 
             report.nodes_removed += 1
             report.nodes_added += len(replaced[index])
         if replaced:
-            _splice(scope, replaced)
+            splice(scope.nodes, replaced)
     report.initializers_added = _initializer_count(judge.scopes) - initializers_before
     report.rewrites = sorted(rewrites.values(), key=lambda r: (-len(r.nodes), r.op_type))
     report.unresolved = sorted(unresolved.values(), key=lambda u: (-len(u.nodes), u.op_type))
@@ -669,13 +668,14 @@ def _fold_for(model: Model, work: list[tuple[Scope, list[tuple[int, onnx.NodePro
         return fold(model).nodes
     if not work or not work[0][1]:
         return 0
-    graph = model.proto.graph
-    constants = {t.name for t in graph.initializer}.difference(i.name for i in graph.input)
-    computed = {
-        node.output[0]
-        for _, node, _ in work[0][1]
-        if node.input and node.output and all(not name or name in constants for name in node.input)
-    }
+    constants = constant_names(model.proto.graph)
+    computed = set()
+    for _, node, _ in work[0][1]:
+        inputs = node.input
+        # The first input decides for almost every node (a computed value), so test it alone first.
+        first = inputs[0] if inputs else None
+        if (first in constants or first == "") and node.output and all(not n or n in constants for n in inputs):
+            computed.add(node.output[0])
     if not computed:
         return 0
     return fold(model, lambda node: bool(node.output) and node.output[0] in computed).nodes
@@ -704,39 +704,3 @@ def _shapes_before_rewriting(
         for name in node.input:
             if name:
                 planner.types.shape(name)
-
-
-def _splice(scope: Scope, replaced: dict[int, list[onnx.NodeProto]]) -> None:
-    """Move each replacement's new nodes to just before the node they replace (now its last node).
-
-    Nodes replaced by no node (their outputs became initializers) are removed.
-
-    New nodes were appended to the scope's list as they were made, in the order of ``replaced``; one
-    stable sort puts them in place, keeping the list topologically sorted, without copying the
-    nodes that stay (rebuilding the list copies every node, twice over for nodes still referenced
-    from Python). The sort keys are listed in the list's current order (protobuf sorts a list of
-    its elements, and Python computes keys in order): the nodes that were there at 2i+1, appended
-    nodes at 2i for the node i they precede, removed nodes after all others, then cut off.
-    """
-    nodes = scope.nodes
-    prefixes = [(index, new[:-1]) for index, new in replaced.items() if len(new) > 1]
-    removed = sorted(index for index, new in replaced.items() if not new)
-    if not prefixes and not removed:
-        return
-    added = sum(len(prefix) for _, prefix in prefixes)
-    there = len(nodes) - added
-    keys = list(range(1, 2 * there, 2))
-    for index in removed:
-        keys[index] = 2 * there + 1
-    for index, prefix in prefixes:
-        keys.extend([2 * index] * len(prefix))
-    nodes.sort(key=functools.partial(next, iter(keys)))
-    if removed:
-        del nodes[len(nodes) - len(removed) :]
-    if prefixes:
-        # The first and the last appended node must now stand where the keys put them.
-        (first_index, first), (last_index, last) = prefixes[0], prefixes[-1]
-        at_first = first_index - bisect.bisect_left(removed, first_index)
-        at_last = last_index - bisect.bisect_left(removed, last_index) + added - 1
-        if nodes[at_first] is not first[0] or nodes[at_last] is not last[-1]:
-            raise AssertionError("protobuf sorted a node list out of order; please report this")

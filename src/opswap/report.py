@@ -74,7 +74,7 @@ def print_check(console: Console, report: CheckReport, verbose: bool = False) ->
     if report.legal:
         console.print(f"[bold green]LEGAL[/] for {escape(report.target)}")
     else:
-        ops = list(dict.fromkeys(op_name(g.op_type, g.domain) for g in illegal))
+        ops = list(report.per_op(Level.ERROR))
         console.print(
             f"[bold red]ILLEGAL[/] for {escape(report.target)}: {count} nodes of {len(ops)} op types "
             f"({', '.join(escape(op) for op in ops)})"
@@ -134,15 +134,11 @@ def print_fix(console: Console, report: FixReport, verbose: bool = False) -> Non
     if verbose:
         print_check(console, report.before, verbose)
     else:
-        by_op: dict[str, int] = {}  # an op may have several groups (different reasons): one count each
-        for g in report.before.groups(Level.ERROR):
-            name = op_name(g.op_type, g.domain)
-            by_op[name] = by_op.get(name, 0) + g.count
-        ranked = sorted(by_op.items(), key=lambda item: -item[1])
+        ranked = report.before.per_op(Level.ERROR)
         console.print(
             f"[bold]{escape(report.model)}[/] against [bold]{escape(report.target)}[/]: "
             f"{report.before.node_count} nodes, "
-            + (", ".join(f"{n} {escape(op)}" for op, n in ranked) + " illegal" if ranked else "nothing illegal")
+            + (", ".join(f"{n} {escape(op)}" for op, n in ranked.items()) + " illegal" if ranked else "nothing illegal")
         )
     rewrites = report.legalization.rewrites
     _print_shape_changes(console, report)

@@ -120,6 +120,13 @@ def infer_shapes(proto: onnx.ModelProto, data_prop: bool = False) -> onnx.ModelP
         return None  # EncodeError: over 2 GiB, where protobuf cannot even size the model
 
 
+def declared_shapes(graph: onnx.GraphProto) -> dict[str, Shape]:
+    """The shapes one graph declares (inputs, outputs, value_info, initializers)."""
+    shapes: dict[str, Shape] = {}
+    _declared([Scope("main", graph, {})], shapes, {})
+    return shapes
+
+
 def _declared(
     scopes: list[Scope], shapes: dict[str, Shape], consts: dict[str, onnx.TensorProto | onnx.AttributeProto]
 ) -> dict[str, int]:

@@ -10,12 +10,11 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from opswap.fold import MAX_FOLDED
 from opswap.rules.base import Builder, RuleNotApplicable, Value, rule
 
 INT64 = onnx.TensorProto.INT64
 BOOL = onnx.TensorProto.BOOL
-#: Largest constant a folding rule writes (elements): beyond this, folding bloats the model.
-MAX_FOLDED = 1 << 16
 
 
 @rule("Gemm")
