@@ -95,11 +95,12 @@ def test_external_data_stays_external_and_unread(tmp_path: Path) -> None:
     assert report.ok and report.verification is not None and report.verification.passed
     assert sorted(p.name for p in source_dir.iterdir()) == ["fixed.onnx", "m.onnx", "weights.bin"]
 
-    # Output in another folder: the data is copied so its relative location resolves there.
+    # Output in another folder: the data is copied, named for its output, and the location follows it.
     other = tmp_path / "elsewhere"
     other.mkdir()
     opswap.save(opswap.load(source_dir / "fixed.onnx"), other / "fixed.onnx")
-    assert (other / "weights.bin").read_bytes() == data_before
+    assert sorted(p.name for p in other.iterdir()) == ["fixed.onnx", "fixed.onnx.data"]
+    assert (other / "fixed.onnx.data").read_bytes() == data_before
     assert data.read_bytes() == data_before
 
     x = np.random.default_rng(0).standard_normal((2, 64)).astype(np.float32)

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
+from opswap.text import escape
+
 if TYPE_CHECKING:
     from opswap.model import Model
 
@@ -90,9 +92,55 @@ def _open(
         shapes = parse_input_shapes(input_shape)
         shape = next(iter(shapes.values()))
     if is_torch_spec(source):
-        with err.status(f"Building and exporting {source} …"):
+        with err.status(f"Building and exporting {escape(source)} …"):
             return open_model(source, weights=weights, input_shape=shape, opset=opset)
     return open_model(source, weights=weights, opset=opset, background_check=background_check)
+
+
+def _guard_output(
+    source: str,
+    output: Path,
+    *,
+    weights: Path | None = None,
+    inputs: Path | None = None,
+    in_place: bool = False,
+    artifact_of: Any = None,
+) -> None:
+    """Check an output path before any work: its folder exists, and it overwrites nothing we read.
+
+    Nothing the user gave us to read may be written over: the ONNX input (unless ``in_place``), a
+    PyTorch spec's source or program, the weights and ``--inputs`` files; nor, when ``artifact_of``
+    (a target) names a converter, the file that converter writes beside the output. The model's
+    external data files are checked once the model is loaded (``fix.guard_outputs``).
+    """
+    from opswap.errors import ModelError
+    from opswap.frontends import is_torch_spec, source_files
+    from opswap.model import check_output
+
+    try:
+        folder = output.parent.resolve()
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{output}: not a usable output path ({exc})") from None
+    if not folder.is_dir():
+        raise ModelError(f"{output}: output folder {folder} does not exist")
+    if output.is_dir():
+        raise ModelError(f"{output}: cannot write (Is a directory; name the output file)")
+    files = source_files(source)
+    files += [(p, what) for p, what in ((weights, "the weights file"), (inputs, "the --inputs file")) if p is not None]
+    check_output(output, files, in_place=in_place and not is_torch_spec(source))
+    if artifact_of is not None and artifact_of.converter:
+        from opswap.converters import converter_output
+
+        check_output(converter_output(artifact_of, output), [(output, "the fixed model itself"), *files])
+
+
+def _announce(argv: list[str]) -> None:
+    """Say exactly what program runs, before it runs (stderr, so JSON on stdout stays one object)."""
+    import shlex
+
+    from opswap.text import printable
+
+    err.print(f"Running: {printable(shlex.join(argv))}", markup=False, soft_wrap=True)
 
 
 @app.command()
@@ -117,7 +165,12 @@ def check(
     def print_text() -> None:
         rp.print_check(out, result, verbose)
         if not result.legal:
-            out.print(f"Fix with: opswap fix {model} --target {target} -o fixed.onnx")
+            import shlex
+
+            from opswap.text import printable
+
+            command = shlex.join(["opswap", "fix", model, "--target", target, "-o", "fixed.onnx"])
+            out.print(f"Fix with: {printable(command)}", markup=False, soft_wrap=True)
 
     _finish(result, format, print_text, result.legal)
 
@@ -141,7 +194,15 @@ def fix(
         typer.Option(help="Lower the model's opset: a number, or 'auto' for the highest the target fully lists."),
     ] = None,
     in_place: Annotated[bool, typer.Option(help="Allow the output to overwrite the input file.")] = False,
-    convert: Annotated[bool, typer.Option(help="Run the target's converter on the output when it is on PATH.")] = True,
+    convert: Annotated[
+        bool | None,
+        typer.Option(
+            "--convert/--no-convert",
+            help="Run the target's converter on the output when it is on PATH. Default: only converters of "
+            "shipped profiles; a program named by your own .toml profile runs only with --convert.",
+            show_default=False,
+        ),
+    ] = None,
     format: FormatOpt = Format.text,
     verbose: VerboseOpt = False,
     weights: WeightsOpt = None,
@@ -158,10 +219,20 @@ def fix(
     from opswap.targets import load_target
     from opswap.verify import DEFAULT_RTOL, load_inputs, parse_input_shapes
 
+    shapes = parse_input_shapes(input_shape or [])
     profile = load_target(target)
+    _guard_output(
+        model,
+        output,
+        weights=weights,
+        inputs=inputs,
+        in_place=in_place,
+        artifact_of=profile if convert is not False else None,
+    )
     loaded = _open(model, weights, opset, input_shape, background_check=True)
-    shapes = None if is_torch_spec(model) else parse_input_shapes(input_shape or [])
-    feeds = load_inputs(inputs) if inputs else None
+    if is_torch_spec(model):
+        shapes = {}
+    feeds = load_inputs(inputs, loaded.proto) if inputs else None
     with rp.progress(err) as stage:
         result = run_fix(
             loaded,
@@ -178,6 +249,7 @@ def fix(
             in_place=in_place,
             convert=convert,
             stage=stage,
+            announce=_announce,
         )
 
     def print_text() -> None:
@@ -221,9 +293,12 @@ def convert_command(
     from opswap.targets import load_target
     from opswap.verify import parse_input_shapes
 
+    shapes = parse_input_shapes(input_shape or [])
     profile = load_target(target)
+    _guard_output(model, output, weights=weights, artifact_of=profile)
     loaded = _open(model, weights, opset, input_shape)
-    shapes = None if is_torch_spec(model) else parse_input_shapes(input_shape or [])
+    if is_torch_spec(model):
+        shapes = {}
     with rp.progress(err) as stage:
         result = run_convert(
             loaded,
@@ -235,6 +310,7 @@ def convert_command(
             lower_opset=_opset_choice(lower_opset),
             max_rounds=max_rounds,
             stage=stage,
+            announce=_announce,
         )
     _finish(result, format, lambda: rp.print_convert(out, result), result.ok)
 
@@ -307,14 +383,16 @@ def verify_command(
     from opswap.model import load
     from opswap.verify import DEFAULT_RTOL, load_inputs, parse_input_shapes, verify
 
+    shapes = parse_input_shapes(input_shape or [])
     a, b = load(original), load(candidate)
+    feeds = load_inputs(inputs, a.proto) if inputs else None
     with rp.progress(err) as stage:
         result = verify(
             a,
             b,
             samples=samples,
-            input_shapes=parse_input_shapes(input_shape or []),
-            inputs=load_inputs(inputs) if inputs else None,
+            input_shapes=shapes,
+            inputs=feeds,
             rtol=DEFAULT_RTOL if rtol is None else rtol,
             on_sample=stage("verify", samples),
         )
@@ -347,18 +425,23 @@ def export(
         raise FrontendError(f"{spec!r}: export takes a PyTorch spec such as torchvision:mobilenet_v3_large")
     if via not in ("swap", "onnx"):
         raise FrontendError(f"--via {via!r}: expected swap or onnx")
+    from opswap.text import printable
+    from opswap.verify import parse_input_shapes
+
+    parse_input_shapes(input_shape or [])
+    _guard_output(spec, output, weights=weights)
     if target is None:
         model = _open(spec, weights, opset, input_shape)
         save(model, output)
-        out.print(f"Wrote {output} (opset {model.opset}, {len(model.proto.graph.node)} nodes)")
+        nodes = len(model.proto.graph.node)
+        out.print(f"Wrote {printable(output)} (opset {model.opset}, {nodes} nodes)", markup=False, soft_wrap=True)
         return
     from opswap.export import export_for_target
     from opswap.targets import load_target
-    from opswap.verify import parse_input_shapes
 
     profile = load_target(target)
     shape = next(iter(parse_input_shapes(input_shape).values())) if input_shape else None
-    with err.status(f"Building, {'swapping and ' if via == 'swap' else ''}exporting {spec} …"):
+    with err.status(f"Building, {'swapping and ' if via == 'swap' else ''}exporting {escape(spec)} …"):
         result = export_for_target(
             spec, profile, output, via=via, dynamo=dynamo, weights=weights, input_shape=shape, opset=opset
         )
@@ -379,7 +462,8 @@ def targets(ctx: typer.Context, format: FormatOpt = Format.text) -> None:
         rp.print_json(out, {"targets": [_target_dict(t) for t in profiles], "aliases": other_names})
     else:
         rp.print_targets(out, profiles)
-        out.print("Also: " + ", ".join(f"{n} (= {a['profile']}, {a['converter']})" for n, a in other_names.items()))
+        listed = ", ".join(f"{n} (= {a['profile']}, {a['converter']})" for n, a in other_names.items())
+        out.print(f"Also: {listed}", markup=False)
 
 
 @targets_app.command("show")
@@ -551,22 +635,41 @@ def rules(
 
 def main() -> None:
     """Entry point: run the app, turning opswap's errors into one line and exit code 2."""
-    from opswap.errors import OpswapError
+    import signal
 
+    from opswap.errors import OpswapError
+    from opswap.text import printable
+
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         app()
     except OpswapError as exc:
-        message = " ".join(str(exc).split())
+        message = printable(" ".join(str(exc).split()))
         sys.stderr.write(f"opswap: {message}\n")
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.stderr.write("opswap: interrupted\n")
         sys.exit(130)
+    except Terminated:
+        sys.stderr.write("opswap: terminated\n")
+        sys.exit(143)
     except Exception as exc:
         if os.environ.get("OPSWAP_DEBUG"):
             raise
-        first = " ".join(str(exc).split())
+        first = printable(" ".join(str(exc).split()))
         sys.stderr.write(
             f"opswap: internal error: {type(exc).__name__}: {first} (OPSWAP_DEBUG=1 shows the traceback)\n"
         )
         sys.exit(3)
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: unwound like Ctrl-C, so writes in progress remove their temporary files."""
+
+
+def _terminated(signum: int, frame: object) -> None:
+    del signum, frame
+    from opswap.model import remove_temporary_files
+
+    remove_temporary_files()  # also where the signal lands outside any write's cleanup block
+    raise Terminated

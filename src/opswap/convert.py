@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from opswap.converters import ConverterResult, converter_output, run_converter, runtimes
 from opswap.converters.ort_mobile import Partitions
-from opswap.fix import FixReport, StageFactory, fix
+from opswap.fix import FixReport, StageFactory, fix, guard_outputs
 from opswap.fold import fold
 from opswap.model import Model, copy, load, save
 from opswap.targets import Target
@@ -101,8 +101,14 @@ def convert(
     lower_opset: int | str | None = None,
     max_rounds: int = MAX_ROUNDS,
     stage: StageFactory | None = None,
+    announce: Callable[[list[str]], None] | None = None,
 ) -> ConvertReport:
-    """Fix ``model`` for ``target``, write it to ``output`` and run the target's converter on it."""
+    """Fix ``model`` for ``target``, write it to ``output`` and run the target's converter on it.
+
+    Conversion is what the caller asked for, so a converter named by a user's profile runs too;
+    ``announce`` receives its exact argument list before each run.
+    """
+    guard_outputs(model, target, output, convert=True)
     original = copy(model)
     options: dict[str, Any] = {
         "samples": samples,
@@ -121,7 +127,7 @@ def convert(
         return report
     current = target
     for _ in range(max_rounds):
-        result, outcome = _run_once(current, output, original, samples, dict(input_shapes or {}))
+        result, outcome = _run_once(current, output, original, samples, dict(input_shapes or {}), announce)
         present = _ops_in(output)
         rejected = sorted(op for op in present if op.lower() in {r.lower() for r in outcome.rejected})
         report.rounds.append(Round(result, rejected))
@@ -168,7 +174,12 @@ def _fold_written(round_: Round, output: Path, original: Model, options: dict[st
 
 
 def _run_once(
-    target: Target, fixed: Path, original: Model, samples: int, shapes: dict[str, list[int]]
+    target: Target,
+    fixed: Path,
+    original: Model,
+    samples: int,
+    shapes: dict[str, list[int]],
+    announce: Callable[[list[str]], None] | None = None,
 ) -> tuple[ConverterResult, runtimes.Outcome]:
     """Run the target's converter once: what was run, and what came of it."""
     in_process = {"openvino": _openvino, "onnx2torch": runtimes.onnx2torch, "mnn": runtimes.mnn}
@@ -179,7 +190,7 @@ def _run_once(
         result = ConverterResult(target.converter, [target.converter, str(fixed)], True, 0 if outcome.converted else 1)
         result.output, result.rejected_ops = outcome.artifact, [r.lower() for r in outcome.rejected]
         return result, outcome
-    command = run_converter(target, fixed)
+    command = run_converter(target, fixed, asked=True, announce=announce)
     if command is None:
         return ConverterResult("(none)", [], False), runtimes.Outcome(
             False, message=f"{target.name} names no converter"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,12 +10,11 @@ from typing import Any
 import numpy as np
 
 from opswap.check import CheckReport, check
-from opswap.converters import ConverterResult, run_converter
-from opswap.errors import ModelError
+from opswap.converters import ConverterResult, converter_output, run_converter
 from opswap.fold import fix_dims
 from opswap.graphs import no_gc
 from opswap.legalize import LegalizeReport, legalize
-from opswap.model import Model, copy, save
+from opswap.model import Model, check_output, copy, protected_files, save
 from opswap.opsets import Lowering, LoweringError, best_opset, lower
 from opswap.targets import Level, Target
 from opswap.verify import DEFAULT_RTOL, DEFAULT_SAMPLES, VerifyReport, verify
@@ -94,8 +93,9 @@ def fix(
     allow_approx: bool = False,
     lower_opset: int | str | None = None,
     in_place: bool = False,
-    convert: bool = True,
+    convert: bool | None = None,
     stage: StageFactory | None = None,
+    announce: Callable[[list[str]], None] | None = None,
 ) -> FixReport:
     """Legalize ``model`` for ``target`` (in place), verify it against the original, and write it.
 
@@ -103,11 +103,13 @@ def fix(
     the model's opset afterwards so nodes are at versions the target lists; "auto" is also tried when
     the target rejects unlisted versions and the model is still illegal. The output is written only when the result
     is legal (or ``allow_partial``) and verification passed (or was skipped); otherwise
-    ``FixReport.not_written`` says why. When written and the target's converter is on PATH (and
-    ``convert``), the converter runs on it.
+    ``FixReport.not_written`` says why. When written and the target's converter is on PATH, the
+    converter runs on it: by default (``convert=None``) only a converter opswap ships a profile
+    for; one named by a user's profile file only with ``convert=True``; none with ``convert=False``.
+    ``announce`` receives a program's exact argument list before it runs.
     """
-    if output is not None and model.path is not None and not in_place and _same_file(model.path, output):
-        raise ModelError(f"{output}: output is the input file; pass --in-place to overwrite it")
+    if output is not None:
+        guard_outputs(model, target, Path(output), in_place=in_place, convert=convert is not False)
     with no_gc(), model.checked():  # one pause for the whole job (see graphs.no_gc)
         # onnx's checker may still run in the background (load): the model is judged and rewritten
         # while it runs (check and legalize, inside this block, leave it running), and it is waited
@@ -159,17 +161,35 @@ def fix(
             report.not_written = "verification failed: the fixed model's outputs differ from the original's"
         elif output is not None:
             report.output = save(model, output)
-            if convert:
+            if convert is not False:
                 source = str(model.path) if model.path is not None else model.label or None
                 shapes = [
                     f"--input-shape={name}={','.join(map(str, dims))}" for name, dims in (input_shapes or {}).items()
                 ]
-                report.converter = run_converter(target, report.output, source=source, options=shapes)
+                report.converter = run_converter(
+                    target, report.output, source=source, options=shapes, asked=convert is True, announce=announce
+                )
         return report
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.resolve() == b.resolve() or (b.exists() and a.samefile(b))
-    except OSError:
-        return False
+def guard_outputs(
+    model: Model,
+    target: Target,
+    output: Path,
+    *,
+    in_place: bool = False,
+    convert: bool = True,
+    protected: Sequence[tuple[Path, str]] = (),
+) -> None:
+    """Refuse outputs that would overwrite what the user gave us to read (``ModelError``, exit 2).
+
+    Neither the output nor the file the target's converter writes beside it may be the input, any
+    file the input references (external data), or anything in ``protected`` (the PyTorch spec's
+    files, weights, --inputs); the converter's file may not be the output either. ``in_place`` lets
+    the output (only) be the input model's own file.
+    """
+    files = [*protected_files(model), *protected]
+    check_output(output, files, in_place=in_place)
+    if convert and target.converter:
+        artifact = converter_output(target, output)
+        check_output(artifact, [(output, "the fixed model itself"), *files])

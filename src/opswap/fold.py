@@ -21,6 +21,7 @@ computed input or a dynamic shape; otherwise just the illegal nodes computed fro
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -128,7 +129,7 @@ def _plan(proto: onnx.ModelProto, select: Callable[[onnx.NodeProto], bool] | Non
                 dims = dims[attrs.get("start", 0) : attrs.get("end")]
                 plan.known[node.output[0]] = dims
             else:
-                plan.known[node.output[0]] = np.asarray(int(np.prod(dims)), dtype=np.int64)
+                plan.known[node.output[0]] = np.asarray(math.prod(d or 0 for d in source), dtype=np.int64)
         elif all(not name or name in folded or name in constants for name in node.input):
             plan.nodes.append(node)
             for name in node.input:
@@ -139,7 +140,39 @@ def _plan(proto: onnx.ModelProto, select: Callable[[onnx.NodeProto], bool] | Non
         plan.indices.append(index)
         folded.update(outputs)
     plan.reads = list(reads)
+    _drop_unbounded(proto, plan)
     return plan
+
+
+def _drop_unbounded(proto: onnx.ModelProto, plan: _Plan) -> None:
+    """Keep only evaluated nodes whose outputs are small as inferred from the real constants.
+
+    The shapes ``_plan`` read come partly from the file (value_info), which a hostile file can make
+    lie: an Expand declared [1] that makes [10**9]. Here the nodes to evaluate are inferred again in
+    a graph of their own, from the initializers' real dimensions and values, before ONNX Runtime
+    allocates anything; a node whose output is unknown or over :data:`MAX_FOLDED` there is not
+    folded, nor is anything computed from it.
+    """
+    if not plan.nodes:
+        return
+    by_name = {t.name: t for t in proto.graph.initializer}
+    constants = [by_name[name] for name in plan.reads]
+    constants += [numpy_helper.from_array(value, name) for name, value in plan.known.items()]
+    outputs = [o for n in plan.nodes for o in n.output if o]
+    alone = helper.make_graph(list(plan.nodes), "sizes", [], [onnx.ValueInfoProto(name=o) for o in outputs], constants)
+    model = helper.make_model(alone, opset_imports=list(proto.opset_import), ir_version=proto.ir_version)
+    inferred = infer_shapes(model, data_prop=True)
+    shapes = declared_shapes(inferred.graph) if inferred is not None else {}
+    dropped: set[str] = set()
+    for node in plan.nodes:
+        outs = [o for o in node.output if o]
+        if any(name in dropped for name in node.input) or not all(_small(shapes.get(o)) for o in outs):
+            dropped.update(outs)
+    if not dropped:
+        return
+    nodes = proto.graph.node
+    plan.indices = [i for i in plan.indices if not dropped.intersection(nodes[i].output)]
+    plan.nodes = [n for n in plan.nodes if not dropped.intersection(n.output)]
 
 
 def constant_names(graph: onnx.GraphProto) -> set[str]:
@@ -151,7 +184,22 @@ def constant_names(graph: onnx.GraphProto) -> set[str]:
 def _small(shape: Shape | None) -> bool:
     if shape is None or any(d is None for d in shape):
         return False
-    return int(np.prod([d or 0 for d in shape], dtype=np.int64)) <= MAX_FOLDED
+    return too_big([d or 0 for d in shape]) is None
+
+
+def too_big(dims: Sequence[int]) -> str | None:
+    """Why a constant of shape ``dims`` may not be folded or stored, or None if it may.
+
+    Exact integer arithmetic (no int64 overflow: ``[2**32, 2**32]`` is 2**64 elements, not 0);
+    negative dimensions are refused; the one bound is :data:`MAX_FOLDED` elements.
+    """
+    dims = [int(d) for d in dims]
+    if any(d < 0 for d in dims):
+        return f"negative dimension in {dims}"
+    count = math.prod(dims)
+    if count > MAX_FOLDED:
+        return f"{count} elements, over the {MAX_FOLDED} a folded constant may hold"
+    return None
 
 
 def _evaluate(proto: onnx.ModelProto, plan: _Plan) -> dict[str, np.ndarray]:
@@ -235,4 +283,4 @@ def fix_dims(model: Model, input_shapes: Mapping[str, Sequence[int]]) -> dict[st
     return fixed
 
 
-__all__ = ["MAX_FOLDED", "FoldReport", "constant_names", "fix_dims", "fold"]
+__all__ = ["MAX_FOLDED", "FoldReport", "constant_names", "fix_dims", "fold", "too_big"]

@@ -9,6 +9,7 @@ import bisect
 import contextlib
 import functools
 import gc
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -79,12 +80,23 @@ def node_label(node: onnx.NodeProto, index: int) -> str:
 
 
 def iter_tensors(model: onnx.ModelProto) -> Iterator[onnx.TensorProto]:
-    """Yield every tensor stored in the model: initializers and tensor attributes, in all scopes."""
-    for scope in iter_scopes(model):
+    """Yield every tensor stored in the model: initializers and tensor attributes, in all scopes.
+
+    Training graphs (``training_info``) are included: nothing is rewritten there, but their tensors
+    may refer to external data like any other.
+    """
+    training = [
+        scope
+        for info in model.training_info
+        for graph, name in ((info.initialization, "initialization"), (info.algorithm, "algorithm"))
+        for scope in _graph_scopes(graph, f"training {name}", opset_map(model.opset_import))
+    ]
+    for scope in itertools.chain(iter_scopes(model), training):
         if isinstance(scope.owner, onnx.GraphProto):
             yield from scope.owner.initializer
             for sparse in scope.owner.sparse_initializer:
                 yield sparse.values
+                yield sparse.indices
         for node in scope.nodes:
             for attr in node.attribute:
                 if attr.type == _TENSOR:

@@ -122,7 +122,8 @@ def load(path: str | os.PathLike[str], *, background_check: bool = False) -> Mod
         proto = onnx.ModelProto.FromString(data)
     except (DecodeError, RuntimeWarning, ValueError) as exc:
         raise ModelError(f"{p}: not an ONNX model ({_first_line(exc)})") from None
-    model = Model(proto, p, p.resolve().parent, _checking=checking)
+    # Relative locations resolve from the folder the path names (as onnx and ONNX Runtime resolve them).
+    model = Model(proto, p, p.parent.resolve(), _checking=checking)
     validate(model, data)
     return model
 
@@ -154,7 +155,11 @@ def validate(model: Model, data: bytes | None = None) -> None:
         raise ModelError(
             f"{name}: IR version {proto.ir_version} is newer than this onnx supports ({onnx.IR_VERSION}); upgrade onnx"
         )
-    default_opset(proto.opset_import, name)
+    opset = default_opset(proto.opset_import, name)
+    if opset > onnx.defs.onnx_opset_version() or opset < 1:
+        raise ModelError(
+            f"{name}: ai.onnx opset {opset} is not one this onnx knows (1 to {onnx.defs.onnx_opset_version()})"
+        )
     if data is None:
         data = _serialize(proto)
     has_external = False
@@ -267,11 +272,18 @@ def _location(tensor: onnx.TensorProto) -> str:
 
 
 def external_data_path(model: Model, tensor: onnx.TensorProto) -> Path:
-    """Resolve a tensor's external data file, refusing paths that leave the model's folder."""
+    """Resolve a tensor's external data file, refusing what a runtime would read wrong or outside the folder.
+
+    The location must be a relative path inside the model's folder, name an existing file that is not
+    the model itself, and its ``offset`` and ``length`` must be non-negative integers within that
+    file, enough for the tensor's shape. Nothing is read from the data file.
+    """
     location = _location(tensor)
     where = f"{model.name}: tensor {tensor.name!r}"
     if not location:
         raise ModelError(f"{where} has external data with no location")
+    if "\0" in location or any(ord(c) < 32 for c in location):
+        raise ModelError(f"{where}: external data location {location!r} holds control characters")
     rel = Path(location)
     base = model.base_dir.resolve()
     resolved = (base / rel).resolve()
@@ -279,36 +291,161 @@ def external_data_path(model: Model, tensor: onnx.TensorProto) -> Path:
         raise ModelError(f"{where}: external data path {location!r} points outside the model's folder")
     if not resolved.is_file():
         raise ModelError(f"{where}: external data file {location!r} not found in {base}")
+    if model.path is not None and _same_path(resolved, model.path):
+        raise ModelError(f"{where}: external data location {location!r} is the model file itself")
+    size = resolved.stat().st_size
+    entries = {e.key: e.value for e in tensor.external_data}
+    numbers = {}
+    for key in ("offset", "length"):
+        if key in entries:
+            text = entries[key]
+            if not text.isdigit():
+                raise ModelError(f"{where}: external data {key} {text!r} is not a non-negative integer")
+            numbers[key] = int(text)
+    offset = numbers.get("offset", 0)
+    length = numbers.get("length", size - offset)
+    if offset + length > size or offset > size:
+        raise ModelError(
+            f"{where}: external data {location!r} offset {offset} + length {length} is past its end ({size} bytes)"
+        )
+    needed = _nbytes(tensor) if tensor.data_type in _FIXED_SIZE_TYPES else 0
+    if needed > length:
+        raise ModelError(f"{where}: external data {location!r} holds {length} bytes, the tensor's shape needs {needed}")
     return resolved
+
+
+#: Element types whose data size follows from the shape alone (not strings, not sub-byte packed types).
+_FIXED_SIZE_TYPES = frozenset(
+    getattr(onnx.TensorProto, name)
+    for name in (
+        "FLOAT",
+        "UINT8",
+        "INT8",
+        "UINT16",
+        "INT16",
+        "INT32",
+        "INT64",
+        "BOOL",
+        "FLOAT16",
+        "DOUBLE",
+        "UINT32",
+        "UINT64",
+        "COMPLEX64",
+        "COMPLEX128",
+        "BFLOAT16",
+    )
+)
+
+
+def _same_path(a: Path, b: Path) -> bool:
+    """Whether two paths name one file (through symlinks and hard links); False if either is missing."""
+    try:
+        return a.resolve() == b.resolve() or os.path.samefile(a, b)
+    except (OSError, ValueError):
+        return False
+
+
+def data_files(model: Model) -> list[Path]:
+    """The external data files the model references, resolved (checked as ``load`` checks them)."""
+    found: dict[Path, None] = {}
+    for tensor in external_tensors(model.proto):
+        found[external_data_path(model, tensor)] = None
+    return list(found)
+
+
+def protected_files(model: Model) -> list[tuple[Path, str]]:
+    """The files an output must not overwrite: the model's file, then every external data file it reads."""
+    found: list[tuple[Path, str]] = []
+    if model.path is not None:
+        found.append((model.path, "the input file"))
+    found += [(path, "the input's external data file") for path in data_files(model)]
+    return found
+
+
+def check_output(output: Path, protected: Iterable[tuple[Path, str]], *, in_place: bool = False) -> None:
+    """Refuse an output path that would overwrite a file the user gave us to read.
+
+    ``protected`` pairs each such file with what it is ("the input file", "the input's external data
+    file", "the --inputs file", ...). The first entry may be overwritten when ``in_place``; the others
+    never (overwriting a model's own weights destroys the model). Symlinks and hard links count.
+    """
+    for k, (path, what) in enumerate(protected):
+        if _same_path(output, path) or _same_path(output.parent.resolve() / output.name, path):
+            if k == 0 and in_place:
+                continue
+            hint = "; pass --in-place to overwrite it" if k == 0 else ""
+            raise ModelError(f"{output}: output is {what} ({path.name}){hint}")
 
 
 def save(model: Model, path: str | os.PathLike[str]) -> Path:
     """Write ``model`` to ``path`` atomically and return the path.
 
-    The file appears whole or not at all: it is written to a temporary file in the same folder and
-    renamed into place. External data files are referenced where they are when the output is in the
-    model's folder, and copied beside the output otherwise (relative locations must resolve from
-    the new folder).
+    The file appears whole or not at all: it is written to a temporary file in the folder where it
+    lands (``path``'s parent, resolved: a symlink at ``path`` itself is replaced, not followed) and
+    renamed into place. External data files are referenced where they are when the output lands in
+    the model's folder; otherwise each is copied beside the output as ``<output name>.data`` (then
+    ``.1.data``, ...), named for its output so that no other model's data file is reused or
+    overwritten, and the model's locations are changed to match. A failure removes every file this
+    call created and leaves the model as it was.
 
     A model over protobuf's 2 GiB limit with weights inside is written with its large tensors moved
     to a data file beside the output (``<name>.data``), as ``onnx.save(..., save_as_external_data=True)``
     would; the in-memory model then refers to that file too.
+
+    Before returning, the written file is compared with what was serialized, and every external
+    location is resolved from the folder the file is in (``ModelError`` otherwise).
     """
     out = Path(path)
-    folder = out.resolve().parent
+    try:
+        folder = out.parent.resolve()
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{out}: cannot write ({exc})") from None
     if not folder.is_dir():
         raise ModelError(f"{out}: output folder {folder} does not exist")
     data = _serialize(model.proto)
-    if folder != model.base_dir.resolve():
-        _copy_external_data(model, folder, data)
+    moved: list[tuple[onnx.TensorProto, str]] = []
+    created: list[Path] = []
+    old_base = model.base_dir
+    try:
+        if folder != model.base_dir.resolve():
+            moved, created = _copy_external_data(model, folder, out.name)
+            model.base_dir = folder  # its external data is now beside the output
+            if moved:
+                data = _serialize(model.proto)
         if data is None:
-            model.base_dir = folder  # its external data is now beside the output too
-    if data is None:
-        _save_externalized(model, out)
-        return out
-    with _atomic_file(out) as handle:
-        handle.write(data)
+            _save_externalized(model, out)
+        else:
+            with _atomic_file(out) as handle:
+                handle.write(data)
+        _confirm_written(model, out, data)
+    except BaseException:
+        for tensor, location in moved:
+            _set_location(tensor, location)
+        model.base_dir = old_base
+        for created_path in created:
+            with contextlib.suppress(OSError):
+                created_path.unlink()
+        raise
     return out
+
+
+def _confirm_written(model: Model, out: Path, data: bytes | None) -> None:
+    """Re-open what was written: the bytes on disk are the model, and its data resolves from there."""
+    written = Model(model.proto, out, out.parent.resolve(), model.label)
+    if data is not None:
+        try:
+            with out.open("rb") as handle:
+                view, offset = memoryview(data), 0
+                while chunk := handle.read(16 * 2**20):
+                    if view[offset : offset + len(chunk)] != chunk:
+                        raise ModelError(f"{out}: the file on disk differs from the model written")
+                    offset += len(chunk)
+            if offset != len(data):
+                raise ModelError(f"{out}: the file on disk is {offset} bytes, {len(data)} were written")
+        except OSError as exc:
+            raise ModelError(f"{out}: cannot read back ({exc.strerror or exc})") from None
+    for tensor in external_tensors(model.proto, data):
+        external_data_path(written, tensor)
 
 
 #: Tensors from this size up move to the data file when a model is too big to serialize whole.
@@ -336,7 +473,7 @@ def _save_externalized(model: Model, out: Path) -> None:
         and t.data_type != onnx.TensorProto.STRING
         and _nbytes(t) >= _EXTERNAL_THRESHOLD
     ]
-    data_path = out.resolve().parent / location
+    data_path = out.parent.resolve() / location
     placed: list[tuple[onnx.TensorProto, int, int]] = []
     with _atomic_file(data_path) as handle:
         offset = 0
@@ -395,19 +532,45 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
         handle.write(text.encode("utf-8"))
 
 
-def _copy_external_data(model: Model, folder: Path, data: bytes | None) -> None:
-    locations = {_location(t): external_data_path(model, t) for t in external_tensors(model.proto, data)}
-    for location, source in locations.items():
-        target = folder / location
-        if target.exists():
-            if target.samefile(source) or _same_content(target, source):
-                continue
-            raise ModelError(
-                f"{target}: exists and differs from the model's external data {source}; choose another output folder"
-            )
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with _atomic_file(target) as handle, source.open("rb") as src:
-            _copy_data(src, handle)
+def _copy_external_data(
+    model: Model, folder: Path, out_name: str
+) -> tuple[list[tuple[onnx.TensorProto, str]], list[Path]]:
+    """Copy each external data file beside the output as ``<out_name>.data`` (``.1.data``, ...).
+
+    Each copy is written atomically under a name of its own output, and the tensors' locations are
+    changed to it. Returns the tensors changed with their old locations, and the files created
+    (for the caller to undo on failure).
+    """
+    by_source: dict[Path, list[onnx.TensorProto]] = {}
+    for tensor in external_tensors(model.proto):
+        by_source.setdefault(external_data_path(model, tensor), []).append(tensor)
+    moved: list[tuple[onnx.TensorProto, str]] = []
+    created: list[Path] = []
+    try:
+        for k, (source, tensors) in enumerate(by_source.items()):
+            location = f"{out_name}.data" if k == 0 else f"{out_name}.{k}.data"
+            target = folder / location
+            if not _same_path(target, source):
+                with _atomic_file(target) as handle, source.open("rb") as src:
+                    _copy_data(src, handle)
+                created.append(target)
+            for tensor in tensors:
+                moved.append((tensor, _location(tensor)))
+                _set_location(tensor, location)
+    except BaseException:
+        for tensor, old in moved:
+            _set_location(tensor, old)
+        for path in created:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        raise
+    return moved, created
+
+
+def _set_location(tensor: onnx.TensorProto, location: str) -> None:
+    for entry in tensor.external_data:
+        if entry.key == "location":
+            entry.value = location
 
 
 _NO_KERNEL_COPY = (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, None)
@@ -451,26 +614,16 @@ def _copy_data(src: BinaryIO, dst: BinaryIO) -> None:
         shutil.copyfileobj(src, dst, 16 * 2**20)
 
 
-def _same_content(a: Path, b: Path) -> bool:
-    if a.stat().st_size != b.stat().st_size:
-        return False
-    with a.open("rb") as fa, b.open("rb") as fb:
-        while True:
-            chunk = fa.read(2**20)
-            if chunk != fb.read(2**20):
-                return False
-            if not chunk:
-                return True
-
-
 @contextlib.contextmanager
 def _atomic_file(path: Path) -> Iterator[BinaryIO]:
     """Open a temporary file beside ``path``; rename it over ``path`` only if the block succeeds."""
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.resolve().parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent.resolve())
     except OSError as exc:
         raise ModelError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    _TEMPORARY.add(tmp)
     try:
+        os.fchmod(fd, _mode_for(path))
         with os.fdopen(fd, "wb") as handle:
             yield handle
             handle.flush()
@@ -482,6 +635,30 @@ def _atomic_file(path: Path) -> Iterator[BinaryIO]:
         if isinstance(exc, OSError):
             raise ModelError(f"{path}: cannot write ({exc.strerror or exc})") from None
         raise
+    finally:
+        _TEMPORARY.discard(tmp)
+
+
+#: Temporary files being written now: removed by ``remove_temporary_files`` when a signal ends the process.
+_TEMPORARY: set[str] = set()
+
+
+def remove_temporary_files() -> None:
+    """Delete the temporary files of writes still in progress (the CLI calls this on SIGTERM)."""
+    for tmp in list(_TEMPORARY):
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+    _TEMPORARY.clear()
+
+
+def _mode_for(path: Path) -> int:
+    """The mode a new file gets from the umask, or the mode of the file it replaces (``--in-place``)."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except (OSError, ValueError):
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def _first_line(exc: BaseException) -> str:

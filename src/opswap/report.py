@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.padding import Padding
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -16,6 +15,7 @@ from rich.table import Table
 from opswap.check import CheckReport, FindingGroup
 from opswap.converters import ConverterResult
 from opswap.fix import FixReport
+from opswap.text import escape
 
 if TYPE_CHECKING:
     from opswap.convert import ConvertReport
@@ -92,7 +92,7 @@ def print_verification(console: Console, v: VerifyReport, title: str = "ONNX Run
     top1 = v.top1_agreement
     top1_text = "n/a (no output of rank >= 2)" if top1 is None else f"{top1:.0%}"
     verdict = "[bold green]PASSED[/]" if v.passed else "[bold red]FAILED[/]"
-    console.print(f"Verification: {title}, {v.samples} random inputs")
+    console.print(f"Verification: {escape(title)}, {v.samples} random inputs")
     console.print(f"  max |Δ|               {v.max_abs:.3g}   (outputs reach {v.max_ref:.3g})")
     console.print(f"  max |Δ| / max |out|   {v.max_rel:.3g}   (tolerance {v.rtol:g})")
     console.print(f"  cosine similarity     {v.cosine:.9f}")
@@ -124,7 +124,7 @@ def print_converter(console: Console, result: ConverterResult | None, target: Ta
         return
     console.print(f"[red]{escape(result.tool)} failed (exit {result.returncode})[/]: {escape(result.command_line)}")
     if result.rejected_ops:
-        console.print(f"  it reports no translation for: {', '.join(result.rejected_ops)}")
+        console.print(f"  it reports no translation for: {escape(', '.join(result.rejected_ops))}")
     if result.log_tail:
         console.print(escape(result.log_tail))
 
@@ -245,7 +245,7 @@ def print_convert(console: Console, report: ConvertReport) -> None:
         state = "converted" if result.succeeded else f"failed (exit {result.returncode})"
         line = f"{escape(result.tool)} round {number}: {state}"
         if round_.rejected:
-            line += f"; no translation for {', '.join(round_.rejected)}: treated as illegal, legalized again"
+            line += f"; no translation for {escape(', '.join(round_.rejected))}: treated as illegal, legalized again"
         elif round_.folded and round_.folded_verification is not None:
             check = round_.folded_verification
             line += (
@@ -258,12 +258,12 @@ def print_convert(console: Console, report: ConvertReport) -> None:
     if report.partitions_before is not None and report.partitions_after is not None:
         before, after = report.partitions_before, report.partitions_after
         console.print(
-            f"ONNX Runtime's {before.ep} check: {before.partitions} partitions "
+            f"ONNX Runtime's {escape(before.ep)} check: {before.partitions} partitions "
             f"({before.supported_nodes}/{before.nodes} nodes) before, {after.partitions} "
             f"({after.supported_nodes}/{after.nodes} nodes, {after.suitability}) after"
         )
     if report.runtime is not None:
-        print_verification(console, report.runtime, f"{escape(report.tool)} (f32) vs ONNX Runtime on the original")
+        print_verification(console, report.runtime, f"{report.tool} (f32) vs ONNX Runtime on the original")
     if report.converted:
         console.print(f"[bold green]Converted[/]: {escape(str(report.artifact))}")
     else:
@@ -273,7 +273,8 @@ def print_convert(console: Console, report: ConvertReport) -> None:
 def print_export(console: Console, report: ExportReport) -> None:
     """What was swapped or rewritten, the legality, and both comparisons."""
     console.print(
-        f"[bold]{escape(report.spec)}[/] for [bold]{escape(report.target)}[/], via {report.via}, {report.exporter}"
+        f"[bold]{escape(report.spec)}[/] for [bold]{escape(report.target)}[/], "
+        f"via {escape(report.via)}, {escape(report.exporter)}"
     )
     if report.swapped is not None:
         replaced = report.swapped["replaced"]

@@ -10,6 +10,7 @@ shapes, bounds); weights are never read.
 
 from __future__ import annotations
 
+import math
 from typing import cast
 
 import numpy as np
@@ -115,9 +116,60 @@ def infer_shapes(proto: onnx.ModelProto, data_prop: bool = False) -> onnx.ModelP
     try:
         if proto.ByteSize() >= 2**31:
             return None
-        return onnx.shape_inference.infer_shapes(proto, check_type=False, strict_mode=False, data_prop=data_prop)
+        plain = onnx.shape_inference.infer_shapes(proto, check_type=False, strict_mode=False)
+        if not data_prop or not _propagation_bounded(plain):
+            return plain
+        return onnx.shape_inference.infer_shapes(proto, check_type=False, strict_mode=False, data_prop=True)
     except (EncodeError, ValueError, RuntimeError, onnx.shape_inference.InferenceError):
         return None  # EncodeError: over 2 GiB, where protobuf cannot even size the model
+
+
+#: Largest integer tensor onnx's data propagation may be asked to materialize (in elements). It
+#: stores every propagated value as a shape proto (about 100 bytes an element: Range(0, 6e7) took
+#: 6.2 GB), so a model with any bigger integer value, or a Range of unknown length, is inferred
+#: without it.
+MAX_PROPAGATED = 1 << 12
+
+_INTEGER_TYPES = frozenset(
+    {onnx.TensorProto.INT64, onnx.TensorProto.INT32, onnx.TensorProto.INT16, onnx.TensorProto.INT8}
+    | {onnx.TensorProto.UINT64, onnx.TensorProto.UINT32, onnx.TensorProto.UINT16, onnx.TensorProto.UINT8}
+)
+
+
+def _propagation_bounded(inferred: onnx.ModelProto) -> bool:
+    """Whether data propagation over ``inferred`` (plainly inferred) materializes only small values.
+
+    False if any integer value of any graph (initializers, inputs, inferred values) is known to hold
+    more than :data:`MAX_PROPAGATED` elements, or is produced by Range, ConstantOfShape, Expand or
+    Tile with a length plain inference could not bound.
+    """
+    for scope in iter_scopes(inferred):
+        graph = scope.owner
+        if not isinstance(graph, onnx.GraphProto):
+            continue
+        for tensor in graph.initializer:
+            if tensor.data_type in _INTEGER_TYPES and math.prod(tensor.dims) > MAX_PROPAGATED:
+                return False
+        known: dict[str, tuple[int, int | None]] = {}
+        for info in (*graph.input, *graph.value_info, *graph.output):
+            tensor_type = info.type.tensor_type
+            dims = tensor_type.shape.dim
+            bounded = tensor_type.HasField("shape") and all(d.HasField("dim_value") for d in dims)
+            size = math.prod(d.dim_value for d in dims) if bounded else None
+            known[info.name] = (tensor_type.elem_type, size)
+            if tensor_type.elem_type in _INTEGER_TYPES and size is not None and size > MAX_PROPAGATED:
+                return False
+        for node in graph.node:
+            if node.op_type not in _GENERATORS or node.domain not in ("", "ai.onnx"):
+                continue
+            for name in node.output:
+                elem_type, size = known.get(name, (0, None))
+                if name and size is None and elem_type in (*_INTEGER_TYPES, 0):
+                    return False  # a length only data propagation would compute: unbounded
+    return True
+
+
+_GENERATORS = frozenset({"Range", "ConstantOfShape", "Expand", "Tile"})
 
 
 def declared_shapes(graph: onnx.GraphProto) -> dict[str, Shape]:
@@ -373,12 +425,12 @@ _ATTRIBUTE_CONSTANTS = {
 def _small_value(source: onnx.TensorProto | onnx.AttributeProto) -> np.ndarray | None:
     """The value of an initializer or a Constant's attribute, when small and stored inside the model."""
     if isinstance(source, onnx.TensorProto):
-        if source.data_location == onnx.TensorProto.EXTERNAL or int(np.prod(source.dims)) > SMALL:
+        if source.data_location == onnx.TensorProto.EXTERNAL or math.prod(source.dims) > SMALL:
             return None
         return numpy_helper.to_array(source)
     if source.type == onnx.AttributeProto.TENSOR:
         tensor = source.t
-        if tensor.data_location == onnx.TensorProto.EXTERNAL or int(np.prod(tensor.dims)) > SMALL:
+        if tensor.data_location == onnx.TensorProto.EXTERNAL or math.prod(tensor.dims) > SMALL:
             return None
         return numpy_helper.to_array(tensor)
     if source.name == "value_float":

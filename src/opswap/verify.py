@@ -135,7 +135,20 @@ def parse_input_shapes(specs: list[str]) -> dict[str, list[int]]:
             raise VerifyError(
                 f"--input-shape {spec!r}: expected NAME=D1,D2,... (for example input=1,3,224,224)"
             ) from None
+        if any(d < 1 or d > MAX_DIM for d in shapes[name]):
+            raise VerifyError(f"--input-shape {spec!r}: every dimension must be between 1 and {MAX_DIM}")
+        if math.prod(shapes[name]) > MAX_INPUT_ELEMENTS:
+            raise VerifyError(
+                f"--input-shape {spec!r}: {math.prod(shapes[name])} elements, over the {MAX_INPUT_ELEMENTS} "
+                "an input to verify on may have"
+            )
     return shapes
+
+
+#: Largest dimension ``--input-shape`` takes (ONNX Runtime's dimensions are int64; this bounds memory).
+MAX_DIM = 2**31 - 1
+#: Largest input, in elements, that verification generates (1 GiB of float32).
+MAX_INPUT_ELEMENTS = 1 << 28
 
 
 def _session(model: Model) -> Any:
@@ -304,10 +317,87 @@ def _accumulate(m: OutputMetrics, ref: np.ndarray, out: np.ndarray) -> None:
         m.top1_agree += int(np.count_nonzero(rows_ref == rows_out))
 
 
-def load_inputs(path: Path) -> list[dict[str, np.ndarray]]:
-    """Inputs from a ``.npz`` file (one sample: arrays named after the inputs)."""
+#: Largest array ``--inputs`` may hold (declared in its header, checked before anything is read).
+MAX_INPUT_BYTES = 1 << 30
+
+
+def load_inputs(path: Path, model: onnx.ModelProto | None = None) -> list[dict[str, np.ndarray]]:
+    """Inputs from a ``.npz`` file (one sample: arrays named after the inputs), or a ``.npy`` for one input.
+
+    Nothing is decompressed before every array's header has been read and checked against the
+    model's inputs (name, element type, rank, fixed dimensions) and against :data:`MAX_INPUT_BYTES`:
+    a zip bomb or a truncated file is one line, not a memory blow-up or a traceback. Pickled
+    (object) arrays are refused.
+    """
+    import zipfile
+
+    expected = _model_inputs(model) if model is not None else None
     try:
-        with np.load(path, allow_pickle=False) as data:
-            return [{name: data[name] for name in data.files}]
-    except (OSError, ValueError) as exc:
-        raise VerifyError(f"{path}: cannot read inputs ({exc})") from None
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                names = []
+                for info in archive.infolist():
+                    names.append(info.filename.removesuffix(".npy"))
+                    with archive.open(info) as member:
+                        _check_header(path, names[-1], member, expected)
+            if expected is not None:
+                missing = [n for n in expected if n not in names]
+                if missing:
+                    raise VerifyError(f"{path}: no array for model input {', '.join(map(repr, missing))}")
+            with np.load(path, allow_pickle=False) as data:
+                return [{name: data[name] for name in data.files}]
+        if expected is None or len(expected) != 1:
+            raise VerifyError(f"{path}: not a .npz archive (a .npy file holds one array, for a model of one input)")
+        (name,) = expected
+        with path.open("rb") as handle:
+            _check_header(path, name, handle, expected)
+        return [{name: np.load(path, allow_pickle=False)}]
+    except VerifyError:
+        raise
+    except Exception as exc:  # zipfile, zlib and numpy raise many types for broken files
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise VerifyError(f"{path}: cannot read inputs ({reason})") from None
+
+
+def _model_inputs(model: onnx.ModelProto) -> dict[str, tuple[int, list[int | None]]]:
+    """The model's fed inputs: name -> (element type, dims with None for symbolic ones)."""
+    initializers = {t.name for t in model.graph.initializer}
+    found = {}
+    for info in model.graph.input:
+        if info.name in initializers or not info.type.HasField("tensor_type"):
+            continue
+        tensor_type = info.type.tensor_type
+        dims = [d.dim_value if d.HasField("dim_value") else None for d in tensor_type.shape.dim]
+        found[info.name] = (tensor_type.elem_type, dims)
+    return found
+
+
+def _check_header(
+    path: Path, name: str, handle: Any, expected: Mapping[str, tuple[int, list[int | None]]] | None
+) -> None:
+    from numpy.lib import format as npy
+
+    where = f"{path}: array {name!r}"
+    version = npy.read_magic(handle)
+    if version == (1, 0):
+        shape, _, dtype = npy.read_array_header_1_0(handle)
+    elif version in ((2, 0), (3, 0)):
+        shape, _, dtype = npy.read_array_header_2_0(handle)
+    else:
+        raise VerifyError(f"{where}: unknown .npy version {version}")
+    if dtype.hasobject:
+        raise VerifyError(f"{where}: holds Python objects (pickled); only plain arrays are read")
+    size = math.prod(shape) * dtype.itemsize
+    if size > MAX_INPUT_BYTES:
+        raise VerifyError(f"{where}: declares {size} bytes, over the {MAX_INPUT_BYTES} bytes --inputs may hold")
+    if expected is None:
+        return
+    if name not in expected:
+        raise VerifyError(f"{where}: the model has no input of that name (inputs: {', '.join(expected)})")
+    elem_type, dims = expected[name]
+    want = np.dtype(helper.tensor_dtype_to_np_dtype(elem_type))
+    if dtype != want:
+        raise VerifyError(f"{where}: element type {dtype}, the model's input is {want}")
+    if len(shape) != len(dims) or any(d is not None and d != s for d, s in zip(dims, shape, strict=False)):
+        shown = ["?" if d is None else d for d in dims]
+        raise VerifyError(f"{where}: shape {list(shape)}, the model's input is {shown}")

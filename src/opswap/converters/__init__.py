@@ -11,7 +11,7 @@ import re
 import shlex
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,8 @@ class ConverterResult:
     log_tail: str = ""
     #: The converter runs inside opswap: ``command`` is the ``opswap convert`` that runs it.
     in_process: bool = False
+    #: Why the converter was not run although it may be installed (a user profile's program, not asked for).
+    held: str = ""
 
     @property
     def succeeded(self) -> bool:
@@ -60,6 +62,7 @@ class ConverterResult:
             "returncode": self.returncode,
             "output": str(self.output) if self.output else None,
             "rejected_ops": self.rejected_ops,
+            "held": self.held or None,
         }
 
 
@@ -78,18 +81,32 @@ def converter_command(target: Target, model_path: Path) -> tuple[list[str], Path
     return [target.converter, *args], output
 
 
+def user_program(target: Target) -> bool:
+    """Whether the target's converter is a program named by a user's profile file, not by opswap.
+
+    Profiles are untrusted data: such a program runs only when the user asks for conversion
+    (``opswap convert``, ``opswap fix --convert``), never by default.
+    """
+    return bool(target.converter) and target.path is not None and target.converter not in IN_PROCESS
+
+
 def run_converter(
     target: Target,
     model_path: Path,
     timeout: float | None = None,
     source: str | None = None,
     options: Sequence[str] = (),
+    *,
+    asked: bool = False,
+    announce: Callable[[list[str]], None] | None = None,
 ) -> ConverterResult | None:
     """Run the target's converter on ``model_path`` if it is on PATH; None if the target names none.
 
     A converter that runs inside opswap (see ``IN_PROCESS``) is not run here: the result carries the
     ``opswap convert`` command for ``source`` (the model as the user named it), with ``options``,
-    that runs it.
+    that runs it. A program named by a user's profile runs only when ``asked`` (see
+    ``user_program``); otherwise the result is ``held`` with the command it would run.
+    ``announce`` receives the exact argument list just before the program starts.
     """
     if not target.converter:
         return None
@@ -101,6 +118,11 @@ def run_converter(
     executable = shutil.which(target.converter)
     if executable is None:
         return ConverterResult(tool=target.converter, command=command, found=False, output=output)
+    if user_program(target) and not asked:
+        held = f"{target.converter} is named by the profile {target.path}, not by opswap; it runs only when asked"
+        return ConverterResult(tool=target.converter, command=command, found=True, output=None, held=held)
+    if announce is not None:
+        announce([executable, *command[1:]])
     completed = subprocess.run(
         [executable, *command[1:]],
         capture_output=True,

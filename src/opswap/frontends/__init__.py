@@ -18,6 +18,21 @@ def is_torch_spec(source: str) -> bool:
     return source.startswith(TORCH_PREFIXES) or source.endswith((".pt", ".pt2")) or bool(_FACTORY.match(source))
 
 
+def source_files(source: str) -> list[tuple[Path, str]]:
+    """The files a model source reads, each with what it is, for output guards (see ``check_output``).
+
+    An ONNX path first (the file ``--in-place`` may overwrite); then a factory's ``.py``, a saved
+    program; a zoo name (``torchvision:NAME``) reads no file of the user's.
+    """
+    if not is_torch_spec(source):
+        return [(Path(source), "the input file")]
+    if source.endswith((".pt", ".pt2")):
+        return [(Path(source), "the input program")]
+    if _FACTORY.match(source):
+        return [(Path(source.rpartition(":")[0]), "the model's Python source")]
+    return []
+
+
 def open_model(
     source: str,
     *,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
@@ -43,9 +44,9 @@ def build(
     """Build the module a spec names, in eval mode, with weights loaded or BatchNorm calibrated.
 
     Specs: ``torchvision:NAME``, ``timm:NAME`` (when timm is installed), ``path/to/file.py:factory``
-    (a function returning an nn.Module; the file is the user's own code and runs), a TorchScript
-    ``.pt`` file, or an ExportedProgram ``.pt2`` file (both loaded by torch's own loaders, which read
-    no pickled Python objects).
+    (a function returning an nn.Module; the file is Python and runs, as ``python file.py`` would), a
+    TorchScript ``.pt`` file (refused if its code writes or maps files), or an ExportedProgram
+    ``.pt2`` file (refused if it holds anything torch would unpickle; see ``_load_program``).
     """
     torch = _torch()
     torch.manual_seed(seed)
@@ -117,16 +118,129 @@ def _factory(path: Path, name: str) -> Any:
 
 
 def _load_program(path: Path) -> Any:
+    """Load a saved program so that nothing in the file runs but the program's own ops.
+
+    ``.pt2`` (torch.export): torch's loader unpickles some payloads with ``weights_only=False``
+    (tensor subclasses, custom and opaque objects; sample inputs and legacy weight files after a
+    failed restricted try) and ``dlopen``s AOTInductor libraries. An archive with compiled code,
+    pickled tensors or objects is refused before loading, and the load itself runs with
+    ``torch.load`` forced to ``weights_only=True`` and every other unpickler refused, so no pickled
+    Python object is ever built. ``.pt`` (TorchScript): its code is TorchScript, which cannot
+    import or call Python, but can call ops that write files; an archive whose code names one
+    (``torch.save``, ``torch.from_file``) is refused before loading, and every method's graph is
+    checked again after.
+    """
+    import zipfile
+
     torch = _torch()
     if not path.is_file():
         raise FrontendError(f"{path}: no such file")
+    kind = "torch.export program" if path.suffix == ".pt2" else "TorchScript file"
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+            if path.suffix == ".pt2":
+                _refuse_pickled_payloads(path, archive, names)
+            else:
+                _refuse_file_ops_in_code(path, archive, names)
+    except (zipfile.BadZipFile, OSError, ValueError, KeyError) as exc:
+        raise FrontendError(f"{path}: not a {kind} ({type(exc).__name__})") from None
     try:
         if path.suffix == ".pt2":
-            return torch.export.load(str(path))  # exported as it is, by the dynamo exporter
-        return torch.jit.load(str(path), map_location="cpu").eval()
+            with _unpickling_restricted():
+                return torch.export.load(str(path))  # exported as it is, by the dynamo exporter
+        module = torch.jit.load(str(path), map_location="cpu").eval()
+    except FrontendError:
+        raise
     except Exception as exc:  # torch raises RuntimeError and others for files that are not programs
-        kind = "torch.export program" if path.suffix == ".pt2" else "TorchScript file"
         raise FrontendError(f"{path}: not a {kind} ({type(exc).__name__})") from None
+    _refuse_file_ops_in_graphs(path, module)
+    return module
+
+
+#: TorchScript ops that touch files (``torch.save``; ``torch.from_file`` maps a file, shared it writes).
+FILE_OPS = ("aten::save", "aten::from_file", "debugprims::load_tensor")
+_FILE_CALL = re.compile(r"\b(?:torch|ops\.\w+)\s*\.\s*(?:save|from_file|load_tensor)\s*\(")
+
+
+def _refuse_file_ops_in_code(path: Path, archive: Any, names: list[str]) -> None:
+    for name in names:
+        if "/code/" in f"/{name}" and name.endswith(".py"):
+            code = archive.read(name).decode("utf-8", "replace")
+            found = _FILE_CALL.search(code)
+            if found:
+                raise FrontendError(
+                    f"{path}: refused: its TorchScript code calls {found.group().rstrip('(').strip()} "
+                    f"({name}), which writes or maps files; opswap runs no program that does"
+                )
+
+
+def _refuse_file_ops_in_graphs(path: Path, module: Any) -> None:
+    torch = _torch()
+    for sub in module.modules():
+        scripted = getattr(sub, "_c", None)
+        if scripted is None or not hasattr(scripted, "_method_names"):
+            continue
+        for method_name in scripted._method_names():
+            graph = scripted._get_method(method_name).graph.copy()
+            torch._C._jit_pass_inline(graph)
+            for op in FILE_OPS:
+                if graph.findAllNodes(op, True):
+                    raise FrontendError(
+                        f"{path}: refused: method {method_name} calls {op}, which writes or maps files; "
+                        "opswap runs no program that does"
+                    )
+
+
+def _refuse_pickled_payloads(path: Path, archive: Any, names: list[str]) -> None:
+    """A .pt2 archive is loaded only if torch would build nothing from pickle while reading it."""
+    import json
+
+    def refuse(what: str) -> None:
+        raise FrontendError(
+            f"{path}: refused: it holds {what}, which torch.export.load unpickles as Python objects "
+            "(pickle runs code); save the program without them"
+        )
+
+    for name in names:
+        inner = name.partition("/")[2]  # below the archive's root folder
+        if inner.startswith(("data/aotinductor/", "data/executorch/", "data/mtia")) or name.endswith(".so"):
+            refuse(f"compiled code ({name})")
+        if inner.endswith(("_weights_config.json", "_constants_config.json")):
+            config = json.loads(archive.read(name))
+            for fqn, payload in (config.get("config") or {}).items():
+                file_name = str(payload.get("path_name", ""))
+                if payload.get("use_pickle"):
+                    refuse(f"a pickled tensor ({fqn})")
+                if file_name.startswith(("custom_obj_", "opaque_obj_")):
+                    refuse(f"a pickled object ({fqn})")
+
+
+@contextlib.contextmanager
+def _unpickling_restricted() -> Iterator[None]:
+    """While torch loads an archive: torch.load only with weights_only=True, no other unpickler."""
+    import pickle
+
+    torch = _torch()
+    real_load = torch.load
+
+    def restricted_load(*args: Any, **kwargs: Any) -> Any:
+        kwargs["weights_only"] = True
+        return real_load(*args, **kwargs)
+
+    def refused(*args: Any, **kwargs: Any) -> Any:
+        raise FrontendError("refused: the archive asked to unpickle a Python object")
+
+    saved = [(torch, "load", real_load), (pickle, "load", pickle.load), (pickle, "loads", pickle.loads)]
+    saved.append((torch._C, "_pickle_load_obj", getattr(torch._C, "_pickle_load_obj", None)))
+    torch.load, pickle.load, pickle.loads = restricted_load, refused, refused
+    torch._C._pickle_load_obj = refused
+    try:
+        yield
+    finally:
+        for owner, name, value in saved:
+            if value is not None:
+                setattr(owner, name, value)
 
 
 def load_state_dict(path: Path, module: Any) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -242,7 +243,7 @@ class Builder:
             return self.constant(numpy_helper.to_array(tensor), tensor.data_type)
         name = self._names.fresh(f"{self._prefix}/initializer")
         self.initializers[name] = tensor
-        small = tensor.data_location != onnx.TensorProto.EXTERNAL and int(np.prod(tensor.dims)) <= SMALL
+        small = tensor.data_location != onnx.TensorProto.EXTERNAL and math.prod(tensor.dims) <= SMALL
         known = numpy_helper.to_array(tensor) if small else None  # as the model's own constants are known
         self.values[name] = Value(name, tensor.data_type, tuple(tensor.dims), known)
         return self.values[name]

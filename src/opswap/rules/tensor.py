@@ -6,11 +6,13 @@ on is static; converters such as Qualcomm's fold the same cases at conversion ti
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from opswap.fold import MAX_FOLDED
+from opswap.fold import MAX_FOLDED, too_big
 from opswap.rules.base import Builder, RuleNotApplicable, Value, rule
 
 INT64 = onnx.TensorProto.INT64
@@ -118,7 +120,7 @@ def flatten_via_reshape(op: Builder, x: Value, *, axis: int = 1) -> Value:
     shape = x.shape or ()
     if all(d is not None for d in shape):
         static = [int(d or 0) for d in shape]
-        dims = [int(np.prod(static[:split], dtype=np.int64)), int(np.prod(static[split:], dtype=np.int64))]
+        dims = [math.prod(static[:split]), math.prod(static[split:])]
     elif split == 1 and shape[0] is None:
         dims = [0, -1]
     elif split == 0:
@@ -212,8 +214,9 @@ def trilu_via_where(op: Builder, x: Value, k: Value | None = None, *, upper: int
 def expand_via_mul(op: Builder, x: Value, shape: Value) -> Value:
     """Expand(x, shape) as x * ones(shape) (And with true for booleans): the same bidirectional broadcast."""
     dims = [int(d) for d in shape.value().ravel()]
-    if int(np.prod(dims)) > MAX_FOLDED:
-        raise RuleNotApplicable("ones tensor too large to store")
+    reason = too_big(dims)
+    if reason is not None:
+        raise RuleNotApplicable(f"the ones tensor: {reason}")
     if x.dtype == BOOL:
         return op.And(x, op.constant(np.ones(dims, dtype=bool), BOOL))  # type: ignore[no-any-return]
     return op.Mul(x, op.constant(np.ones(dims), x.dtype))  # type: ignore[no-any-return]
@@ -270,7 +273,7 @@ def constant_as_initializer(
 @rule("Size", shapes=True)
 def size_via_constant(op: Builder, x: Value) -> Value:
     """The element count of a static shape, as a constant."""
-    return op.initializer(np.asarray(int(np.prod(x.static_shape())), dtype=np.int64))
+    return op.initializer(np.asarray(math.prod(x.static_shape()), dtype=np.int64))
 
 
 @rule("Shape", shapes=True)
@@ -284,8 +287,9 @@ def shape_via_constant(op: Builder, x: Value, *, start: int = 0, end: int | None
 def constantofshape_via_constant(op: Builder, shape: Value, *, value: onnx.TensorProto | None = None) -> Value:
     """ConstantOfShape with a constant shape, as the constant itself."""
     dims = [int(d) for d in shape.value().ravel()]
-    if int(np.prod(dims)) > MAX_FOLDED:
-        raise RuleNotApplicable("constant too large to store")
+    reason = too_big(dims)
+    if reason is not None:
+        raise RuleNotApplicable(f"the constant: {reason}")
     fill = numpy_helper.to_array(value) if value is not None else np.zeros(1, dtype=np.float32)
     dtype = value.data_type if value is not None else onnx.TensorProto.FLOAT
     return op.initializer(np.full(dims, fill.ravel()[0], dtype=fill.dtype), dtype)
@@ -295,8 +299,16 @@ def constantofshape_via_constant(op: Builder, shape: Value, *, value: onnx.Tenso
 def range_via_cumsum(op: Builder, start: Value, limit: Value, delta: Value) -> Value:
     """Start + delta * [0, 1, ..., n-1], n = max(ceil((limit - start) / delta), 0), via CumSum of ones."""
     if start.const is not None and limit.const is not None and delta.const is not None:
-        values = np.arange(start.const.item(), limit.const.item(), delta.const.item(), dtype=start.const.dtype)
-        return op.initializer(values, start.dtype)
+        first, last, step = start.const.item(), limit.const.item(), delta.const.item()
+        if step == 0 or not all(math.isfinite(v) for v in (first, last, step)):
+            raise RuleNotApplicable(f"Range({first}, {last}, {step}) has no finite length")
+        if isinstance(first, int) and isinstance(last, int) and isinstance(step, int):
+            count = max(-((first - last) // step), 0)  # exact ceil((last - first) / step)
+        else:
+            count = max(math.ceil((last - first) / step), 0)
+        if count <= MAX_FOLDED:
+            return op.initializer(np.arange(first, last, step, dtype=start.const.dtype), start.dtype)
+        # too long to store: computed at run time below, as for inputs that are not constants
     double = onnx.TensorProto.DOUBLE
     span = op.Div(op.Cast(op.Sub(limit, start), to=double), op.Cast(delta, to=double))
     count = op.Max(op.Cast(op.Ceil(span), to=INT64), op.constant(0, INT64))

@@ -50,12 +50,7 @@ def load_target(target: str | Path | Target) -> Target:
     text_name = str(target)
     if isinstance(target, Path) or text_name.endswith(".toml") or "/" in text_name:
         path = Path(target)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise TargetError(f"{path}: no such profile file") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise TargetError(f"{path}: cannot read profile ({exc})") from None
+        text = _read_profile(path)
         parsed = parse_profile(text, str(path))
         return dataclasses.replace(parsed, path=path)
     names = builtin_names()
@@ -76,6 +71,26 @@ def load_target(target: str | Path | Target) -> Target:
         raise TargetError(f"unknown target {text_name!r}{hint} (or pass a path to a .toml profile)")
     resource = resources.files(_BUILTIN).joinpath(f"{text_name}.toml")
     return parse_profile(resource.read_text(encoding="utf-8"), f"{text_name}.toml")
+
+
+#: Largest profile file read: the biggest shipped one is about 20 KiB.
+MAX_PROFILE_BYTES = 4 << 20
+
+
+def _read_profile(path: Path) -> str:
+    """A user's profile text: a regular file of at most :data:`MAX_PROFILE_BYTES`, in UTF-8."""
+    try:
+        if not path.exists():
+            raise TargetError(f"{path}: no such profile file")
+        if not path.is_file():
+            raise TargetError(f"{path}: not a regular file, so not a profile")
+        with path.open("rb") as handle:
+            data = handle.read(MAX_PROFILE_BYTES + 1)
+        if len(data) > MAX_PROFILE_BYTES:
+            raise TargetError(f"{path}: over {MAX_PROFILE_BYTES >> 20} MiB, too big to be a profile")
+        return data.decode("utf-8")
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise TargetError(f"{path}: cannot read profile ({exc})") from None
 
 
 def diff_targets(a: Target, b: Target) -> dict[str, list[str]]:

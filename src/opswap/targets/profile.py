@@ -307,6 +307,8 @@ def parse_profile(text: str, origin: str) -> Target:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise TargetError(f"{origin}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise TargetError(f"{origin}: not a profile (nested too deeply to parse)") from None
     _check_keys(data, {"target": dict, "ops": dict}, origin)
     header = data.get("target")
     if header is None:
@@ -368,7 +370,7 @@ def _check_keys(table: Mapping[str, Any], known: Mapping[str, type], where: str)
     for key, value in table.items():
         if key not in known:
             raise TargetError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(known))})")
-        if not isinstance(value, known[key]):
+        if not isinstance(value, known[key]) or (known[key] is int and isinstance(value, bool)):
             raise TargetError(f"{where} {key}: expected {known[key].__name__}, got {type(value).__name__}")
 
 
