@@ -334,12 +334,20 @@ def probe(
 ) -> None:
     """Run ONNX's node tests through a converter and write a profile of what it accepted."""
     from opswap import report as rp
-    from opswap.probe import node_tests, write_profile
+    from opswap.probe import node_tests, trial_for, write_profile
     from opswap.probe import probe as run_probe
     from opswap.targets import load_target
 
     wanted = {o.strip() for o in ops.split(",") if o.strip()} if ops else None
     reference = load_target(compare) if compare else None
+    from opswap.errors import ModelError
+    from opswap.model import check_output
+
+    if not output.parent.resolve().is_dir():
+        raise ModelError(f"{output}: output folder {output.parent.resolve()} does not exist")
+    if reference is not None and reference.path is not None:
+        check_output(output, [(reference.path, "the profile to compare with")])
+    trial_for(converter)  # an unknown, missing or malformed converter is one line, before any work
     total = sum(1 for _ in node_tests(wanted))
     with rp.progress(err) as stage:
         result = run_probe(converter, wanted, on_test=stage("probe", total))

@@ -224,7 +224,7 @@ def _evaluate(proto: onnx.ModelProto, plan: _Plan) -> dict[str, np.ndarray]:
     model = helper.make_model(evaluated, opset_imports=list(proto.opset_import), ir_version=proto.ir_version)
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    options.log_severity_level = 3
+    options.log_severity_level = 4  # errors reach the user as opswap's one line, not as ORT's log
     session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
     values.update(zip(outputs, session.run(outputs, {}), strict=True))
     return values

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime
 import json
 import shlex
+import shutil
 import subprocess
 import tempfile
 import warnings
@@ -262,9 +263,16 @@ def _ort_mobile(target_name: str) -> tuple[Trial, str]:
 
 
 def _command(template: str) -> tuple[Trial, str]:
-    words = shlex.split(template)
+    try:
+        words = shlex.split(template)
+    except ValueError as exc:
+        raise OpswapError(f"--converter {template!r}: not a command line ({exc})") from None
+    if not words:
+        raise OpswapError("--converter: empty command")
     if "{input}" not in " ".join(words):
         raise OpswapError(f"--converter {template!r}: the command needs an {{input}} placeholder")
+    if shutil.which(words[0]) is None:
+        raise OpswapError(f"--converter {template!r}: {words[0]} is not on PATH, so nothing can be probed")
 
     def trial(
         model: onnx.ModelProto, data: list[tuple[dict[str, np.ndarray], list[np.ndarray]]]
@@ -290,8 +298,19 @@ def _command(template: str) -> tuple[Trial, str]:
     return trial, words[0]
 
 
+#: The Python package each in-process converter needs.
+_PACKAGES = {"openvino": "openvino", "onnx2torch": "onnx2torch", "mnn": "MNN"}
+
+
 def trial_for(converter: str) -> tuple[Trial, str, str]:
     """The trial function for a converter name or command template, its version, and its name."""
+    package = _PACKAGES.get(converter)
+    if package is not None:
+        import importlib.util
+
+        if importlib.util.find_spec(package) is None or (converter == "onnx2torch" and not _has_torch()):
+            extra = " torch" if converter == "onnx2torch" else ""
+            raise OpswapError(f"--converter {converter}: {package} is not installed (pip install {package}{extra})")
     if converter == "openvino":
         trial, version = _openvino()
         return trial, version, "openvino"
@@ -312,6 +331,12 @@ def trial_for(converter: str) -> tuple[Trial, str, str]:
         return trial, profile.converter, profile.converter
     trial, name = _command(converter)
     return trial, "", name
+
+
+def _has_torch() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("torch") is not None
 
 
 # --- the probe ------------------------------------------------------------------------------------

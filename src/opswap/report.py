@@ -115,6 +115,10 @@ def print_converter(console: Console, result: ConverterResult | None, target: Ta
         )
         console.print(f"  {escape(result.command_line)}")
         return
+    if result.held:
+        console.print(f"[yellow]Not run[/]: {escape(result.held)}; pass --convert to run it, or run it yourself:")
+        console.print(f"  {escape(result.command_line)}", soft_wrap=True)
+        return
     if not result.found:
         console.print(f"{escape(result.tool)} is not on PATH; to convert for {escape(target.name)}, run:")
         console.print(f"  {escape(result.command_line)}")

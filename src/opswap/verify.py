@@ -154,9 +154,11 @@ MAX_INPUT_ELEMENTS = 1 << 28
 def _session(model: Model) -> Any:
     import onnxruntime as ort
 
+    ort.set_default_logger_severity(4)  # its own multi-line coloured log would precede opswap's message
+
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    options.log_severity_level = 3
+    options.log_severity_level = 4  # errors reach the user as opswap's one line, not as ORT's log
     if next(external_tensors(model.proto), None) is not None:
         options.add_session_config_entry("session.model_external_initializers_file_folder_path", str(model.base_dir))
     try:
@@ -194,6 +196,7 @@ def random_inputs(
     if shapes:
         raise VerifyError(f"--input-shape names no model input: {', '.join(shapes)}")
     rng = np.random.default_rng(seed)
+    bounds = index_bounds(model)
     batches = []
     for _ in range(samples):
         feed: dict[str, np.ndarray] = {}
@@ -201,13 +204,62 @@ def random_inputs(
             if dtype.kind == "f":
                 feed[name] = rng.standard_normal(dims).astype(dtype)
             elif dtype.kind in "iu":
-                feed[name] = rng.integers(0, 10, dims).astype(dtype)
+                feed[name] = rng.integers(0, bounds.get(name, DEFAULT_INTEGER_BOUND), dims).astype(dtype)
             elif dtype.kind == "b":
                 feed[name] = rng.integers(0, 2, dims).astype(bool)
             else:
                 raise VerifyError(f"input {name!r}: cannot generate random {dtype} data")
         batches.append(feed)
     return batches
+
+
+#: Integer inputs are drawn from 0 up to this, unless the graph shows a tighter bound (``index_bounds``).
+DEFAULT_INTEGER_BOUND = 10
+
+
+def index_bounds(model: onnx.ModelProto) -> dict[str, int]:
+    """Integer graph inputs used as indices into a constant table, with the table's length.
+
+    A Gather (an embedding lookup) over an initializer accepts indices below the length of its
+    gathered axis; random indices are drawn below the smallest such length, at most
+    :data:`DEFAULT_INTEGER_BOUND`.
+    """
+    graph = model.graph
+    tables = {t.name: list(t.dims) for t in graph.initializer}
+    fed = {i.name for i in graph.input} - set(tables)
+    bounds: dict[str, int] = {}
+    for node in graph.node:
+        if node.op_type not in ("Gather", "GatherElements") or node.domain not in ("", "ai.onnx"):
+            continue
+        if len(node.input) < 2 or node.input[1] not in fed or node.input[0] not in tables:
+            continue
+        dims = tables[node.input[0]]
+        axis = next((a.i for a in node.attribute if a.name == "axis"), 0)
+        if not dims or not -len(dims) <= axis < len(dims) or dims[axis] < 1:
+            continue
+        length = int(dims[axis])
+        bounds[node.input[1]] = min(bounds.get(node.input[1], DEFAULT_INTEGER_BOUND), length)
+    return bounds
+
+
+def _integer_hint(model: onnx.ModelProto) -> str:
+    """A hint naming the integer inputs drawn without a known bound, for a runtime's index error."""
+    initializers = {t.name for t in model.graph.initializer}
+    bounded = index_bounds(model)
+    unbounded = [
+        i.name
+        for i in model.graph.input
+        if i.name not in initializers and i.name not in bounded and i.type.tensor_type.elem_type in _INTEGER_ELEM_TYPES
+    ]
+    if not unbounded:
+        return ""
+    names = ", ".join(repr(n) for n in unbounded)
+    return f" (integer input {names} drawn from 0..{DEFAULT_INTEGER_BOUND - 1}; give real values with --inputs)"
+
+
+_INTEGER_ELEM_TYPES = frozenset(
+    getattr(onnx.TensorProto, n) for n in ("INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64")
+)
 
 
 #: Runs a model on one sample: feed -> outputs in the reference's output order.
@@ -268,7 +320,8 @@ def compare(
             expected, actual = before.run(None, feed), candidate(feed)
         except Exception as exc:  # ORT's and other runtimes' own error types
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise VerifyError(f"a runtime failed to run the model: {first}") from None
+            hint = _integer_hint(original.proto) if inputs is None else ""
+            raise VerifyError(f"{original.name}: a runtime failed to run the model: {first}{hint}") from None
         for metrics, ref, out in zip(report.outputs, expected, actual, strict=True):
             _accumulate(metrics, np.asarray(ref), np.asarray(out))
         if on_sample is not None:
