@@ -553,25 +553,39 @@ def test_m5_training_info_data_future_opset_and_boolean_rank_are_refused(cli, tm
     _one_line(cli("check", save_model(hardswish_model(), tmp_path / "m.onnx"), "-t", profile), "max_rank")
 
 
-def test_m6_onnxruntime_log_does_not_precede_the_message(cli, tmp_path: Path) -> None:
-    model = make_model(
+def _custom_op_model() -> onnx.ModelProto:
+    """y = com.example:FancyOp(x): valid ONNX, unknown to ONNX Runtime and to every target."""
+    return make_model(
         [helper.make_node("FancyOp", ["x"], ["y"], domain="com.example")],
         [tensor("x", [2])],
         [tensor("y", [2])],
         extra_opsets=[helper.make_opsetid("com.example", 1)],
     )
-    path = save_model(model, tmp_path / "custom.onnx")
-    _one_line(cli("verify", path, path), "custom.onnx", "ONNX Runtime cannot load")
 
 
-def test_m7_integer_indices_are_drawn_within_the_table(cli, tmp_path: Path) -> None:
+def test_m6_onnxruntime_log_does_not_precede_the_message(cli, tmp_path: Path) -> None:
+    """ORT prints a coloured multi-line log of its own when a kernel fails; only opswap's line remains."""
+    path = save_model(_embedding_model(), tmp_path / "embed.onnx")
+    feeds = tmp_path / "bad-ids.npz"
+    np.savez(feeds, ids=np.array([0, 1, 8, 2], np.int64))  # 8 is past the 5-row table
+    _one_line(cli("verify", path, path, "--inputs", feeds), "embed.onnx", "out of data bounds")
+    custom = save_model(_custom_op_model(), tmp_path / "custom.onnx")
+    _one_line(cli("verify", custom, custom), "custom.onnx", "ONNX Runtime cannot load")
+
+
+def _embedding_model() -> onnx.ModelProto:
+    """y = HardSwish(table[ids]) over a 5-row table."""
     table = numpy_helper.from_array(np.random.default_rng(0).standard_normal((5, 8)).astype(np.float32), "table")
-    model = make_model(
+    return make_model(
         [helper.make_node("Gather", ["table", "ids"], ["e"]), helper.make_node("HardSwish", ["e"], ["y"])],
         [tensor("ids", [4], TensorProto.INT64)],
         [tensor("y", [4, 8])],
         initializers=[table],
     )
+
+
+def test_m7_integer_indices_are_drawn_within_the_table(cli, tmp_path: Path) -> None:
+    model = _embedding_model()
     path = save_model(model, tmp_path / "embed.onnx")
     result = cli("fix", path, "-t", "snpe-2.7", "-o", tmp_path / "out.onnx")
     assert result.code == 0, result.stderr
@@ -597,13 +611,7 @@ def test_m7_an_unbounded_index_input_is_named(cli, tmp_path: Path) -> None:
 
 
 def test_m8_custom_op_without_route_is_exit_1_no_route(cli, tmp_path: Path) -> None:
-    model = make_model(
-        [helper.make_node("FancyOp", ["x"], ["y"], domain="com.example")],
-        [tensor("x", [2])],
-        [tensor("y", [2])],
-        extra_opsets=[helper.make_opsetid("com.example", 1)],
-    )
-    path = save_model(model, tmp_path / "custom.onnx")
+    path = save_model(_custom_op_model(), tmp_path / "custom.onnx")
     result = cli("fix", path, "-t", "snpe-2.7", "-o", tmp_path / "o.onnx")
     assert result.code == 1, result.stderr
     assert "com.example:FancyOp" in result.stdout and "No legal route" in result.stdout
@@ -627,3 +635,31 @@ def test_hostile_file_names_round_trip(tmp_path: Path, name: str) -> None:
     assert report.output == out and onnx.load(str(out)).graph.node
     assert source.read_bytes() == before
     out.unlink()
+
+
+@settings(max_examples=500)
+@given(st.lists(st.integers(min_value=-(2**40), max_value=2**40), max_size=6))
+def test_h2_every_size_is_judged_by_exact_arithmetic(dims: list[int]) -> None:
+    """too_big agrees with Python's exact integers for every shape, where numpy's int64 product wraps."""
+    import math
+
+    from opswap.fold import MAX_FOLDED, too_big
+
+    allowed = all(d >= 0 for d in dims) and math.prod(dims) <= MAX_FOLDED
+    assert (too_big(dims) is None) == allowed
+
+
+@settings(max_examples=200)
+@given(st.lists(st.integers(min_value=-(2**70), max_value=2**70), min_size=1, max_size=5))
+def test_h7_input_shapes_are_bounded_for_every_dimension(dims: list[int]) -> None:
+    import math
+
+    from opswap.errors import VerifyError
+    from opswap.verify import MAX_DIM, MAX_INPUT_ELEMENTS, parse_input_shapes
+
+    spec = f"x={','.join(map(str, dims))}"
+    if all(1 <= d <= MAX_DIM for d in dims) and math.prod(dims) <= MAX_INPUT_ELEMENTS:
+        assert parse_input_shapes([spec]) == {"x": dims}
+    else:
+        with pytest.raises(VerifyError, match="--input-shape"):
+            parse_input_shapes([spec])

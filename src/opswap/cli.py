@@ -44,7 +44,12 @@ class Format(str, enum.Enum):
 
 
 ModelArg = Annotated[
-    str, typer.Argument(help="An .onnx file, or a PyTorch spec such as torchvision:mobilenet_v3_large.")
+    str,
+    typer.Argument(
+        help="An .onnx file, or a PyTorch spec: torchvision:NAME, file.py:factory (Python: it runs, as "
+        "'python file.py' would), a TorchScript .pt (refused if it writes files) or a .pt2 (refused if it "
+        "holds pickled objects)."
+    ),
 ]
 TargetOpt = Annotated[
     str, typer.Option("--target", "-t", help="A shipped profile name (see `opswap targets`) or a .toml path.")
@@ -115,14 +120,9 @@ def _guard_output(
     """
     from opswap.errors import ModelError
     from opswap.frontends import is_torch_spec, source_files
-    from opswap.model import check_output
+    from opswap.model import check_output, output_folder
 
-    try:
-        folder = output.parent.resolve()
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"{output}: not a usable output path ({exc})") from None
-    if not folder.is_dir():
-        raise ModelError(f"{output}: output folder {folder} does not exist")
+    output_folder(output)
     if output.is_dir():
         raise ModelError(f"{output}: cannot write (Is a directory; name the output file)")
     files = source_files(source)
@@ -340,11 +340,9 @@ def probe(
 
     wanted = {o.strip() for o in ops.split(",") if o.strip()} if ops else None
     reference = load_target(compare) if compare else None
-    from opswap.errors import ModelError
-    from opswap.model import check_output
+    from opswap.model import check_output, output_folder
 
-    if not output.parent.resolve().is_dir():
-        raise ModelError(f"{output}: output folder {output.parent.resolve()} does not exist")
+    output_folder(output)
     if reference is not None and reference.path is not None:
         check_output(output, [(reference.path, "the profile to compare with")])
     trial_for(converter)  # an unknown, missing or malformed converter is one line, before any work

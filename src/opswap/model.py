@@ -396,12 +396,7 @@ def save(model: Model, path: str | os.PathLike[str]) -> Path:
     location is resolved from the folder the file is in (``ModelError`` otherwise).
     """
     out = Path(path)
-    try:
-        folder = out.parent.resolve()
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"{out}: cannot write ({exc})") from None
-    if not folder.is_dir():
-        raise ModelError(f"{out}: output folder {folder} does not exist")
+    folder = output_folder(out)
     data = _serialize(model.proto)
     moved: list[tuple[onnx.TensorProto, str]] = []
     created: list[Path] = []
@@ -427,6 +422,17 @@ def save(model: Model, path: str | os.PathLike[str]) -> Path:
                 created_path.unlink()
         raise
     return out
+
+
+def output_folder(out: Path) -> Path:
+    """The folder an output really lands in (resolved), or ``ModelError`` if it is not an existing folder."""
+    try:
+        folder = out.parent.resolve()
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{out}: cannot write ({exc})") from None
+    if not folder.is_dir():
+        raise ModelError(f"{out}: output folder {folder} does not exist")
+    return folder
 
 
 def _confirm_written(model: Model, out: Path, data: bytes | None) -> None:
