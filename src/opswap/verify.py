@@ -313,7 +313,7 @@ def compare(
     before = _session(original)
     names = [o.name for o in before.get_outputs()]
     if names != candidate_names:
-        raise VerifyError(f"the models' outputs differ: {names} vs {candidate_names}")
+        raise VerifyError(f"{original.name}: the models' outputs differ: {names} vs {candidate_names}")
     report = VerifyReport(samples=len(feeds), rtol=rtol, outputs=[OutputMetrics(n) for n in names])
     for feed in feeds:
         try:
