@@ -14,7 +14,7 @@ $(PY):
 	$(PY) -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e '.[dev,torch,converters,bench]' $(TORCH)
+	$(PY) -m pip install --quiet -e '.[dev,torch,converters,bench,qnn]' $(TORCH)
 	touch $@
 
 demo: $(VENV)/.installed

@@ -29,7 +29,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         import importlib.util
 
         missing = [
-            m for m in ("torch", "torchvision", "openvino", "onnx2torch", "MNN") if importlib.util.find_spec(m) is None
+            m
+            for m in ("torch", "torchvision", "openvino", "onnx2torch", "MNN", "onnxruntime_qnn")
+            if importlib.util.find_spec(m) is None
         ]
         if missing:
             raise pytest.UsageError(f"CI needs {', '.join(missing)} installed (make test installs them)")

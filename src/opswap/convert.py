@@ -56,8 +56,13 @@ class ConvertReport:
     rounds: list[Round] = field(default_factory=list)
     partitions_before: Partitions | None = None
     partitions_after: Partitions | None = None
-    #: The converted model's outputs against ORT's on the original (OpenVINO).
+    #: The converted model's outputs against ORT's on the original (OpenVINO, MNN, onnx2torch, the QNN HTP).
     runtime: VerifyReport | None = None
+    #: The unmodified model on that runtime against the same reference, where it runs there (qnn-htp).
+    runtime_original: VerifyReport | None = None
+    original_note: str = ""
+    #: Every file the converter wrote.
+    files: list[Path] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -86,6 +91,9 @@ class ConvertReport:
             "partitions_before": self.partitions_before.to_dict() if self.partitions_before else None,
             "partitions_after": self.partitions_after.to_dict() if self.partitions_after else None,
             "runtime": self.runtime.to_dict() if self.runtime else None,
+            "runtime_original": self.runtime_original.to_dict() if self.runtime_original else None,
+            "original_note": self.original_note or None,
+            "files": [str(f) for f in self.files],
             "fix": self.fix.to_dict(),
         }
 
@@ -137,6 +145,8 @@ def convert(
             return report
         if outcome.converted:
             report.converted, report.artifact, report.runtime = True, outcome.artifact, outcome.runtime
+            report.runtime_original, report.original_note = outcome.runtime_original, outcome.original_note
+            report.files = outcome.files or ([outcome.artifact] if outcome.artifact else [])
             return report
         if not rejected:
             # Converters often want what is computed from constants as initializers (onnx2torch reads a
@@ -182,7 +192,12 @@ def _run_once(
     announce: Callable[[list[str]], None] | None = None,
 ) -> tuple[ConverterResult, runtimes.Outcome]:
     """Run the target's converter once: what was run, and what came of it."""
-    in_process = {"openvino": _openvino, "onnx2torch": runtimes.onnx2torch, "mnn": runtimes.mnn}
+    in_process = {
+        "openvino": _openvino,
+        "onnx2torch": runtimes.onnx2torch,
+        "mnn": runtimes.mnn,
+        "qnn-htp": runtimes.qnn_htp,
+    }
     runner = in_process.get(target.converter)
     if runner is not None:
         artifact = converter_output(target, fixed)

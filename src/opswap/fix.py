@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from opswap.check import CheckReport, check
-from opswap.converters import ConverterResult, converter_output, run_converter
+from opswap.converters import ConverterResult, converter_outputs, run_converter
 from opswap.fold import fix_dims
 from opswap.graphs import no_gc
 from opswap.legalize import LegalizeReport, legalize
@@ -69,6 +69,7 @@ class FixReport:
             "nodes_added": self.legalization.nodes_added,
             "initializers_added": self.legalization.initializers_added,
             "folded": self.legalization.folded,
+            "fused": self.legalization.fused,
             "verification": self.verification.to_dict() if self.verification else None,
             "before": self.before.to_dict(),
             "after": self.after.to_dict(),
@@ -193,5 +194,5 @@ def guard_outputs(
     files = [*protected_files(model), *protected]
     check_output(output, files, in_place=in_place)
     if convert and target.converter:
-        artifact = converter_output(target, output)
-        check_output(artifact, [(output, "the fixed model itself"), *files])
+        for artifact in converter_outputs(target, output):
+            check_output(artifact, [(output, "the fixed model itself"), *files])

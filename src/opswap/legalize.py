@@ -30,6 +30,7 @@ from onnx import helper
 
 from opswap.check import Judge
 from opswap.fold import constant_names, fold
+from opswap.fusions import GELU_PATTERN, fuse_gelu
 from opswap.graphs import Scope, iter_scopes, no_gc, node_label, splice
 from opswap.model import Model
 from opswap.rules.base import (
@@ -156,6 +157,8 @@ class LegalizeReport:
     initializers_added: int = 0
     #: Nodes computed from constants and stored as initializers (see ``fold``), before any rewrite.
     folded: int = 0
+    #: Whole patterns replaced by one op the target has (see ``fusions``): description -> count.
+    fused: dict[str, int] = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
@@ -168,6 +171,7 @@ class LegalizeReport:
             "target": self.target,
             "rewrites": [r.to_dict() for r in self.rewrites],
             "unresolved": [u.to_dict() for u in self.unresolved],
+            "fused": self.fused,
             "nodes_removed": self.nodes_removed,
             "nodes_added": self.nodes_added,
             "initializers_added": self.initializers_added,
@@ -615,6 +619,10 @@ def _legalize(model: Model, target: Target, on_node: Callable[[], None] | None, 
     if report.folded:
         judge = Judge(proto, target)
         work = _illegal(judge)
+    report.fused = _fuse_for(model, target, work)
+    if report.fused:
+        judge = Judge(proto, target)
+        work = _illegal(judge)
     if not any(illegal for _, illegal in work):
         return report
     planner = _Planner(judge, proto.ir_version, allow_approx)
@@ -655,6 +663,16 @@ def _legalize(model: Model, target: Target, on_node: Callable[[], None] | None, 
     report.rewrites = sorted(rewrites.values(), key=lambda r: (-len(r.nodes), r.op_type))
     report.unresolved = sorted(unresolved.values(), key=lambda u: (-len(u.nodes), u.op_type))
     return report
+
+
+def _fuse_for(
+    model: Model, target: Target, work: list[tuple[Scope, list[tuple[int, onnx.NodeProto, Verdict]]]]
+) -> dict[str, int]:
+    """Whole patterns fused where a node of them has no exact route alone (an illegal Erf in a GELU)."""
+    if not any(node.op_type == "Erf" for _, illegal in work for _, node, _ in illegal):
+        return {}
+    fused = fuse_gelu(model.proto, target, model.opset)
+    return {f"{GELU_PATTERN} -> Gelu": fused} if fused else {}
 
 
 def _fold_for(model: Model, work: list[tuple[Scope, list[tuple[int, onnx.NodeProto, Verdict]]]]) -> int:

@@ -43,7 +43,7 @@ Outcome = str
 MODEL_OPSETS = (17, 13, 11)
 
 #: What the in-process converters write.
-SUFFIXES = {"openvino": ".xml", "onnx2torch": ".pt", "mnn": ".mnn"}
+SUFFIXES = {"openvino": ".xml", "onnx2torch": ".pt", "mnn": ".mnn", "qnn-htp": ".dlc"}
 
 
 @dataclass
@@ -262,6 +262,50 @@ def _ort_mobile(target_name: str) -> tuple[Trial, str]:
     return trial, f"onnxruntime {onnxruntime.__version__}"
 
 
+#: One op on the HTP in fp16 against the node test's reference: fp16 keeps 11 significant bits (a
+#: relative step of 4.9e-4 for one rounding); a few roundings inside one op stay within 1e-2.
+HTP_RTOL, HTP_ATOL = 1e-2, 1e-3
+
+
+def _qnn_htp() -> tuple[Trial, str]:
+    """Each test compiled (CPU fallback disabled) and run on the HTP, in a worker: QNN can crash."""
+    import importlib.metadata
+
+    from opswap.converters import qnn_htp as htp
+    from opswap.converters.runtimes import Worker
+
+    worker = Worker("opswap.converters.qnn_worker")
+
+    def trial(
+        model: onnx.ModelProto, data: list[tuple[dict[str, np.ndarray], list[np.ndarray]]]
+    ) -> tuple[Outcome, str]:
+        with tempfile.TemporaryDirectory(prefix="opswap-probe-") as tmp:
+            path = Path(tmp) / "model.onnx"
+            onnx.save(model, str(path))
+            inputs, outputs = [], []
+            for k, (feed, _) in enumerate(data):
+                inputs.append(str(Path(tmp) / f"in{k}.npz"))
+                outputs.append(str(Path(tmp) / f"out{k}.npz"))
+                np.savez(inputs[-1], **feed)  # type: ignore[arg-type]  # numpy's stub mistypes **arrays
+            answer = worker.ask({"model": str(path), "inputs": inputs, "outputs": outputs})
+            if answer.get("died"):
+                return "rejected", "the HTP backend crashed on it"
+            if not answer.get("ok"):
+                return "rejected", str(answer.get("log", ""))[:200]
+            for (_, expected), result in zip(data, outputs, strict=True):
+                with np.load(result, allow_pickle=False) as saved:
+                    actual = [saved[f"out{k}"] for k in range(len(saved.files))]
+                floats = [float(np.abs(e).max()) for e in expected if e.dtype.kind == "f" and e.size]
+                scale = max([1.0, *floats])
+                if not _close(expected, actual, rtol=HTP_RTOL, atol=HTP_ATOL * scale):
+                    return "wrong", "outputs differ from the test's at fp16 tolerance"
+        return "accepted", ""
+
+    package = importlib.metadata.version("onnxruntime-qnn")
+    version = f"onnxruntime-qnn {package} (QNN {htp.qnn_version()}, soc_model {htp.SOC_MODEL}, fp16)"
+    return trial, version
+
+
 def _command(template: str) -> tuple[Trial, str]:
     try:
         words = shlex.split(template)
@@ -299,7 +343,7 @@ def _command(template: str) -> tuple[Trial, str]:
 
 
 #: The Python package each in-process converter needs.
-_PACKAGES = {"openvino": "openvino", "onnx2torch": "onnx2torch", "mnn": "MNN"}
+_PACKAGES = {"openvino": "openvino", "onnx2torch": "onnx2torch", "mnn": "MNN", "qnn-htp": "onnxruntime_qnn"}
 
 
 def trial_for(converter: str) -> tuple[Trial, str, str]:
@@ -320,6 +364,9 @@ def trial_for(converter: str) -> tuple[Trial, str, str]:
     if converter == "mnn":
         trial, version = _mnn()
         return trial, version, "mnn"
+    if converter == "qnn-htp":
+        trial, version = _qnn_htp()
+        return trial, version, "qnn-htp"
     if converter.startswith("ort-"):
         load_target(converter)  # validates the name
         trial, version = _ort_mobile(converter)
@@ -465,7 +512,7 @@ def _with_constant_inputs(model: onnx.ModelProto, data: Data) -> tuple[onnx.Mode
     return copy, [({first: feed[first]}, expected)]
 
 
-def _close(expected: list[np.ndarray], actual: list[Any]) -> bool:
+def _close(expected: list[np.ndarray], actual: list[Any], rtol: float = RTOL, atol: float = ATOL) -> bool:
     if len(actual) < len(expected):
         return False
     for want, raw in zip(expected, actual, strict=False):
@@ -475,7 +522,7 @@ def _close(expected: list[np.ndarray], actual: list[Any]) -> bool:
         if want.shape != got.shape:
             return False
         if want.dtype.kind in "fc":
-            if not np.allclose(got.astype(np.float64), want.astype(np.float64), rtol=RTOL, atol=ATOL, equal_nan=True):
+            if not np.allclose(got.astype(np.float64), want.astype(np.float64), rtol=rtol, atol=atol, equal_nan=True):
                 return False
         elif not np.array_equal(got, want):
             return False

@@ -95,8 +95,10 @@ def print_verification(console: Console, v: VerifyReport, title: str = "ONNX Run
     console.print(f"Verification: {escape(title)}, {v.samples} random inputs")
     console.print(f"  max |Δ|               {v.max_abs:.3g}   (outputs reach {v.max_ref:.3g})")
     console.print(f"  max |Δ| / max |out|   {v.max_rel:.3g}   (tolerance {v.rtol:g})")
-    console.print(f"  cosine similarity     {v.cosine:.9f}")
-    console.print(f"  top-1 agreement       {top1_text}")
+    least = "" if v.min_cosine is None else f"   (at least {v.min_cosine:g})"
+    console.print(f"  cosine similarity     {v.cosine:.9f}{least}")
+    required = "" if v.min_top1 == 1.0 else f"   (at least {v.min_top1:.0%})"
+    console.print(f"  top-1 agreement       {top1_text}{required}")
     if v.max_ref < 1e-6:
         console.print(
             "  [yellow]the outputs are all near zero, so this comparison says little[/] "
@@ -129,8 +131,8 @@ def print_converter(console: Console, result: ConverterResult | None, target: Ta
     console.print(f"[red]{escape(result.tool)} failed (exit {result.returncode})[/]: {escape(result.command_line)}")
     if result.rejected_ops:
         console.print(f"  it reports no translation for: {escape(', '.join(result.rejected_ops))}")
-    if result.log_tail:
-        console.print(escape(result.log_tail))
+    for line in result.log_tail.splitlines():
+        console.print(escape(line))
 
 
 def print_fix(console: Console, report: FixReport, verbose: bool = False) -> None:
@@ -170,7 +172,8 @@ def print_fix(console: Console, report: FixReport, verbose: bool = False) -> Non
         console.print()
         name = escape(op_name(u.op_type, u.domain))
         console.print(f"[bold red]No legal route[/] for {len(u.nodes)} {name} nodes:")
-        console.print(escape(u.explanation))
+        for line in u.explanation.splitlines():  # one line per route tried; each line escaped
+            console.print(escape(line))
     if report.lowering is not None:
         low = report.lowering
         adapted = ", ".join(f"{n} {op}" for op, n in sorted(low.adapted.items())) or "no node needed changes"
@@ -179,7 +182,13 @@ def print_fix(console: Console, report: FixReport, verbose: bool = False) -> Non
         console.print(f"[yellow]Could not lower the opset[/]: {escape(report.lowering_failed)}")
     console.print()
     if report.after.legal:
-        changed = rewrites or report.legalization.folded or report.fixed_dims or report.lowering is not None
+        changed = (
+            rewrites
+            or report.legalization.folded
+            or report.legalization.fused
+            or report.fixed_dims
+            or report.lowering is not None
+        )
         how = "after rewriting" if changed else "as it is"
         console.print(f"[bold green]LEGAL[/] for {escape(report.target)} {how}")
     else:
@@ -201,6 +210,12 @@ def _print_shape_changes(console: Console, report: FixReport) -> None:
     if report.legalization.folded:
         console.print()
         console.print(f"Folded {report.legalization.folded} nodes computed from constants into initializers")
+    for pattern, count in report.legalization.fused.items():
+        console.print()
+        console.print(
+            f"Fused {count} × {escape(pattern)}: the same function as one node, since {escape(report.target)} "
+            "lacks Erf (a lone Erf has only approximate routes)"
+        )
 
 
 def print_targets(console: Console, targets: list[Target]) -> None:
@@ -267,7 +282,14 @@ def print_convert(console: Console, report: ConvertReport) -> None:
             f"({after.supported_nodes}/{after.nodes} nodes, {after.suitability}) after"
         )
     if report.runtime is not None:
-        print_verification(console, report.runtime, f"{report.tool} (f32) vs ONNX Runtime on the original")
+        where = "the QNN HTP (fp16, simulated)" if report.tool == "qnn-htp" else f"{report.tool} (f32)"
+        print_verification(console, report.runtime, f"{where}, fixed, vs ONNX Runtime (CPU, fp32) on the original")
+    if report.runtime_original is not None:
+        print_verification(console, report.runtime_original, "the same runtime, original as it is, for comparison")
+    elif report.original_note:
+        console.print(f"Original on {escape(report.tool)}: {escape(report.original_note)}")
+    for written in report.files[1:]:
+        console.print(f"Also wrote {escape(str(written))}")
     if report.converted:
         console.print(f"[bold green]Converted[/]: {escape(str(report.artifact))}")
     else:

@@ -72,6 +72,10 @@ class VerifyReport:
     samples: int
     rtol: float
     outputs: list[OutputMetrics] = field(default_factory=list)
+    #: Share of rows whose argmax must agree (1.0: all; lower for runtimes that compute in fp16).
+    min_top1: float = 1.0
+    #: Smallest cosine similarity allowed (None: not part of the verdict).
+    min_cosine: float | None = None
 
     @property
     def max_abs(self) -> float:
@@ -103,8 +107,12 @@ class VerifyReport:
     def passed(self) -> bool:
         """The verdict (see the module docstring)."""
         top1 = self.top1_agreement
+        cosine_ok = self.min_cosine is None or self.cosine >= self.min_cosine
         return (
-            self.max_rel <= self.rtol and (top1 is None or top1 == 1.0) and not any(o.mismatches for o in self.outputs)
+            self.max_rel <= self.rtol
+            and (top1 is None or top1 >= self.min_top1)
+            and cosine_ok
+            and not any(o.mismatches for o in self.outputs)
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -112,6 +120,8 @@ class VerifyReport:
         return {
             "samples": self.samples,
             "rtol": self.rtol,
+            "min_top1": self.min_top1,
+            "min_cosine": self.min_cosine,
             "max_abs": self.max_abs,
             "max_rel": self.max_rel,
             "max_ref": self.max_ref,

@@ -19,7 +19,7 @@ from typing import Any
 from opswap.targets import Target
 
 #: Converters opswap runs in its own Python (``opswap convert``), not as programs on PATH.
-IN_PROCESS = frozenset({"openvino", "onnx2torch", "mnn", "ort-mobile-usability"})
+IN_PROCESS = frozenset({"openvino", "onnx2torch", "mnn", "ort-mobile-usability", "qnn-htp"})
 
 #: Qualcomm's ONNX frontend stops on the first op it has no translation for.
 _NO_TRANSLATION = re.compile(r"No translation registered for op type onnx_(\w+)")
@@ -72,6 +72,14 @@ def converter_output(target: Target, model_path: Path) -> Path:
     ``.dlc`` for SNPE, ``_tflite`` for onnx2tf's output folder.
     """
     return model_path.with_name(model_path.stem + (target.converter_output_suffix or ".out"))
+
+
+def converter_outputs(target: Target, model_path: Path) -> list[Path]:
+    """Every file the target's converter writes beside the model (qnn-htp: the .dlc and the EPContext model)."""
+    first = converter_output(target, model_path)
+    if target.converter == "qnn-htp":
+        return [first, first.with_name(first.stem + "_ctx.onnx")]
+    return [first]
 
 
 def converter_command(target: Target, model_path: Path) -> tuple[list[str], Path]:

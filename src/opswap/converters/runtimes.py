@@ -39,6 +39,12 @@ class Outcome:
     rejected: list[str] = field(default_factory=list)
     message: str = ""
     runtime: VerifyReport | None = None
+    #: The unmodified model on the same runtime against ORT's fp32, where the runtime takes it (qnn-htp).
+    runtime_original: VerifyReport | None = None
+    #: Why the original was not run there.
+    original_note: str = ""
+    #: Every file written (the artifact first).
+    files: list[Path] = field(default_factory=list)
 
 
 def onnx2torch(fixed: Path, artifact: Path, original: Model, samples: int, shapes: dict[str, list[int]]) -> Outcome:
@@ -99,17 +105,18 @@ def mnn(fixed: Path, artifact: Path, original: Model, samples: int, shapes: dict
     return Outcome(True, artifact, runtime=compare(original, run, outputs, samples=samples, input_shapes=shapes))
 
 
-class _Worker:
-    """One MNN worker process (converters/mnn_worker.py), restarted when MNN kills it."""
+class Worker:
+    """One worker process serving JSON lines (converters/mnn_worker.py, qnn_worker.py), restarted when it dies."""
 
-    def __init__(self) -> None:
+    def __init__(self, module: str = "opswap.converters.mnn_worker") -> None:
+        self._module = module
         self._process: subprocess.Popen[str] | None = None
 
     def ask(self, request: dict[str, Any]) -> dict[str, Any]:
         """Send one request; a worker that dies on it answers {"died": True} and is restarted next time."""
         if self._process is None or self._process.poll() is not None:
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "opswap.converters.mnn_worker"],
+                [sys.executable, "-m", self._module],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
             )  # fmt: skip
         assert self._process.stdin is not None and self._process.stdout is not None
@@ -122,10 +129,10 @@ class _Worker:
         if line:
             return dict(json.loads(line))
         self._process.wait()
-        return {"died": True, "log": f"MNN died (exit {self._process.returncode})"}
+        return {"died": True, "log": f"{self._module} died (exit {self._process.returncode})"}
 
 
-_WORKER = _Worker()
+_WORKER = Worker()
 
 
 def mnn_convert(fixed: Path, artifact: Path) -> Outcome | None:
@@ -158,3 +165,44 @@ def mnn_run(fixed: Path, artifact: Path, feed: dict[str, np.ndarray], outputs: l
     finally:
         inputs_file.unlink(missing_ok=True)
         outputs_file.unlink(missing_ok=True)
+
+
+def qnn_htp(fixed: Path, artifact: Path, original: Model, samples: int, shapes: dict[str, list[int]]) -> Outcome:
+    """Compile for Qualcomm's HTP (QNN 2.51 via onnxruntime-qnn): the .dlc and the EPContext model, run there.
+
+    Nodes the HTP refuses are found by ONNX Runtime's per-node assignment and returned as rejected
+    ops. The EPContext model written is then loaded and run on the HTP and compared with the
+    original on ORT's CPU (fp32) at the fp16 tolerance; the original is compiled and compared too
+    where the HTP takes it.
+    """
+    from opswap.converters import qnn_htp as htp
+
+    if not htp.available():
+        return Outcome(False, message="the qnn-htp target needs onnxruntime-qnn: pip install 'opswap[qnn]'")
+    try:
+        refused = htp.refused_nodes(str(fixed))
+    except Exception as exc:  # ORT's own types: the HTP cannot even partition it
+        return Outcome(False, message=f"QNN HTP: {_first_line(exc)}")
+    if refused:
+        ops = sorted({op for _, op in refused})
+        shown = ", ".join(name or op for name, op in refused[:3]) + (", ..." if len(refused) > 3 else "")
+        return Outcome(False, rejected=ops, message=f"the HTP refuses {len(refused)} nodes ({shown})")
+    context = htp.context_path(artifact)
+    try:
+        htp.write_dlc(fixed, artifact)
+        htp.write_context(fixed, context)
+        runtime = htp.on_target(original, str(context), samples, shapes)
+    except Exception as exc:  # QNN's and ORT's own errors, in their words
+        return Outcome(False, message=f"QNN HTP: {_first_line(exc)}")
+    outcome = Outcome(True, artifact, runtime=runtime, files=[artifact, context])
+    source = str(original.path) if original.path is not None else original.proto.SerializeToString()
+    try:
+        outcome.runtime_original = htp.on_target(original, source, samples, shapes)
+    except Exception as exc:
+        outcome.original_note = f"the HTP does not take the original as it is ({_first_line(exc)[:120]})"
+    return outcome
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__

@@ -1,0 +1,198 @@
+"""Qualcomm's own code in the loop: the QNN HTP backend, through ONNX Runtime's QNN execution provider.
+
+``onnxruntime-qnn`` (``pip install 'opswap[qnn]'``) ships QNN's HTP backend (on x86 it prepares
+graphs for a chosen SoC and runs them in simulation), its IR backend (writes ``.dlc`` files) and the
+plugin execution provider for onnxruntime. Here it is used the way a deployment would use it:
+
+* **placement**: a session with CPU fallback allowed records which nodes QNN took
+  (``session.record_ep_graph_assignment_info``); every node left to the CPU is one the HTP refuses,
+  named, so ``convert`` can treat its op as illegal and legalize again;
+* **compile**: with CPU fallback disabled, one session writes the graph as a ``.dlc`` (the IR
+  backend), another writes an EPContext model holding the compiled context binary (the file ONNX
+  Runtime on a Snapdragon device loads directly);
+* **verify on the target**: the EPContext model just written is loaded on the HTP, run, and compared
+  with the original on ONNX Runtime's CPU in fp32 (verify's metrics); the original is compiled and
+  run on the HTP too when it takes it, so the report says whether the rewrite moved the deployment
+  error.
+
+The HTP computes in fp16 here (``enable_htp_fp16_precision``; it needs ``soc_model``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from opswap.model import Model
+from opswap.verify import VerifyReport, compare
+
+#: The SoC the HTP backend prepares graphs for (QNN's ``soc_model``; the value measured in the targets facts).
+SOC_MODEL = "60"
+
+#: Tolerance on max|Δ|/max|ref| against ORT's fp32 for a model run on the HTP in fp16. fp16 keeps 11
+#: significant bits (a relative step of 4.9e-4); over a network's depth the error grows: MobileNetV3-Large
+#: as exported (no rewrite) measured 1.5e-2 here, opswap's fix of it 9.7e-3 (targets facts). 5e-2 is
+#: about 3x the measured deployment error of the unmodified model, and top-1 must still agree.
+FP16_RTOL = 5e-2
+
+#: The rest of the on-target verdict. Top-1 over the last axis means "class" only for logits; on
+#: feature maps it compares near-ties, which fp16 flips (a [1, 8, 16, 16] Conv output measured 0.998),
+#: so 99% of rows must agree (every row, with up to 99 samples of a classifier); cosine at least 0.999.
+FP16_MIN_TOP1, FP16_MIN_COSINE = 0.99, 0.999
+
+#: What ``convert`` writes beside the fixed model: ``<stem>.dlc`` (the profile's converter_output_suffix)
+#: and the EPContext model ``<stem>_ctx.onnx``.
+CONTEXT_SUFFIX = "_ctx.onnx"
+
+
+def qnn_version() -> str:
+    """QNN's version as the HTP backend library states it (``v2.51.0.260929181845``), or "unknown"."""
+    import re
+
+    import onnxruntime_qnn
+
+    library = Path(onnxruntime_qnn.get_library_path()).parent / "libQnnHtp.so"
+    try:
+        found = re.search(rb"v2\.\d+\.\d+\.\d+", library.read_bytes())
+    except OSError:
+        return "unknown"
+    return found.group().decode() if found else "unknown"
+
+
+def available() -> bool:
+    """Whether onnxruntime-qnn is installed."""
+    import importlib.util
+
+    return importlib.util.find_spec("onnxruntime_qnn") is not None
+
+
+@contextlib.contextmanager
+def quiet_native() -> Iterator[None]:
+    """QNN's libraries print on file descriptors 1 and 2 themselves ("# LIBNATIVE: ..."); keep JSON clean."""
+    import sys
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with open(os.devnull, "wb") as sink:
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+
+
+_DEVICES: list[Any] = []
+
+
+def _devices() -> list[Any]:
+    """The QNN EP's devices, registering the plugin library once per process."""
+    if not _DEVICES:
+        import onnxruntime as ort
+        import onnxruntime_qnn
+
+        ort.set_default_logger_severity(4)
+        with quiet_native(), contextlib.suppress(Exception):  # already registered
+            ort.register_execution_provider_library("QNNExecutionProvider", onnxruntime_qnn.get_library_path())
+        _DEVICES.extend(d for d in ort.get_ep_devices() if d.ep_name == "QNNExecutionProvider")
+    return _DEVICES
+
+
+def _options(*, fallback: bool, record: bool = False, config: dict[str, str] | None = None, **provider: str) -> Any:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 4
+    if not fallback:
+        options.add_session_config_entry("session.disable_cpu_ep_fallback", "1")
+    if record:
+        options.add_session_config_entry("session.record_ep_graph_assignment_info", "1")
+    for key, value in (config or {}).items():
+        options.add_session_config_entry(key, value)
+    settings = {"backend_type": "htp", "enable_htp_fp16_precision": "1", "soc_model": SOC_MODEL, **provider}
+    options.add_provider_for_devices(_devices(), settings)
+    return options
+
+
+def session(model: str | bytes, *, fallback: bool = False) -> Any:
+    """A session on the HTP; with CPU fallback disabled (default) it fails if any node would leave it."""
+    import onnxruntime as ort
+
+    with quiet_native():
+        return ort.InferenceSession(model, _options(fallback=fallback))
+
+
+def refused_nodes(model: str | bytes) -> list[tuple[str, str]]:
+    """The nodes the HTP does not take, as (name, op type): ONNX Runtime's own per-node assignment."""
+    import onnxruntime as ort
+
+    with quiet_native():
+        placed = ort.InferenceSession(model, _options(fallback=True, record=True))
+    refused = []
+    for subgraph in placed.get_provider_graph_assignment_info():
+        if subgraph.ep_name != "QNNExecutionProvider":
+            refused += [(node.name, node.op_type) for node in subgraph.get_nodes()]
+    return refused
+
+
+def write_dlc(model: Path, dlc: Path) -> None:
+    """Serialize the graph as QNN prepares it for the HTP into ``dlc`` (the IR backend's ``.dlc``)."""
+    import onnxruntime as ort
+    import onnxruntime_qnn
+
+    ir_backend = str(Path(onnxruntime_qnn.get_library_path()).parent / "libQnnIr.so")
+    with tempfile.TemporaryDirectory(prefix=".opswap-dlc-", dir=dlc.parent) as tmp:
+        options = _options(fallback=False, dump_qnn_ir_dlc="1", dump_qnn_ir_dlc_dir=tmp, qnn_ir_backend_path=ir_backend)
+        with quiet_native():
+            ort.InferenceSession(str(model), options)
+        written = sorted(Path(tmp).glob("*.dlc"))
+        if len(written) != 1:
+            raise RuntimeError(f"QNN's IR backend wrote {len(written)} .dlc files for one graph")
+        os.replace(written[0], dlc)
+
+
+def write_context(model: Path, context: Path) -> None:
+    """Compile for the HTP and write the EPContext model (context binary embedded) to ``context``."""
+    import onnxruntime as ort
+
+    with tempfile.TemporaryDirectory(prefix=".opswap-ctx-", dir=context.parent) as tmp:
+        staged = Path(tmp) / context.name
+        config = {"ep.context_enable": "1", "ep.context_file_path": str(staged), "ep.context_embed_mode": "1"}
+        with quiet_native():
+            ort.InferenceSession(str(model), _options(fallback=False, config=config))
+        if not staged.is_file():
+            raise RuntimeError("QNN wrote no EPContext model")
+        shutil.move(str(staged), str(context))
+
+
+def run_on_htp(model: str | bytes) -> Any:
+    """A runner ``feed -> outputs`` for ``model`` on the HTP (CPU fallback disabled), and its output names."""
+    compiled = session(model)
+
+    def run(feed: dict[str, Any]) -> list[Any]:
+        with quiet_native():
+            return list(compiled.run(None, feed))
+
+    return run, [o.name for o in compiled.get_outputs()]
+
+
+def context_path(dlc: Path) -> Path:
+    """The EPContext model written beside a ``.dlc``."""
+    return dlc.with_name(dlc.stem + CONTEXT_SUFFIX)
+
+
+def on_target(original: Model, model: str | bytes, samples: int, shapes: dict[str, list[int]]) -> VerifyReport:
+    """``model`` run on the HTP against ``original`` on ORT's CPU in fp32, at :data:`FP16_RTOL`."""
+    runner, names = run_on_htp(model)
+    report = compare(original, runner, names, samples=samples, input_shapes=shapes, rtol=FP16_RTOL)
+    report.min_top1, report.min_cosine = FP16_MIN_TOP1, FP16_MIN_COSINE
+    return report

@@ -1,0 +1,105 @@
+"""Qualcomm's QNN HTP backend in the loop (onnxruntime-qnn): placement, compile, DLC, context binary, on-target runs.
+
+The HTP runs in simulation on x86 and is slow on big graphs, so these tests use small ones; the
+MobileNetV3 and transformer conversions are in the README and the closing note, measured by hand.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import helper, numpy_helper
+
+from conftest import make_model, save_model, tensor
+
+pytest.importorskip("onnxruntime_qnn")
+pytestmark = pytest.mark.qnn
+
+
+def _conv_model(*activations: str) -> onnx.ModelProto:
+    """Conv 3->8 channels on 16x16, then the given activations in a chain."""
+    rng = np.random.default_rng(0)
+    weights = numpy_helper.from_array((rng.standard_normal((8, 3, 3, 3)) * 0.4).astype(np.float32), "w")
+    nodes = [helper.make_node("Conv", ["x", "w"], ["a0"], pads=[1, 1, 1, 1], name="conv")]
+    for k, op in enumerate(activations):
+        nodes.append(helper.make_node(op, [f"a{k}"], [f"a{k + 1}"], name=op.lower()))
+    nodes[-1].output[0] = "y"
+    return make_model(
+        nodes, [tensor("x", [1, 3, 16, 16])], [tensor("y", [1, 8, 16, 16])], opset=17, initializers=[weights]
+    )
+
+
+def test_refused_nodes_are_named_by_onnxruntimes_own_assignment(tmp_path: Path) -> None:
+    from opswap.converters import qnn_htp
+
+    path = save_model(_conv_model("HardSwish", "Erf", "Relu"), tmp_path / "m.onnx")
+    assert qnn_htp.refused_nodes(str(path)) == [("erf", "Erf")]
+    assert qnn_htp.refused_nodes(str(save_model(_conv_model("HardSwish"), tmp_path / "ok.onnx"))) == []
+
+
+def test_convert_for_the_htp_writes_dlc_and_context_and_verifies_there(cli, tmp_path: Path) -> None:
+    source = save_model(_conv_model("HardSwish", "HardSigmoid"), tmp_path / "m.onnx")
+    out = tmp_path / "fixed.onnx"
+    result = cli("convert", source, "--target", "qnn-htp", "-o", out, "--format", "json")
+    assert result.code == 0, result.stderr
+    report = result.json()
+    assert report["converted"] and report["ok"]
+    assert report["files"] == [str(tmp_path / "fixed.dlc"), str(tmp_path / "fixed_ctx.onnx")]
+    assert (tmp_path / "fixed.dlc").stat().st_size > 1000
+    context = onnx.load(str(tmp_path / "fixed_ctx.onnx"))
+    assert [n.op_type for n in context.graph.node] == ["EPContext"]
+    runtime = report["runtime"]
+    assert runtime["passed"] and runtime["rtol"] == 5e-2
+    assert 0 < runtime["max_rel"] < 5e-2 and runtime["cosine"] > 0.999  # fp16: close, not exact
+    assert report["runtime_original"]["passed"]  # the HTP takes this original as it is too
+
+
+def test_nodes_the_htp_refuses_are_legalized_again_in_a_second_round(cli, tmp_path: Path) -> None:
+    """A profile claiming Softsign: the HTP refuses it, the loop rewrites it and recompiles."""
+    ops = "Conv HardSwish Softsign Abs Add Div Mul Clip HardSigmoid"
+    body = "\n".join(f"[ops.{op}]" for op in ops.split())
+    profile = tmp_path / "claims.toml"
+    profile.write_text(
+        f'[target]\nname = "claims"\nsource = "a test"\nconverter = "qnn-htp"\n'
+        f'converter_output_suffix = ".dlc"\n{body}\n'
+    )
+    source = save_model(_conv_model("HardSwish", "Softsign"), tmp_path / "m.onnx")
+    result = cli("convert", source, "--target", profile, "-o", tmp_path / "fixed.onnx", "--format", "json")
+    assert result.code == 0, result.stderr
+    report = result.json()
+    assert [r["rejected"] for r in report["rounds"]] == [["Softsign"], []]
+    assert report["runtime"]["passed"]
+    fixed = onnx.load(str(tmp_path / "fixed.onnx"))
+    assert "Softsign" not in {n.op_type for n in fixed.graph.node}
+    assert report["original_note"].startswith("the HTP does not take the original")
+
+
+def test_the_shipped_profile_is_the_probe_of_this_backend() -> None:
+    import opswap
+
+    target = opswap.load_target("qnn-htp")
+    assert "onnxruntime-qnn" in target.source and "QNN v2.51" in target.source and "soc_model 60" in target.source
+    assert target.converter == "qnn-htp"
+    for accepted in ("HardSwish", "HardSigmoid", "Conv", "Relu", "Softmax"):
+        assert target.support(accepted) is not None, accepted
+    for refused in ("Erf", "Softsign", "Trilu"):
+        assert target.support(refused) is None, refused
+
+
+@pytest.mark.torch
+def test_a_transformer_converts_for_the_htp_every_node_on_it(cli, tmp_path: Path) -> None:
+    """ConvNeXt-T (TorchScript, opset 17, 64x64): GELU fused, LayerNormalization as the HTP takes it."""
+    pytest.importorskip("torchvision")
+    out = tmp_path / "convnext.onnx"
+    args = ["convert", "torchvision:convnext_tiny", "--opset", "17", "--input-shape", "input=1,3,64,64"]
+    result = cli(*args, "--target", "qnn-htp", "-o", out, "--format", "json")
+    assert result.code == 0, result.stderr
+    report = result.json()
+    assert report["fix"]["before"]["illegal"], "the export should have needed fixing"
+    assert sum(report["fix"]["fused"].values()) == 18
+    assert [r["rejected"] for r in report["rounds"]] == [[]]  # every node on the HTP in round 1
+    assert report["runtime"]["passed"] and report["runtime"]["max_rel"] < 1e-2
+    assert "Erf" not in {n.op_type for n in onnx.load(str(out)).graph.node}
