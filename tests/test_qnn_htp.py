@@ -103,3 +103,25 @@ def test_a_transformer_converts_for_the_htp_every_node_on_it(cli, tmp_path: Path
     assert [r["rejected"] for r in report["rounds"]] == [[]]  # every node on the HTP in round 1
     assert report["runtime"]["passed"] and report["runtime"]["max_rel"] < 1e-2
     assert "Erf" not in {n.op_type for n in onnx.load(str(out)).graph.node}
+
+
+def test_routes_for_what_the_htp_lacks_run_on_it(cli, tmp_path: Path) -> None:
+    """Softsign, Celu, Shrink, Trilu, Hardmax: refused by the HTP, rewritten exactly, every node on the HTP."""
+    nodes = [
+        helper.make_node("Softsign", ["x"], ["a"]),
+        helper.make_node("Celu", ["a"], ["b"], alpha=0.7),
+        helper.make_node("Shrink", ["b"], ["c"], lambd=0.1, bias=0.05),
+        helper.make_node("Trilu", ["c"], ["d"], upper=1),
+        helper.make_node("Hardmax", ["d"], ["h"], axis=-1),
+        helper.make_node("Add", ["d", "h"], ["y"]),
+    ]
+    model = make_model(nodes, [tensor("x", [1, 4, 8, 8])], [tensor("y", [1, 4, 8, 8])], opset=17)
+    source = save_model(model, tmp_path / "m.onnx")
+    result = cli("convert", source, "--target", "qnn-htp", "-o", tmp_path / "fixed.onnx", "--format", "json")
+    assert result.code == 0, result.stderr
+    report = result.json()
+    assert {r["op_type"] for r in report["fix"]["rewrites"]} == {"Softsign", "Celu", "Shrink", "Trilu", "Hardmax"}
+    assert all(r["exact"] for r in report["fix"]["rewrites"])
+    assert report["fix"]["verification"]["max_rel"] < 1e-6  # exact in fp32
+    assert [r["rejected"] for r in report["rounds"]] == [[]] and report["runtime"]["passed"]
+    assert report["runtime_original"] is None and "does not take the original" in report["original_note"]
