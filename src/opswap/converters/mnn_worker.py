@@ -11,10 +11,12 @@ dies. Arrays travel as .npz files (no pickle).
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import tempfile
+from typing import Any
+
+from opswap.converters.serving import serve
 
 
 def _convert(source: str, artifact: str) -> tuple[bool, str]:
@@ -49,24 +51,19 @@ def _run(artifact: str, inputs: str, outputs: str, names: list[str]) -> None:
     np.savez(outputs, **results)  # type: ignore[arg-type]  # numpy's stub mistypes **arrays
 
 
-def serve() -> None:
-    """Answer one JSON request per input line until stdin closes."""
-    protocol = os.fdopen(os.dup(1), "w")  # answers go here; fd 1 itself is MNN's to print on
-    os.dup2(2, 1)
-    for line in sys.stdin:
-        request = json.loads(line)
-        ok, log = _convert(request["model"], request["artifact"])
-        answer: dict[str, object] = {"ok": ok, "log": log[-2000:]}
-        if ok and "inputs" in request:
-            try:
-                _run(request["artifact"], request["inputs"], request["outputs"], request["names"])
-            except Exception as exc:  # MNN's runtime errors
-                answer = {"ok": True, "ran": False, "log": f"{type(exc).__name__}: {exc}"[:500]}
-            else:
-                answer["ran"] = True
-        protocol.write(json.dumps(answer) + "\n")
-        protocol.flush()
+def handle(request: dict[str, Any]) -> dict[str, object]:
+    """Convert, and run the result when the request carries inputs."""
+    ok, log = _convert(request["model"], request["artifact"])
+    answer: dict[str, object] = {"ok": ok, "log": log[-2000:]}
+    if ok and "inputs" in request:
+        try:
+            _run(request["artifact"], request["inputs"], request["outputs"], request["names"])
+        except Exception as exc:  # MNN's runtime errors
+            answer = {"ok": True, "ran": False, "log": f"{type(exc).__name__}: {exc}"[:500]}
+        else:
+            answer["ran"] = True
+    return answer
 
 
 if __name__ == "__main__":
-    serve()
+    serve(handle)

@@ -10,9 +10,9 @@ answers on stdout; the parent restarts it when it dies. Arrays travel as .npz fi
 
 from __future__ import annotations
 
-import json
-import os
-import sys
+from typing import Any
+
+from opswap.converters.serving import serve
 
 
 def _run(model: str, inputs: list[str], outputs: list[str]) -> None:
@@ -28,21 +28,14 @@ def _run(model: str, inputs: list[str], outputs: list[str]) -> None:
         np.savez(target, **results)  # type: ignore[arg-type]  # numpy's stub mistypes **arrays
 
 
-def serve() -> None:
-    """Answer one JSON request per input line until stdin closes."""
-    protocol = os.fdopen(os.dup(1), "w")  # answers go here; fd 1 itself is QNN's to print on
-    os.dup2(2, 1)
-    for line in sys.stdin:
-        request = json.loads(line)
-        try:
-            _run(request["model"], request["inputs"], request["outputs"])
-        except Exception as exc:  # ORT's and QNN's own errors: the HTP refused or failed
-            answer: dict[str, object] = {"ok": False, "log": f"{type(exc).__name__}: {exc}"[:2000]}
-        else:
-            answer = {"ok": True}
-        protocol.write(json.dumps(answer) + "\n")
-        protocol.flush()
+def handle(request: dict[str, Any]) -> dict[str, object]:
+    """Compile on the HTP and run every input file; ``ok`` false with QNN's words if it refused."""
+    try:
+        _run(request["model"], request["inputs"], request["outputs"])
+    except Exception as exc:  # ORT's and QNN's own errors: the HTP refused or failed
+        return {"ok": False, "log": f"{type(exc).__name__}: {exc}"[:2000]}
+    return {"ok": True}
 
 
 if __name__ == "__main__":
-    serve()
+    serve(handle)
