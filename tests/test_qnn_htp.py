@@ -125,3 +125,23 @@ def test_routes_for_what_the_htp_lacks_run_on_it(cli, tmp_path: Path) -> None:
     assert report["fix"]["verification"]["max_rel"] < 1e-6  # exact in fp32
     assert [r["rejected"] for r in report["rounds"]] == [[]] and report["runtime"]["passed"]
     assert report["runtime_original"] is None and "does not take the original" in report["original_note"]
+
+
+def test_einsum_runs_on_the_htp_as_a_batched_matmul(cli, tmp_path: Path) -> None:
+    """The HTP refuses Einsum in every node-test form; nchw,wv->nchv and bij,bjk->bik become MatMul-based."""
+    rng = np.random.default_rng(0)
+    v = numpy_helper.from_array(rng.standard_normal((8, 5)).astype(np.float32), "v")
+    nodes = [
+        helper.make_node("Einsum", ["x", "v"], ["a"], equation="nchw,wv->nchv"),
+        helper.make_node("Reshape", ["a", "s"], ["b"]),
+        helper.make_node("Einsum", ["b", "b"], ["y"], equation="bij,bkj->bik"),
+    ]
+    shape = numpy_helper.from_array(np.array([6, 4, 5], np.int64), "s")
+    model = make_model(nodes, [tensor("x", [1, 6, 4, 8])], [tensor("y", [6, 4, 4])], opset=17, initializers=[v, shape])
+    source = save_model(model, tmp_path / "m.onnx")
+    result = cli("convert", source, "--target", "qnn-htp", "-o", tmp_path / "fixed.onnx", "--format", "json")
+    assert result.code == 0, result.stderr
+    report = result.json()
+    assert [r["op_type"] for r in report["fix"]["rewrites"]] == ["Einsum"]
+    assert report["fix"]["verification"]["max_rel"] < 1e-6
+    assert [r["rejected"] for r in report["rounds"]] == [[]] and report["runtime"]["passed"]

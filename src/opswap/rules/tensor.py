@@ -316,3 +316,71 @@ def range_via_cumsum(op: Builder, start: Value, limit: Value, delta: Value) -> V
     ones = op.ConstantOfShape(op.Reshape(count, op.constant(np.asarray([1], dtype=np.int64), INT64)), value=one)
     index = op.Sub(op.CumSum(ones, op.constant(0, INT64)), op.constant(1, start.dtype))
     return op.Add(start, op.Mul(index, delta))  # type: ignore[no-any-return]
+
+
+@rule("Einsum", shapes=True)
+def einsum_via_matmul(op: Builder, *xs: Value, equation: str | bytes) -> Value:
+    """Einsum of one or two operands as ReduceSum, Transpose, Reshape and one batched MatMul.
+
+    Letters only one operand has and the output lacks are summed first; then the operands are laid
+    out as [batch, rows, k] and [batch, k, cols] (batch: letters both operands and the output have;
+    k: letters both have and the output lacks), multiplied, and laid out in the output's order.
+    Not applicable to ellipses, a letter repeated within one operand (diagonals), more than two
+    operands, or shapes that are not static.
+    """
+    text = (equation.decode() if isinstance(equation, bytes) else equation).replace(" ", "")
+    if "." in text:
+        raise RuleNotApplicable("ellipsis in the equation")
+    inputs_text, arrow, output = text.partition("->")
+    operands = inputs_text.split(",")
+    if not arrow:  # implicit output: the letters used once, in alphabetical order
+        letters = "".join(operands)
+        output = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    if len(operands) != len(xs) or len(xs) not in (1, 2):
+        raise RuleNotApplicable("one or two operands only")
+    if any(len(set(term)) != len(term) for term in (*operands, output)):
+        raise RuleNotApplicable("a letter repeated within one operand (a diagonal)")
+    sizes: dict[str, int] = {}
+    for term, x in zip(operands, xs, strict=True):
+        shape = x.static_shape()
+        if len(shape) != len(term):
+            raise RuleNotApplicable("the equation's rank differs from the input's")
+        for letter, dim in zip(term, shape, strict=True):
+            if sizes.setdefault(letter, dim) != dim:
+                raise RuleNotApplicable("broadcast dimensions")
+    values, terms = list(xs), list(operands)
+    for k, term in enumerate(terms):  # sum out what only this operand has and the output lacks
+        others = "".join(t for j, t in enumerate(terms) if j != k)
+        alone = [axis for axis, c in enumerate(term) if c not in output and c not in others]
+        if alone:
+            values[k] = op.reduce("ReduceSum", values[k], alone, keepdims=0)
+            terms[k] = "".join(c for c in term if (c not in output and c in others) or c in output)
+    if len(values) == 1:
+        return _laid_out(op, values[0], terms[0], output)
+    a, b = terms
+    batch = [c for c in output if c in a and c in b]
+    shared = [c for c in a if c in b and c not in output]
+    rows, cols = [c for c in a if c not in b], [c for c in b if c not in a]
+    left = _grouped(op, values[0], a, [batch, rows, shared], sizes)
+    right = _grouped(op, values[1], b, [batch, shared, cols], sizes)
+    product = op.MatMul(left, right)
+    order = "".join(batch + rows + cols)
+    dims = [sizes[c] for c in order]
+    product = op.Reshape(product, op.constant(np.asarray(dims, dtype=np.int64), INT64))
+    return _laid_out(op, product, order, output)
+
+
+def _grouped(op: Builder, x: Value, term: str, groups: list[list[str]], sizes: dict[str, int]) -> Value:
+    """``x`` transposed to the groups' letters in order, then reshaped to one dimension per group."""
+    order = "".join(c for group in groups for c in group)
+    if term != order:
+        x = _laid_out(op, x, term, order)
+    dims = [math.prod(sizes[c] for c in group) for group in groups]
+    return op.Reshape(x, op.constant(np.asarray(dims, dtype=np.int64), INT64))  # type: ignore[no-any-return]
+
+
+def _laid_out(op: Builder, x: Value, term: str, order: str) -> Value:
+    """``x``, whose axes are ``term``'s letters, transposed to ``order`` (Identity when already so)."""
+    if term == order:
+        return op.Identity(x)  # type: ignore[no-any-return]
+    return op.Transpose(x, perm=[term.index(c) for c in order])  # type: ignore[no-any-return]
