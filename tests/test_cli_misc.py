@@ -81,3 +81,14 @@ def test_fix_of_a_legal_model_says_so_and_writes_it_unchanged(cli, tmp_path: Pat
     assert "nothing illegal" in result.stdout and "LEGAL for qairt-2.25 as it is" in result.stdout
     assert "Rewrites" not in result.stdout
     assert onnx.load(str(fixed)).graph == onnx.load(str(model)).graph
+
+
+def test_piped_output_is_never_wrapped(cli, tmp_path: Path) -> None:
+    """In a log, the converter command and the verdict lines stay whole at any width (issue 15, point 1)."""
+    source = save_model(hardswish_model(), tmp_path / "a-rather-long-model-file-name-for-wrapping.onnx")
+    result = cli("fix", source, "--target", "snpe-2.7", "-o", tmp_path / "fixed.onnx", env={"COLUMNS": "60"})
+    assert result.code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    command = next(line for line in lines if line.strip().startswith("snpe-onnx-to-dlc --input_network"))
+    assert str(tmp_path / "fixed.onnx") in command and command.strip().endswith("fixed.dlc")
+    assert any(line.startswith(f"{source.name} against snpe-2.7:") and "illegal" in line for line in lines)

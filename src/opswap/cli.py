@@ -32,8 +32,9 @@ app = typer.Typer(
 targets_app = typer.Typer(help="List the shipped target profiles, or show one.", invoke_without_command=True)
 app.add_typer(targets_app, name="targets")
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+# Piped (a log, grep, CI): lines are never wrapped, so commands and paths stay whole for copy and paste.
+out = Console(highlight=False, soft_wrap=not sys.stdout.isatty())
+err = Console(stderr=True, highlight=False, soft_wrap=not sys.stderr.isatty())
 
 
 class Format(str, enum.Enum):
