@@ -145,3 +145,15 @@ def test_einsum_runs_on_the_htp_as_a_batched_matmul(cli, tmp_path: Path) -> None
     assert [r["op_type"] for r in report["fix"]["rewrites"]] == ["Einsum"]
     assert report["fix"]["verification"]["max_rel"] < 1e-6
     assert [r["rejected"] for r in report["rounds"]] == [[]] and report["runtime"]["passed"]
+
+
+def test_the_shipped_profile_agrees_with_the_backend_today() -> None:
+    """Probe a sample of ops on the installed HTP again: accepted exactly where the shipped profile lists them."""
+    import opswap
+    from opswap.probe import probe
+
+    sample = {"HardSwish", "HardSigmoid", "Relu", "Gelu", "Erf", "Softsign", "Trilu", "Einsum", "Celu"}
+    fresh = probe("qnn-htp", sample)
+    shipped = opswap.load_target("qnn-htp")
+    assert set(fresh.ops) == sample
+    assert {op for op, r in fresh.ops.items() if r.supported} == {op for op in sample if shipped.support(op)}

@@ -120,20 +120,16 @@ def _guard_output(
     external data files are checked once the model is loaded (``fix.guard_outputs``).
     """
     from opswap.errors import ModelError
+    from opswap.fix import guard_paths
     from opswap.frontends import is_torch_spec, source_files
-    from opswap.model import check_output, output_folder
+    from opswap.model import output_folder
 
     output_folder(output)
     if output.is_dir():
         raise ModelError(f"{output}: cannot write (Is a directory; name the output file)")
     files = source_files(source)
     files += [(p, what) for p, what in ((weights, "the weights file"), (inputs, "the --inputs file")) if p is not None]
-    check_output(output, files, in_place=in_place and not is_torch_spec(source))
-    if artifact_of is not None and artifact_of.converter:
-        from opswap.converters import converter_outputs
-
-        for artifact in converter_outputs(artifact_of, output):
-            check_output(artifact, [(output, "the fixed model itself"), *files])
+    guard_paths(output, files, artifact_of, in_place=in_place and not is_torch_spec(source))
 
 
 def _announce(argv: list[str]) -> None:
@@ -360,10 +356,10 @@ def probe(
     output_folder(output)
     if reference is not None and reference.path is not None:
         check_output(output, [(reference.path, "the profile to compare with")])
-    trial_for(converter)  # an unknown, missing or malformed converter is one line, before any work
+    trial = trial_for(converter)  # an unknown, missing or malformed converter is one line, before any work
     total = sum(1 for _ in node_tests(wanted))
     with rp.progress(err) as stage:
-        result = run_probe(converter, wanted, on_test=stage("probe", total))
+        result = run_probe(converter, wanted, on_test=stage("probe", total), trial=trial)
     write_profile(result, output, name or output.stem)
     differences = result.compare(reference) if reference is not None else None
     if format is Format.json:

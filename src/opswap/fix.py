@@ -175,24 +175,20 @@ def fix(
         return report
 
 
-def guard_outputs(
-    model: Model,
-    target: Target,
-    output: Path,
-    *,
-    in_place: bool = False,
-    convert: bool = True,
-    protected: Sequence[tuple[Path, str]] = (),
-) -> None:
-    """Refuse outputs that would overwrite what the user gave us to read (``ModelError``, exit 2).
+def guard_outputs(model: Model, target: Target, output: Path, *, in_place: bool = False, convert: bool = True) -> None:
+    """Refuse outputs that would overwrite the input or any file it references (``ModelError``, exit 2)."""
+    guard_paths(output, protected_files(model), target if convert else None, in_place=in_place)
 
-    Neither the output nor the file the target's converter writes beside it may be the input, any
-    file the input references (external data), or anything in ``protected`` (the PyTorch spec's
-    files, weights, --inputs); the converter's file may not be the output either. ``in_place`` lets
-    the output (only) be the input model's own file.
+
+def guard_paths(
+    output: Path, protected: Sequence[tuple[Path, str]], target: Target | None = None, *, in_place: bool = False
+) -> None:
+    """Neither ``output`` nor a file ``target``'s converter writes beside it may be one of ``protected``.
+
+    ``protected`` pairs each file the user gave us to read with what it is (the first may be the
+    output when ``in_place``); a converter's file may not be the output itself either.
     """
-    files = [*protected_files(model), *protected]
-    check_output(output, files, in_place=in_place)
-    if convert and target.converter:
+    check_output(output, protected, in_place=in_place)
+    if target is not None and target.converter:
         for artifact in converter_outputs(target, output):
-            check_output(artifact, [(output, "the fixed model itself"), *files])
+            check_output(artifact, [(output, "the fixed model itself"), *protected])

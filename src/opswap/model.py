@@ -345,21 +345,11 @@ def _same_path(a: Path, b: Path) -> bool:
         return False
 
 
-def data_files(model: Model) -> list[Path]:
-    """The external data files the model references, resolved (checked as ``load`` checks them)."""
-    found: dict[Path, None] = {}
-    for tensor in external_tensors(model.proto):
-        found[external_data_path(model, tensor)] = None
-    return list(found)
-
-
 def protected_files(model: Model) -> list[tuple[Path, str]]:
     """The files an output must not overwrite: the model's file, then every external data file it reads."""
-    found: list[tuple[Path, str]] = []
-    if model.path is not None:
-        found.append((model.path, "the input file"))
-    found += [(path, "the input's external data file") for path in data_files(model)]
-    return found
+    found: list[tuple[Path, str]] = [(model.path, "the input file")] if model.path is not None else []
+    data = {external_data_path(model, t): None for t in external_tensors(model.proto)}
+    return found + [(path, "the input's external data file") for path in data]
 
 
 def check_output(output: Path, protected: Iterable[tuple[Path, str]], *, in_place: bool = False) -> None:
@@ -403,7 +393,7 @@ def save(model: Model, path: str | os.PathLike[str]) -> Path:
     old_base = model.base_dir
     try:
         if folder != model.base_dir.resolve():
-            moved, created = _copy_external_data(model, folder, out.name)
+            _copy_external_data(model, folder, out.name, moved, created)
             model.base_dir = folder  # its external data is now beside the output
             if moved:
                 data = _serialize(model.proto)
@@ -539,38 +529,27 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
 
 
 def _copy_external_data(
-    model: Model, folder: Path, out_name: str
-) -> tuple[list[tuple[onnx.TensorProto, str]], list[Path]]:
+    model: Model, folder: Path, out_name: str, moved: list[tuple[onnx.TensorProto, str]], created: list[Path]
+) -> None:
     """Copy each external data file beside the output as ``<out_name>.data`` (``.1.data``, ...).
 
     Each copy is written atomically under a name of its own output, and the tensors' locations are
-    changed to it. Returns the tensors changed with their old locations, and the files created
-    (for the caller to undo on failure).
+    changed to it. Each change is recorded as it is made, in ``moved`` (a tensor and its old
+    location) and ``created`` (a file written), for the caller to undo on failure.
     """
     by_source: dict[Path, list[onnx.TensorProto]] = {}
     for tensor in external_tensors(model.proto):
         by_source.setdefault(external_data_path(model, tensor), []).append(tensor)
-    moved: list[tuple[onnx.TensorProto, str]] = []
-    created: list[Path] = []
-    try:
-        for k, (source, tensors) in enumerate(by_source.items()):
-            location = f"{out_name}.data" if k == 0 else f"{out_name}.{k}.data"
-            target = folder / location
-            if not _same_path(target, source):
-                with _atomic_file(target) as handle, source.open("rb") as src:
-                    _copy_data(src, handle)
-                created.append(target)
-            for tensor in tensors:
-                moved.append((tensor, _location(tensor)))
-                _set_location(tensor, location)
-    except BaseException:
-        for tensor, old in moved:
-            _set_location(tensor, old)
-        for path in created:
-            with contextlib.suppress(OSError):
-                path.unlink()
-        raise
-    return moved, created
+    for k, (source, tensors) in enumerate(by_source.items()):
+        location = f"{out_name}.data" if k == 0 else f"{out_name}.{k}.data"
+        target = folder / location
+        if not _same_path(target, source):
+            with _atomic_file(target) as handle, source.open("rb") as src:
+                _copy_data(src, handle)
+            created.append(target)
+        for tensor in tensors:
+            moved.append((tensor, _location(tensor)))
+            _set_location(tensor, location)
 
 
 def _set_location(tensor: onnx.TensorProto, location: str) -> None:

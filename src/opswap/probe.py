@@ -11,6 +11,7 @@ version and the date.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import shlex
@@ -150,6 +151,15 @@ class ProbeReport:
         }
 
 
+@contextlib.contextmanager
+def _model_file(model: onnx.ModelProto) -> Iterator[Path]:
+    """``model`` saved as ``model.onnx`` in a temporary folder of its own (the converter's outputs go beside it)."""
+    with tempfile.TemporaryDirectory(prefix="opswap-probe-") as tmp:
+        path = Path(tmp) / "model.onnx"
+        onnx.save(model, str(path))
+        yield path
+
+
 # --- converters ---------------------------------------------------------------------------------
 
 #: Tries one model: returns "accepted", "rejected" or "wrong", and a note.
@@ -164,9 +174,7 @@ def _openvino() -> tuple[Trial, str]:
     def trial(
         model: onnx.ModelProto, data: list[tuple[dict[str, np.ndarray], list[np.ndarray]]]
     ) -> tuple[Outcome, str]:
-        with tempfile.TemporaryDirectory(prefix="opswap-probe-") as tmp:
-            path = Path(tmp) / "model.onnx"
-            onnx.save(model, str(path))
+        with _model_file(model) as path:
             try:
                 converted = ov.convert_model(str(path))
                 compiled = core.compile_model(converted, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
@@ -221,9 +229,8 @@ def _mnn() -> tuple[Trial, str]:
     def trial(
         model: onnx.ModelProto, data: list[tuple[dict[str, np.ndarray], list[np.ndarray]]]
     ) -> tuple[Outcome, str]:
-        with tempfile.TemporaryDirectory(prefix="opswap-probe-") as tmp:
-            source, artifact = Path(tmp) / "model.onnx", Path(tmp) / "model.mnn"
-            onnx.save(model, str(source))
+        with _model_file(model) as source:
+            artifact = source.with_name("model.mnn")
             failed = mnn_convert(source, artifact)
             if failed is not None:
                 return "rejected", failed.message
@@ -249,9 +256,7 @@ def _ort_mobile(target_name: str) -> tuple[Trial, str]:
         model: onnx.ModelProto, data: list[tuple[dict[str, np.ndarray], list[np.ndarray]]]
     ) -> tuple[Outcome, str]:
         del data
-        with tempfile.TemporaryDirectory(prefix="opswap-probe-") as tmp:
-            path = Path(tmp) / "model.onnx"
-            onnx.save(model, str(path))
+        with _model_file(model) as path:
             try:
                 found = partitions(path, target_name)
             except Exception as exc:
@@ -279,13 +284,11 @@ def _qnn_htp() -> tuple[Trial, str]:
     def trial(
         model: onnx.ModelProto, data: list[tuple[dict[str, np.ndarray], list[np.ndarray]]]
     ) -> tuple[Outcome, str]:
-        with tempfile.TemporaryDirectory(prefix="opswap-probe-") as tmp:
-            path = Path(tmp) / "model.onnx"
-            onnx.save(model, str(path))
+        with _model_file(model) as path:
             inputs, outputs = [], []
             for k, (feed, _) in enumerate(data):
-                inputs.append(str(Path(tmp) / f"in{k}.npz"))
-                outputs.append(str(Path(tmp) / f"out{k}.npz"))
+                inputs.append(str(path.with_name(f"in{k}.npz")))
+                outputs.append(str(path.with_name(f"out{k}.npz")))
                 np.savez(inputs[-1], **feed)  # type: ignore[arg-type]  # numpy's stub mistypes **arrays
             answer = worker.ask({"model": str(path), "inputs": inputs, "outputs": outputs})
             if answer.get("died"):
@@ -322,9 +325,8 @@ def _command(template: str) -> tuple[Trial, str]:
         model: onnx.ModelProto, data: list[tuple[dict[str, np.ndarray], list[np.ndarray]]]
     ) -> tuple[Outcome, str]:
         del data
-        with tempfile.TemporaryDirectory(prefix="opswap-probe-") as tmp:
-            source, target = Path(tmp) / "model.onnx", Path(tmp) / "converted"
-            onnx.save(model, str(source))
+        with _model_file(model) as source:
+            target = source.with_name("converted")
             args = [w.replace("{input}", str(source)).replace("{output}", str(target)) for w in words]
             try:
                 done = subprocess.run(
@@ -420,9 +422,17 @@ def node_tests(
             yield case.name, op, model, data
 
 
-def probe(converter: str, ops: set[str] | None = None, on_test: Callable[[], None] | None = None) -> ProbeReport:
-    """Run the node tests of ``ops`` (all when None) through ``converter``."""
-    trial, version, name = trial_for(converter)
+def probe(
+    converter: str,
+    ops: set[str] | None = None,
+    on_test: Callable[[], None] | None = None,
+    trial: tuple[Trial, str, str] | None = None,
+) -> ProbeReport:
+    """Run the node tests of ``ops`` (all when None) through ``converter``.
+
+    ``trial``: what ``trial_for(converter)`` returned, when the caller has already made it.
+    """
+    run, version, name = trial if trial is not None else trial_for(converter)
     results: dict[str, OpResult] = {}
     for test_name, op, model, data in node_tests(ops):
         result = results.setdefault(op, OpResult(op))
@@ -434,7 +444,7 @@ def probe(converter: str, ops: set[str] | None = None, on_test: Callable[[], Non
                 continue  # a retry at a version that already passed: nothing new to learn
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # converters warn about what they approximate; outcomes count
-                outcome, note = trial(variant, feeds)
+                outcome, note = run(variant, feeds)
             constant = len(variant.graph.input) < len(model.graph.input)
             first = first or outcome
             if outcome == "accepted":

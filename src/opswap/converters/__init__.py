@@ -78,8 +78,12 @@ def converter_outputs(target: Target, model_path: Path) -> list[Path]:
     """Every file the target's converter writes beside the model (qnn-htp: the .dlc and the EPContext model)."""
     first = converter_output(target, model_path)
     if target.converter == "qnn-htp":
-        return [first, first.with_name(first.stem + "_ctx.onnx")]
+        return [first, first.with_name(first.stem + CONTEXT_SUFFIX)]
     return [first]
+
+
+#: The EPContext model qnn-htp writes beside its ``.dlc``: ``<stem>_ctx.onnx``.
+CONTEXT_SUFFIX = "_ctx.onnx"
 
 
 def converter_command(target: Target, model_path: Path) -> tuple[list[str], Path]:

@@ -45,10 +45,6 @@ FP16_RTOL = 5e-2
 #: so 99% of rows must agree (every row, with up to 99 samples of a classifier); cosine at least 0.999.
 FP16_MIN_TOP1, FP16_MIN_COSINE = 0.99, 0.999
 
-#: What ``convert`` writes beside the fixed model: ``<stem>.dlc`` (the profile's converter_output_suffix)
-#: and the EPContext model ``<stem>_ctx.onnx``.
-CONTEXT_SUFFIX = "_ctx.onnx"
-
 
 def qnn_version() -> str:
     """QNN's version as the HTP backend library states it (``v2.51.0.260929181845``), or "unknown"."""
@@ -186,7 +182,9 @@ def run_on_htp(model: str | bytes) -> Any:
 
 
 def context_path(dlc: Path) -> Path:
-    """The EPContext model written beside a ``.dlc``."""
+    """The EPContext model written beside a ``.dlc`` (see ``converters.converter_outputs``)."""
+    from opswap.converters import CONTEXT_SUFFIX
+
     return dlc.with_name(dlc.stem + CONTEXT_SUFFIX)
 
 
