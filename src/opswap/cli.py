@@ -73,7 +73,13 @@ InputShapeOpt = Annotated[
 ]
 SamplesOpt = Annotated[int, typer.Option(min=1, help="How many random inputs to verify on.")]
 InputsOpt = Annotated[Path | None, typer.Option(help="A .npz file of inputs to verify on instead of random ones.")]
-RtolOpt = Annotated[float | None, typer.Option(help="Verification tolerance on max|Δ|/max|ref| (default 1e-5).")]
+RtolOpt = Annotated[
+    float | None,
+    typer.Option(
+        help="Verification tolerance on max|Δ|/max|ref|. Default by the model's precision: 1e-5 for float32 "
+        "and float64, 10 ULPs for float16 and bfloat16; a QDQ model is judged in quantization steps."
+    ),
+]
 
 
 def _finish(result: Any, format: Format, print_text: Callable[[], None], ok: bool) -> None:
@@ -215,7 +221,7 @@ def fix(
     from opswap.fix import fix as run_fix
     from opswap.frontends import is_torch_spec
     from opswap.targets import load_target
-    from opswap.verify import DEFAULT_RTOL, load_inputs, parse_input_shapes
+    from opswap.verify import load_inputs, parse_input_shapes
 
     shapes = parse_input_shapes(input_shape or [])
     profile = load_target(target)
@@ -240,7 +246,7 @@ def fix(
             samples=samples,
             input_shapes=shapes,
             inputs=feeds,
-            rtol=DEFAULT_RTOL if rtol is None else rtol,
+            rtol=rtol,
             allow_partial=allow_partial,
             allow_approx=allow_approx,
             lower_opset=_opset_choice(lower_opset),
@@ -398,7 +404,7 @@ def verify_command(
     """Compare two models' outputs with ONNX Runtime. Exit 0 if they agree, 1 if not."""
     from opswap import report as rp
     from opswap.model import load
-    from opswap.verify import DEFAULT_RTOL, load_inputs, parse_input_shapes, verify
+    from opswap.verify import load_inputs, parse_input_shapes, verify
 
     shapes = parse_input_shapes(input_shape or [])
     a, b = load(original), load(candidate)
@@ -410,7 +416,7 @@ def verify_command(
             samples=samples,
             input_shapes=shapes,
             inputs=feeds,
-            rtol=DEFAULT_RTOL if rtol is None else rtol,
+            rtol=rtol,
             on_sample=stage("verify", samples),
         )
     _finish(result, format, lambda: rp.print_verification(out, result), result.passed)

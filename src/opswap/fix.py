@@ -17,7 +17,7 @@ from opswap.legalize import LegalizeReport, legalize
 from opswap.model import Model, check_output, copy, protected_files, save
 from opswap.opsets import Lowering, LoweringError, best_opset, lower
 from opswap.targets import Level, Target
-from opswap.verify import DEFAULT_RTOL, DEFAULT_SAMPLES, VerifyReport, verify
+from opswap.verify import DEFAULT_SAMPLES, VerifyReport, calibrator, verify
 
 #: ``stage(description, total)`` returns a function to call once per unit of work done.
 StageFactory = Callable[[str, int | None], Callable[[], None]]
@@ -89,7 +89,8 @@ def fix(
     samples: int = DEFAULT_SAMPLES,
     input_shapes: Mapping[str, list[int]] | None = None,
     inputs: list[dict[str, np.ndarray]] | None = None,
-    rtol: float = DEFAULT_RTOL,
+    rtol: float | None = None,
+    calibration: list[dict[str, np.ndarray]] | None = None,
     allow_partial: bool = False,
     allow_approx: bool = False,
     lower_opset: int | str | None = None,
@@ -108,6 +109,11 @@ def fix(
     converter runs on it: by default (``convert=None``) only a converter opswap ships a profile
     for; one named by a user's profile file only with ``convert=True``; none with ``convert=False``.
     ``announce`` receives a program's exact argument list before it runs.
+
+    ``rtol`` defaults to the tolerance for the model's precision (see ``verify``). In a quantized
+    (QDQ) model, rewritten units get Q/DQ pairs; encodings that no bound fixes come from running the
+    float graph on ``calibration`` (default: ``inputs``, else seeded random inputs other than the
+    ones verification draws).
     """
     if output is not None:
         guard_outputs(model, target, Path(output), in_place=in_place, convert=convert is not False)
@@ -122,7 +128,9 @@ def fix(
             fixed_dims = fix_dims(model, input_shapes)  # the target needs fixed shapes; the user gave them
         illegal = before.count(Level.ERROR)
         advance = stage("legalize", illegal) if stage else None
-        legalization = legalize(model, target, advance, allow_approx=allow_approx)
+        feeds = calibration if calibration is not None else inputs
+        calibrate = calibrator(feeds, samples=samples, input_shapes=input_shapes, base_dir=model.base_dir)
+        legalization = legalize(model, target, advance, allow_approx=allow_approx, calibrate=calibrate)
         model.ensure_valid()
         after = check(model, target)
         lowering, lowering_failed = None, ""

@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import onnx
@@ -33,6 +33,7 @@ from opswap.fold import constant_names, fold
 from opswap.fusions import GELU_PATTERN, fuse_gelu
 from opswap.graphs import Scope, iter_scopes, no_gc, node_label, splice
 from opswap.model import Model
+from opswap.quant import Calibrator, QuantFacts, QuantizeReport, UnitToKeep, facts, quantize_rewrites, units_to_keep
 from opswap.rules.base import (
     Builder,
     ConstantPool,
@@ -51,15 +52,31 @@ from opswap.typeinfo import Shape
 MAX_DEPTH = 4
 
 
+class Cost(NamedTuple):
+    """What a route costs, compared field by field in this order (the cheapest route wins)."""
+
+    #: Rules certified to give inf/NaN where the op is finite.
+    flaws: int
+    #: Approximate rules used.
+    approximations: int
+    #: New tensors and constants that need a Q/DQ pair, for a node inside a quantized (QDQ) unit:
+    #: each is one more rounding (0 elsewhere).
+    quantization_points: int
+    #: Emitted nodes the converter would warn about.
+    warnings: int
+    #: Nodes emitted.
+    size: int
+    #: Rules applied.
+    steps: int
+
+
 @dataclass(frozen=True)
 class Route:
     """A plan for one node: a rule, and routes for the nodes it emits that are illegal."""
 
     rule: Rule
     children: tuple[tuple[int, Route], ...]
-    #: Rules certified to give inf/NaN where the op is finite, approximate rules, emitted nodes the
-    #: converter would warn about, nodes emitted, rules applied: compared in that order.
-    cost: tuple[int, int, int, int, int]
+    cost: Cost
 
     def describe(self) -> str:
         """``hardswish_via_onnx_function > hardsigmoid_via_clip``."""
@@ -159,6 +176,8 @@ class LegalizeReport:
     folded: int = 0
     #: Whole patterns replaced by one op the target has (see ``fusions``): description -> count.
     fused: dict[str, int] = field(default_factory=dict)
+    #: For a quantized (QDQ) model: the Q/DQ pairs that keep rewritten units quantized (see ``quant``).
+    quantization: QuantizeReport | None = None
 
     @property
     def complete(self) -> bool:
@@ -176,6 +195,7 @@ class LegalizeReport:
             "nodes_added": self.nodes_added,
             "initializers_added": self.initializers_added,
             "folded": self.folded,
+            "quantization": self.quantization.to_dict() if self.quantization else None,
         }
 
 
@@ -309,7 +329,13 @@ class _Planner:
         return shapes
 
     def _key(
-        self, node: onnx.NodeProto, scope: Scope, known: dict[str, Value], depth: int, since: int | None
+        self,
+        node: onnx.NodeProto,
+        scope: Scope,
+        known: dict[str, Value],
+        depth: int,
+        since: int | None,
+        quantized: bool = False,
     ) -> tuple[Any, ...]:
         """The op, its version and attributes, what is known of its inputs, and their aliasing.
 
@@ -337,22 +363,38 @@ class _Planner:
             scope.is_function,
             scope.opsets.get("", 0),
             depth,
+            quantized,
         )
 
     # -- planning -------------------------------------------------------------------------------
 
     def plan(
-        self, node: onnx.NodeProto, scope: Scope, known: dict[str, Value], depth: int = MAX_DEPTH
+        self,
+        node: onnx.NodeProto,
+        scope: Scope,
+        known: dict[str, Value],
+        depth: int = MAX_DEPTH,
+        quantized: bool = False,
     ) -> tuple[tuple[Any, ...], Route | DeadEnd]:
-        """The cheapest legal route for ``node`` (or why there is none), and the key it is cached by."""
-        key = self._key(node, scope, known, depth, self.judge.since(node, scope.opsets))
+        """The cheapest legal route for ``node`` (or why there is none), and the key it is cached by.
+
+        ``quantized``: the node sits in a QDQ unit, so new tensors and constants count as
+        quantization points (see ``Cost``).
+        """
+        key = self._key(node, scope, known, depth, self.judge.since(node, scope.opsets), quantized)
         cached = self._plans.get(key)
         if cached is None:
-            cached = self._plans[key] = self._search(node, scope, self._inputs(node, known), depth)
+            cached = self._plans[key] = self._search(node, scope, self._inputs(node, known), depth, quantized)
         return key, cached
 
     def replace(
-        self, node: onnx.NodeProto, scope: Scope, names: NameGen, constants: ConstantPool, provenance: str
+        self,
+        node: onnx.NodeProto,
+        scope: Scope,
+        names: NameGen,
+        constants: ConstantPool,
+        provenance: str,
+        quantized: bool = False,
     ) -> tuple[Route, list[onnx.NodeProto]] | DeadEnd:
         """Rewrite ``node`` in place (see ``_Template.instantiate``): the nodes now standing for it.
 
@@ -360,7 +402,7 @@ class _Planner:
         the rules into a template; every node, that one included, is a copy of the template with its
         own names (running rule code per node costs several times more).
         """
-        key, route = self.plan(node, scope, {})
+        key, route = self.plan(node, scope, {}, quantized=quantized)
         if isinstance(route, DeadEnd):
             return route
         template = self._templates.get(key)
@@ -372,7 +414,7 @@ class _Planner:
         return route, template.instantiate(node, names, provenance, scope)
 
     def _search(
-        self, node: onnx.NodeProto, scope: Scope, inputs: tuple[Value | None, ...], depth: int
+        self, node: onnx.NodeProto, scope: Scope, inputs: tuple[Value | None, ...], depth: int, quantized: bool
     ) -> Route | DeadEnd:
         name = op_name(node.op_type, node.domain)
         rules = rules_for(node.op_type, node.domain)
@@ -399,23 +441,25 @@ class _Planner:
                     # A version the target does not list is fixed afterwards by lowering the opset.
                     warnings += verdict.level >= Level.WARNING
                     continue
-                _, sub = self.plan(new, scope, produced, depth - 1)
+                _, sub = self.plan(new, scope, produced, depth - 1, quantized)
                 if isinstance(sub, DeadEnd):
                     blocked.append((op_name(new.op_type, new.domain), verdict.reason, sub))
                 else:
                     children.append((index, sub))
-                    warnings += sub.cost[2]
+                    warnings += sub.cost.warnings
             if blocked:
                 op, reason, sub = blocked[0]
                 lines.append(f"via {candidate.id}: {op} illegal ({reason})")
                 lines.extend(f"    {line}" for line in sub.lines)
                 continue
             certificate = recorded().get(candidate.id)
-            flaws = int(bool(certificate and certificate["mismatches"])) + sum(c.cost[0] for _, c in children)
-            approximations = (not candidate.exact) + sum(c.cost[1] for _, c in children)
-            size = len(emitted) - len(children) + sum(c.cost[3] for _, c in children)
-            steps = 1 + sum(c.cost[4] for _, c in children)
-            route = Route(candidate, tuple(children), (flaws, approximations, warnings, size, steps))
+            flaws = int(bool(certificate and certificate["mismatches"])) + sum(c.cost.flaws for _, c in children)
+            approximations = (not candidate.exact) + sum(c.cost.approximations for _, c in children)
+            points = _quantization_points(emitted, node, produced) if quantized else 0
+            points += sum(c.cost.quantization_points for _, c in children)
+            size = len(emitted) - len(children) + sum(c.cost.size for _, c in children)
+            steps = 1 + sum(c.cost.steps for _, c in children)
+            route = Route(candidate, tuple(children), Cost(flaws, approximations, points, warnings, size, steps))
             lines.append(f"via {candidate.id}: OK ({size} nodes)")
             if best is None or route.cost < best.cost:
                 best = route
@@ -516,6 +560,38 @@ class _Planner:
         return result, initializers
 
 
+def _quantization_points(emitted: list[onnx.NodeProto], node: onnx.NodeProto, produced: dict[str, Value]) -> int:
+    """New float tensors and float constants a rule's nodes use: each needs a Q/DQ pair in a QDQ unit.
+
+    A Clip's bounds and other parameter inputs are not quantized (see ``quant``); an emitted node
+    that a child route rewrites counts its output here and its own inside the child.
+    """
+    from opswap.quant import parameter_inputs
+
+    finals = set(node.output)
+    made = {o for n in emitted for o in n.output if o}
+    points = sum(1 for o in made if o not in finals and _is_float(produced.get(o)))
+    seen = set(node.input) | made
+    constants = set()
+    for n in emitted:
+        skip = parameter_inputs(n.op_type)
+        for k, name in enumerate(n.input):
+            if name and name not in seen and k not in skip and _is_float(produced.get(name), default=True):
+                constants.add(name)
+    return points + len(constants)
+
+
+def _is_float(value: Value | None, default: bool = True) -> bool:
+    if value is None or not value.dtype:
+        return default
+    return value.dtype in (
+        onnx.TensorProto.FLOAT,
+        onnx.TensorProto.FLOAT16,
+        onnx.TensorProto.DOUBLE,
+        onnx.TensorProto.BFLOAT16,
+    )
+
+
 @functools.cache
 def _reads_shapes(op_type: str, domain: str, seen: frozenset[str] = frozenset()) -> bool:
     """Whether a rule for the op, or for an op its rules emit (transitively), reads input shapes.
@@ -594,37 +670,36 @@ def legalize(
     on_node: Callable[[], None] | None = None,
     *,
     allow_approx: bool = False,
+    calibrate: Calibrator | None = None,
 ) -> LegalizeReport:
     """Rewrite, in place, every illegal node of ``model`` that has a legal route for ``target``.
 
     Exact rules only, unless ``allow_approx``: then rules with a stated error bound may be used, and
     the report shows their bounds. Returns what changed and, for nodes left illegal, why no route exists.
+    In a quantized (QDQ) model, a rewritten node unit stays quantized: its new tensors get Q/DQ
+    pairs (see ``quant``); ``calibrate`` runs the float graph for encodings no bound fixes.
     """
     with no_gc(), model.checked():
-        return _legalize(model, target, on_node, allow_approx)
+        return _legalize(model, target, on_node, allow_approx, calibrate)
 
 
-def _legalize(model: Model, target: Target, on_node: Callable[[], None] | None, allow_approx: bool) -> LegalizeReport:
+def _legalize(
+    model: Model,
+    target: Target,
+    on_node: Callable[[], None] | None,
+    allow_approx: bool,
+    calibrate: Calibrator | None = None,
+) -> LegalizeReport:
     proto = model.proto
-    judge = Judge(proto, target)
     report = LegalizeReport(target=target.name)
     rewrites: dict[tuple[str, str, str], Rewrite] = {}
     #: Routes are cached, one object per route: its Rewrite found by identity, without describing it again.
     by_route: dict[tuple[str, str, int], Rewrite] = {}
     unresolved: dict[tuple[str, str], Unresolved] = {}
-    # Every illegal node is found before any is rewritten: rewrites happen in place (a replacement's
-    # first nodes are appended, then moved into position), so a scope is not in order until spliced.
-    work = _illegal(judge)
-    report.folded = _fold_for(model, work)
-    if report.folded:
-        judge = Judge(proto, target)
-        work = _illegal(judge)
-    report.fused = _fuse_for(model, target, work)
-    if report.fused:
-        judge = Judge(proto, target)
-        work = _illegal(judge)
+    judge, work = _fold_and_fuse(model, target, report)
     if not any(illegal for _, illegal in work):
         return report
+    quantized, keep, computed = _units_to_keep(proto, work)
     planner = _Planner(judge, proto.ir_version, allow_approx)
     _shapes_before_rewriting(planner, work)
     initializers_before = _initializer_count(judge.scopes)
@@ -639,7 +714,7 @@ def _legalize(model: Model, target: Target, on_node: Callable[[], None] | None, 
                 on_node()
             label = prefix + node_label(node, index)
             op_type, domain = node.op_type, node.domain  # the node is overwritten by its replacement
-            outcome = planner.replace(node, scope, names, constants, label)
+            outcome = planner.replace(node, scope, names, constants, label, quantized=label in keep)
             if isinstance(outcome, DeadEnd):
                 entry = unresolved.get((op_type, domain))
                 if entry is None:
@@ -659,10 +734,50 @@ def _legalize(model: Model, target: Target, on_node: Callable[[], None] | None, 
             report.nodes_added += len(replaced[index])
         if replaced:
             splice(scope.nodes, replaced)
+    if quantized.quantized:
+        report.quantization = quantize_rewrites(proto, keep, computed, quantized, calibrate, names.fresh)
+        report.nodes_added += report.quantization.nodes
     report.initializers_added = _initializer_count(judge.scopes) - initializers_before
     report.rewrites = sorted(rewrites.values(), key=lambda r: (-len(r.nodes), r.op_type))
     report.unresolved = sorted(unresolved.values(), key=lambda u: (-len(u.nodes), u.op_type))
     return report
+
+
+def _fold_and_fuse(
+    model: Model, target: Target, report: LegalizeReport
+) -> tuple[Judge, list[tuple[Scope, list[tuple[int, onnx.NodeProto, Verdict]]]]]:
+    """Fold and fuse what makes illegal nodes legal; then every illegal node, found before any rewrite.
+
+    Rewrites happen in place (a replacement's first nodes are appended, then moved into position),
+    so a scope is not in order until spliced: the work list is complete before the first one.
+    """
+    judge = Judge(model.proto, target)
+    work = _illegal(judge)
+    report.folded = _fold_for(model, work)
+    if report.folded:
+        judge = Judge(model.proto, target)
+        work = _illegal(judge)
+    report.fused = _fuse_for(model, target, work)
+    if report.fused:
+        judge = Judge(model.proto, target)
+        work = _illegal(judge)
+    return judge, work
+
+
+def _units_to_keep(
+    proto: onnx.ModelProto, work: list[tuple[Scope, list[tuple[int, onnx.NodeProto, Verdict]]]]
+) -> tuple[QuantFacts, dict[str, UnitToKeep], set[str]]:
+    """In a QDQ model: its facts, the illegal main-graph nodes inside units, and the computed tensors.
+
+    Units are keyed by label; the tensors computed before rewriting tell new nodes from old ones.
+    """
+    quantized = facts(proto.graph)
+    if not quantized.quantized:
+        return quantized, {}, set()
+    main = [illegal for scope, illegal in work if scope.path == "main"]
+    labels = {index: node_label(node, index) for index, node, _ in (main[0] if main else [])}
+    computed = {o for n in proto.graph.node for o in n.output if o}
+    return quantized, units_to_keep(proto.graph, quantized, labels), computed
 
 
 def _fuse_for(

@@ -20,6 +20,7 @@ from opswap.text import escape
 if TYPE_CHECKING:
     from opswap.convert import ConvertReport
     from opswap.export import ExportReport
+    from opswap.quant import QuantizeReport
 from opswap.targets import Level, Target, op_name
 from opswap.verify import VerifyReport
 
@@ -90,21 +91,61 @@ def print_check(console: Console, report: CheckReport, verbose: bool = False) ->
 def print_verification(console: Console, v: VerifyReport, title: str = "ONNX Runtime (CPU), original vs fixed") -> None:
     """The verification numbers and verdict, one per line."""
     top1 = v.top1_agreement
-    top1_text = "n/a (no output of rank >= 2)" if top1 is None else f"{top1:.0%}"
+    top1_text = "n/a (no output of rank >= 2)" if top1 is None else _share(top1)
+    if v.near_ties:
+        top1_text += f"   ({v.near_ties} near-ties within the tolerance flipped)"
     verdict = "[bold green]PASSED[/]" if v.passed else "[bold red]FAILED[/]"
-    console.print(f"Verification: {escape(title)}, {v.samples} random inputs")
+    precision = "" if v.precision == "float32" else f" ({_PRECISION_TITLES.get(v.precision, v.precision)})"
+    console.print(f"Verification: {escape(title)}, {v.samples} random inputs{escape(precision)}")
+    for role, how in v.runtimes.items():
+        console.print(f"  the {escape(role)} model ran on {escape(how)}")
     console.print(f"  max |Δ|               {v.max_abs:.3g}   (outputs reach {v.max_ref:.3g})")
-    console.print(f"  max |Δ| / max |out|   {v.max_rel:.3g}   (tolerance {v.rtol:g})")
+    if v.quantized is None:
+        ulps = "" if v.ulps is None else f" = {v.ulps:.1f} {v.precision} ULPs"
+        console.print(f"  max |Δ| / max |out|   {v.max_rel:.3g}{ulps}   (tolerance {v.rtol:g})")
     least = "" if v.min_cosine is None else f"   (at least {v.min_cosine:g})"
     console.print(f"  cosine similarity     {v.cosine:.9f}{least}")
     required = "" if v.min_top1 == 1.0 else f"   (at least {v.min_top1:.0%})"
     console.print(f"  top-1 agreement       {top1_text}{required}")
+    for o in v.outputs:
+        if o.step is not None and o.elements:
+            console.print(
+                f"  output {escape(o.name)} in steps of {o.step:.3g}: max {o.max_steps:.0f}, "
+                f"identical {_share(o.identical / o.elements)}, within one step {_share(o.within_one / o.elements)}"
+            )
+    q = v.quantized
+    if q is not None:
+        console.print(
+            f"  rewritten units       {len(q.units)}, on the original's quantized inputs: max {q.max_steps} "
+            f"step, {_share(q.changed)} of codes changed   (at most 1 step on at most {_share(q.max_changed)})"
+        )
+        console.print(
+            "  [dim]the verdict is the units'; the outputs' figures include one-step changes carried "
+            "through every later layer[/]"
+        )
     if v.max_ref < 1e-6:
         console.print(
             "  [yellow]the outputs are all near zero, so this comparison says little[/] "
             "(untrained weights? calibrate BatchNorm, or verify with --inputs)"
         )
     console.print(f"  {verdict}")
+
+
+_PRECISION_TITLES = {"qdq": "quantized, QDQ", "float16": "float16", "bfloat16": "bfloat16", "float64": "float64"}
+
+
+def _share(value: float) -> str:
+    """A share as a percentage that never rounds to 100% (or 0%) unless it is exactly that."""
+    if value >= 1.0:
+        return "100%"
+    if value <= 0.0:
+        return "0%"
+    text = f"{value:.1%}"
+    if text == "100.0%":
+        return f"{value:.4%}" if f"{value:.4%}" != "100.0000%" else ">99.9999%"
+    if text == "0.0%":
+        return f"{value:.4%}" if f"{value:.4%}" != "0.0000%" else "<0.0001%"
+    return text
 
 
 def print_converter(console: Console, result: ConverterResult | None, target: Target) -> None:
@@ -168,6 +209,7 @@ def print_fix(console: Console, report: FixReport, verbose: bool = False) -> Non
             f"{changes.nodes_removed} nodes replaced by {changes.nodes_added}{made}; "
             f"{report.after.node_count} nodes now"
         )
+        _print_quantization(console, changes.quantization)
     for u in report.legalization.unresolved:
         console.print()
         name = escape(op_name(u.op_type, u.domain))
@@ -199,6 +241,19 @@ def print_fix(console: Console, report: FixReport, verbose: bool = False) -> Non
         console.print(f"Wrote {escape(str(report.output))}")
     elif report.not_written:
         console.print(f"[bold red]Not written[/]: {escape(report.not_written)}")
+
+
+def _print_quantization(console: Console, q: QuantizeReport | None) -> None:
+    """How the rewritten QDQ units were kept quantized."""
+    if q is None or not (q.pairs or q.constants or q.skipped):
+        return
+    how = ", ".join(f"{n} {kind}" for kind, n in sorted(q.tensors.items())) or "none"
+    console.print(
+        f"Kept quantized: {q.pairs} new tensors given Q/DQ pairs (encodings: {escape(how)}), "
+        f"{q.constants} new constants quantized"
+    )
+    for line in q.skipped:
+        console.print(f"  [yellow]left in float[/]: {escape(line)}")
 
 
 def _print_shape_changes(console: Console, report: FixReport) -> None:

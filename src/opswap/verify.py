@@ -10,8 +10,20 @@ all samples:
 * ``cosine``: the smallest cosine similarity between flattened outputs;
 * ``top1_agreement``: the share of rows whose argmax over the last axis agrees (outputs of rank >= 2).
 
-The verdict passes when ``max_rel <= rtol`` (default :data:`DEFAULT_RTOL`), top-1 agrees everywhere,
-integer and boolean outputs are equal, and NaNs stand in the same places.
+The verdict passes when ``max_rel <= rtol``, top-1 agrees on every row whose top two differ by more
+than the tolerance (a near-tie may flip within it), integer and boolean outputs are equal, and NaNs
+stand in the same places.
+
+The tolerance follows the precision the model computes in (:func:`precision_of`): float32 and
+float64 :data:`DEFAULT_RTOL`; float16 :data:`FP16_ULPS` ULPs of float16; bfloat16 as many of its own.
+Where ONNX Runtime has no kernel for an op at the model's element type (most of float64), that
+model runs on onnx's reference evaluator instead, and the report says so.
+
+A quantized (QDQ) model is judged in quantization steps (see :class:`QuantizedFigures`): every
+rewritten node unit is run on the *same* quantized inputs as the original unit, in one session, and
+its output codes may differ by at most one step, on at most :data:`QDQ_MAX_CHANGED` of them. The
+model's outputs are compared in steps too (the LSB of each output's DQ scale), with top-1; those
+figures are reported, not judged: a one-step change inside a unit travels through every later layer.
 """
 
 from __future__ import annotations
@@ -32,6 +44,17 @@ from opswap.model import Model, external_tensors
 #: Default tolerance on ``max_rel``: exact rewrites differ by float rounding only (about 1e-7 here).
 DEFAULT_RTOL = 1e-5
 DEFAULT_SAMPLES = 8
+#: Float16 models: the tolerance in float16 ULPs (2**-10) of the output's largest magnitude. An exact
+#: rewrite rounds to float16 after each op where ORT's kernel rounds once: HardSwish is about one ULP
+#: off on its own; MobileNetV3-Large's 21 of them end 5.4 ULPs apart at the logits (measured; README).
+FP16_ULPS = 10
+#: Bfloat16 has 8 bits of mantissa: the same count of its own ULPs (2**-7).
+BF16_ULPS = 10
+#: A rewritten QDQ unit may change at most this share of its output codes, each by one step at most.
+#: Splitting a unit adds a rounding (8 bits of HardSigmoid inside a HardSwish: measured 3.9% of
+#: MobileNetV3-Large's HardSwish codes move one step, none more; README).
+QDQ_MAX_CHANGED = 0.10
+_ULP = {"float16": 2.0**-10, "bfloat16": 2.0**-7, "float32": 2.0**-23, "float64": 2.0**-52}
 
 
 @dataclass
@@ -45,6 +68,15 @@ class OutputMetrics:
     top1_agree: int = 0
     top1_rows: int = 0
     mismatches: int = 0
+    #: For each row whose argmax differs: the original's gap between its top two (a near-tie, if small).
+    top1_gaps: list[float] = field(default_factory=list)
+    #: The output's quantization step (the scale of the DQ that computes it), for a QDQ model.
+    step: float | None = None
+    #: Largest difference in steps, and how many elements are identical / within one step.
+    max_steps: float = 0.0
+    elements: int = 0
+    identical: int = 0
+    within_one: int = 0
 
     @property
     def max_rel(self) -> float:
@@ -53,8 +85,20 @@ class OutputMetrics:
             return 0.0
         return self.max_abs / self.max_ref if self.max_ref > 0 else math.inf
 
+    def ties(self, tolerance: float) -> int:
+        """Rows whose argmax differs where the original's top two are within ``tolerance``."""
+        return sum(gap <= tolerance for gap in self.top1_gaps)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
+        steps = None
+        if self.step is not None:
+            steps = {
+                "step": self.step,
+                "max_steps": self.max_steps,
+                "identical": self.identical / self.elements if self.elements else None,
+                "within_one_step": self.within_one / self.elements if self.elements else None,
+            }
         return {
             "name": self.name,
             "max_abs": self.max_abs,
@@ -62,6 +106,62 @@ class OutputMetrics:
             "cosine": self.cosine,
             "top1_agreement": self.top1_agree / self.top1_rows if self.top1_rows else None,
             "mismatches": self.mismatches,
+            "steps": steps,
+        }
+
+
+@dataclass
+class UnitFigures:
+    """One rewritten QDQ unit against the original unit, on the same quantized inputs."""
+
+    label: str
+    step: float
+    max_steps: int = 0
+    elements: int = 0
+    changed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "unit": self.label,
+            "step": self.step,
+            "max_steps": self.max_steps,
+            "changed": self.changed / self.elements if self.elements else 0.0,
+        }
+
+
+@dataclass
+class QuantizedFigures:
+    """A QDQ model's verification in quantization steps (see the module docstring)."""
+
+    units: list[UnitFigures] = field(default_factory=list)
+    max_changed: float = QDQ_MAX_CHANGED
+
+    @property
+    def max_steps(self) -> int:
+        """The largest change of any rewritten unit's output code."""
+        return max((u.max_steps for u in self.units), default=0)
+
+    @property
+    def changed(self) -> float:
+        """Share of the rewritten units' output codes that changed."""
+        elements = sum(u.elements for u in self.units)
+        return sum(u.changed for u in self.units) / elements if elements else 0.0
+
+    @property
+    def passed(self) -> bool:
+        """No code moves by more than one step, and at most ``max_changed`` of them move."""
+        return self.max_steps <= 1 and self.changed <= self.max_changed
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "units": len(self.units),
+            "max_steps": self.max_steps,
+            "changed": self.changed,
+            "max_changed": self.max_changed,
+            "passed": self.passed,
+            "per_unit": [u.to_dict() for u in self.units],
         }
 
 
@@ -76,6 +176,12 @@ class VerifyReport:
     min_top1: float = 1.0
     #: Smallest cosine similarity allowed (None: not part of the verdict).
     min_cosine: float | None = None
+    #: The precision the original computes in (see ``precision_of``): float32, float16, qdq, ...
+    precision: str = "float32"
+    #: Which runtime ran each model, when not ONNX Runtime's CPU provider, and why.
+    runtimes: dict[str, str] = field(default_factory=dict)
+    #: For a QDQ model whose rewritten units were quantized: the per-unit figures that decide.
+    quantized: QuantizedFigures | None = None
 
     @property
     def max_abs(self) -> float:
@@ -104,16 +210,39 @@ class VerifyReport:
         return sum(o.top1_agree for o in self.outputs) / rows if rows else None
 
     @property
+    def ulps(self) -> float | None:
+        """``max_rel`` in ULPs of the model's float type (float16 and bfloat16 models)."""
+        ulp = _ULP.get(self.precision)
+        return self.max_rel / ulp if ulp and self.precision in ("float16", "bfloat16") else None
+
+    @property
+    def near_ties(self) -> int:
+        """Rows whose argmax flipped where the original's top two lie within the tolerance.
+
+        Not for QDQ models, whose outputs are judged in steps (their tolerance is not ``rtol``).
+        """
+        if self.precision == "qdq":
+            return 0
+        return sum(o.ties(2 * self.rtol * o.max_ref) for o in self.outputs)
+
+    @property
+    def top1_decisive(self) -> float | None:
+        """Top-1 agreement over the rows that are not near-ties (what the verdict asks of top-1)."""
+        rows = sum(o.top1_rows for o in self.outputs) - self.near_ties
+        if rows <= 0:
+            return None
+        return sum(o.top1_agree for o in self.outputs) / rows
+
+    @property
     def passed(self) -> bool:
         """The verdict (see the module docstring)."""
-        top1 = self.top1_agreement
+        if any(o.mismatches for o in self.outputs):
+            return False
+        if self.quantized is not None:
+            return self.quantized.passed
+        top1 = self.top1_decisive
         cosine_ok = self.min_cosine is None or self.cosine >= self.min_cosine
-        return (
-            self.max_rel <= self.rtol
-            and (top1 is None or top1 >= self.min_top1)
-            and cosine_ok
-            and not any(o.mismatches for o in self.outputs)
-        )
+        return self.max_rel <= self.rtol and (top1 is None or top1 >= self.min_top1) and cosine_ok
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form: max_abs, max_rel, cosine, top1_agreement, passed, and per output."""
@@ -127,6 +256,11 @@ class VerifyReport:
             "max_ref": self.max_ref,
             "cosine": self.cosine,
             "top1_agreement": self.top1_agreement,
+            "top1_near_ties": self.near_ties,
+            "precision": self.precision,
+            "ulps": self.ulps,
+            "runtimes": self.runtimes,
+            "quantized": self.quantized.to_dict() if self.quantized else None,
             "passed": self.passed,
             "outputs": [o.to_dict() for o in self.outputs],
         }
@@ -161,7 +295,75 @@ MAX_DIM = 2**31 - 1
 MAX_INPUT_ELEMENTS = 1 << 28
 
 
-def _session(model: Model) -> Any:
+def precision_of(model: onnx.ModelProto) -> str:
+    """What the model computes in: ``qdq`` (a quantized model), else the float type of its outputs.
+
+    The element type of the first float graph output, or else of the first float input, or
+    ``float32`` when the model has neither (integer models).
+    """
+    from opswap.quant import is_qdq
+
+    if any(is_qdq(n) for n in model.graph.node):
+        return "qdq"
+    for info in (*model.graph.output, *model.graph.input):
+        name = _FLOAT_NAMES.get(info.type.tensor_type.elem_type)
+        if name:
+            return name
+    return "float32"
+
+
+_FLOAT_NAMES = {
+    onnx.TensorProto.FLOAT: "float32",
+    onnx.TensorProto.FLOAT16: "float16",
+    onnx.TensorProto.BFLOAT16: "bfloat16",
+    onnx.TensorProto.DOUBLE: "float64",
+}
+
+
+def default_rtol(precision: str) -> float:
+    """The tolerance on ``max_rel`` for a model that computes in ``precision`` (module docstring)."""
+    if precision == "float16":
+        return FP16_ULPS * _ULP["float16"]
+    if precision == "bfloat16":
+        return BF16_ULPS * _ULP["bfloat16"]
+    return DEFAULT_RTOL
+
+
+def _runner(model: Model, role: str, runtimes: dict[str, str]) -> tuple[Runner, list[str]]:
+    """ORT's CPU provider for ``model``, or onnx's reference evaluator where ORT has no kernel.
+
+    ``role`` ("original", "fixed") names the model in messages; ``runtimes`` records a fallback.
+    """
+    try:
+        session = _session(model, role)
+    except _NoKernel as exc:
+        from onnx.reference import ReferenceEvaluator
+
+        try:
+            evaluator = ReferenceEvaluator(model.proto)
+        except Exception as inner:  # the reference evaluator's own error types
+            raise VerifyError(
+                f"{model.name}: the {role} model: {exc.args[0]}, and onnx's reference evaluator cannot run it "
+                f"either ({_first_line(inner)})"
+            ) from None
+        runtimes[role] = f"onnx reference evaluator ({exc.args[0]})"
+        names = [o.name for o in model.proto.graph.output]
+        return (lambda feed: list(evaluator.run(None, feed))), names
+    return (lambda feed: session.run(None, feed)), [o.name for o in session.get_outputs()]
+
+
+class _NoKernel(Exception):
+    """ONNX Runtime has no kernel for some op at the model's element types."""
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _session(model: Model, role: str = "") -> Any:
+    import re
+
     import onnxruntime as ort
 
     ort.set_default_logger_severity(4)  # its own multi-line coloured log would precede opswap's message
@@ -174,8 +376,28 @@ def _session(model: Model) -> Any:
     try:
         return ort.InferenceSession(model.proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # ORT raises its own exception types; any of them means it cannot run the model
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise VerifyError(f"{model.name}: ONNX Runtime cannot load the model: {first}") from None
+        first = _first_line(exc)
+        missing = re.search(r"Could not find an implementation for (\w+)\((\d+)\) node with name '([^']*)'", first)
+        if missing:
+            op, version, node = missing.groups()
+            kind = " " + (_element_name(model.proto, node) or precision_of(model.proto))
+            where = f", node {node!r}" if node else ""
+            raise _NoKernel(f"ONNX Runtime has no{kind} kernel for {op} (opset {version}{where})") from None
+        which = f"the {role} model" if role else "the model"
+        raise VerifyError(f"{model.name}: ONNX Runtime cannot load {which}: {first}") from None
+
+
+def _element_name(model: onnx.ModelProto, node_name: str) -> str:
+    """The float type a node computes in, by its first input's declaration (for messages)."""
+    declared = {i.name: i.type.tensor_type.elem_type for i in (*model.graph.input, *model.graph.value_info)}
+    declared.update({t.name: t.data_type for t in model.graph.initializer})
+    node = next((n for n in model.graph.node if n.name == node_name), None)
+    if node is None:
+        return ""
+    for name in node.input:
+        if name in declared:
+            return _FLOAT_NAMES.get(declared[name], "")
+    return ""
 
 
 def random_inputs(
@@ -283,24 +505,37 @@ def verify(
     samples: int = DEFAULT_SAMPLES,
     input_shapes: Mapping[str, list[int]] | None = None,
     inputs: list[dict[str, np.ndarray]] | None = None,
-    rtol: float = DEFAULT_RTOL,
+    rtol: float | None = None,
     seed: int = 0,
     on_sample: Callable[[], None] | None = None,
 ) -> VerifyReport:
-    """Run both models on the same inputs and compare every output."""
-    after = _session(fixed)
-    fixed_names = [o.name for o in after.get_outputs()]
-    return compare(
+    """Run both models on the same inputs and compare every output (see the module docstring).
+
+    ``rtol`` defaults to the tolerance for the precision the original computes in (``default_rtol``).
+    """
+    runtimes: dict[str, str] = {}
+    run_fixed, fixed_names = _runner(fixed, "fixed", runtimes)
+    try:
+        feeds = inputs if inputs is not None else random_inputs(original.proto, samples, input_shapes, seed)
+    except VerifyError as exc:
+        raise VerifyError(f"{original.name}: {exc}") from None
+    report = compare(
         original,
-        lambda feed: after.run(None, feed),
+        run_fixed,
         fixed_names,
-        samples=samples,
-        input_shapes=input_shapes,
-        inputs=inputs,
+        inputs=feeds,
         rtol=rtol,
-        seed=seed,
         on_sample=on_sample,
+        runtimes=runtimes,
+        generated=inputs is None,
     )
+    if report.precision == "qdq":
+        from opswap.quant import compare_units
+
+        units = compare_units(original.proto, fixed.proto, feeds, base_dir=original.base_dir)
+        if units is not None:
+            report.quantized = QuantizedFigures([UnitFigures(*u) for u in units])
+    return report
 
 
 def compare(
@@ -311,32 +546,83 @@ def compare(
     samples: int = DEFAULT_SAMPLES,
     input_shapes: Mapping[str, list[int]] | None = None,
     inputs: list[dict[str, np.ndarray]] | None = None,
-    rtol: float = DEFAULT_RTOL,
+    rtol: float | None = None,
     seed: int = 0,
     on_sample: Callable[[], None] | None = None,
+    runtimes: dict[str, str] | None = None,
+    generated: bool | None = None,
 ) -> VerifyReport:
-    """Compare any runner of a converted model (ORT, OpenVINO, ...) with ORT on the original."""
+    """Compare any runner of a converted model (ORT, OpenVINO, ...) with ORT on the original.
+
+    ``generated`` says the inputs were drawn at random (default: when ``inputs`` is None), for the
+    hint a runtime's index error gets.
+    """
     try:
         feeds = inputs if inputs is not None else random_inputs(original.proto, samples, input_shapes, seed)
     except VerifyError as exc:
         raise VerifyError(f"{original.name}: {exc}") from None
-    before = _session(original)
-    names = [o.name for o in before.get_outputs()]
+    runtimes = {} if runtimes is None else runtimes
+    before, names = _runner(original, "original", runtimes)
     if names != candidate_names:
         raise VerifyError(f"{original.name}: the models' outputs differ: {names} vs {candidate_names}")
-    report = VerifyReport(samples=len(feeds), rtol=rtol, outputs=[OutputMetrics(n) for n in names])
+    precision = precision_of(original.proto)
+    report = VerifyReport(
+        samples=len(feeds),
+        rtol=default_rtol(precision) if rtol is None else rtol,
+        outputs=[OutputMetrics(n) for n in names],
+        precision=precision,
+        runtimes=runtimes,
+    )
+    if precision == "qdq":
+        from opswap.quant import output_steps
+
+        for metrics, step in zip(report.outputs, output_steps(original.proto, names), strict=True):
+            metrics.step = step
     for feed in feeds:
         try:
-            expected, actual = before.run(None, feed), candidate(feed)
+            expected, actual = before(feed), candidate(feed)
         except Exception as exc:  # ORT's and other runtimes' own error types
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            hint = _integer_hint(original.proto) if inputs is None else ""
-            raise VerifyError(f"{original.name}: a runtime failed to run the model: {first}{hint}") from None
+            drawn = inputs is None if generated is None else generated
+            hint = _integer_hint(original.proto) if drawn else ""
+            raise VerifyError(f"{original.name}: a runtime failed to run the model: {_first_line(exc)}{hint}") from None
         for metrics, ref, out in zip(report.outputs, expected, actual, strict=True):
             _accumulate(metrics, np.asarray(ref), np.asarray(out))
         if on_sample is not None:
             on_sample()
     return report
+
+
+#: Seed of the random inputs calibration draws (verification draws with 0: not the same inputs).
+CALIBRATION_SEED = 1
+
+
+def calibrator(
+    inputs: list[dict[str, np.ndarray]] | None,
+    *,
+    samples: int = DEFAULT_SAMPLES,
+    input_shapes: Mapping[str, list[int]] | None = None,
+    base_dir: Path | None = None,
+) -> Callable[[onnx.ModelProto, list[str]], list[dict[str, np.ndarray]]]:
+    """A function that runs a model's float graph on ``inputs`` and returns the named tensors per sample.
+
+    Without ``inputs``, ``samples`` seeded random ones (:data:`CALIBRATION_SEED`). Used for the
+    encodings of new tensors in QDQ models (see ``quant``); ONNX Runtime's CPU provider, graph
+    optimizations off.
+    """
+
+    def run(proto: onnx.ModelProto, names: list[str]) -> list[dict[str, np.ndarray]]:
+        feeds = inputs if inputs is not None else random_inputs(proto, samples, input_shapes, CALIBRATION_SEED)
+        probe = onnx.ModelProto()
+        probe.CopyFrom(proto)
+        declared = {o.name for o in probe.graph.output}
+        for name in names:
+            if name not in declared:
+                probe.graph.output.add().name = name
+        session = _session(Model(probe, None, base_dir or Path.cwd()), "calibration")
+        wanted = [o.name for o in session.get_outputs() if o.name in set(names)]
+        return [dict(zip(wanted, session.run(wanted, feed), strict=True)) for feed in feeds]
+
+    return run
 
 
 def measure(
@@ -373,11 +659,22 @@ def _accumulate(m: OutputMetrics, ref: np.ndarray, out: np.ndarray) -> None:
         norm = float(np.linalg.norm(a) * np.linalg.norm(b))
         cosine = float(a @ b) / norm if norm > 0 else (1.0 if not np.any(a - b) else 0.0)
         m.cosine = min(m.cosine, cosine)
+    if m.step is not None and ok.any():
+        steps = np.abs(ref64[ok] - out64[ok]) / m.step
+        m.max_steps = max(m.max_steps, float(steps.max()))
+        m.elements += steps.size
+        m.identical += int(np.count_nonzero(steps < 1e-3))
+        m.within_one += int(np.count_nonzero(steps <= 1 + 1e-3))
     if ref.ndim >= 2 and ref.shape[-1] >= 2:
-        rows_ref = ref64.reshape(-1, ref.shape[-1]).argmax(axis=1)
+        table = ref64.reshape(-1, ref.shape[-1])
+        rows_ref = table.argmax(axis=1)
         rows_out = out64.reshape(-1, ref.shape[-1]).argmax(axis=1)
         m.top1_rows += rows_ref.size
         m.top1_agree += int(np.count_nonzero(rows_ref == rows_out))
+        flipped = np.flatnonzero(rows_ref != rows_out)
+        # How far the fixed model's choice is below the original's best, in the original's own values.
+        gaps = table[flipped, rows_ref[flipped]] - table[flipped, rows_out[flipped]]
+        m.top1_gaps.extend(float(g) if np.isfinite(g) else math.inf for g in gaps)
 
 
 #: Largest array ``--inputs`` may hold (declared in its header, checked before anything is read).

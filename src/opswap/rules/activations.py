@@ -18,8 +18,10 @@ import onnx
 
 from opswap.rules.base import Builder, RuleNotApplicable, Value, rule
 
-#: Element types ONNX's Conv takes.
-_CONV_TYPES = (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE)
+#: Element types the pointwise-convolution form is for: the ones NPUs run. ONNX's Conv also takes
+#: double, but ONNX Runtime has no double Conv kernel, so a float64 model takes the Clip form
+#: (the same function, and verifiable on ORT).
+_CONV_TYPES = (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16)
 
 
 @rule("HardSigmoid")
@@ -32,7 +34,7 @@ def hardsigmoid_via_clip(op: Builder, x: Value, *, alpha: float = 0.2, beta: flo
 def hardsigmoid_via_pointwise_conv(op: Builder, x: Value, *, alpha: float = 0.2, beta: float = 0.5) -> Value:
     """HardSigmoid as Clip(Conv(x, alpha, bias beta, a group per channel), 0, 1), for [N, C, ...] inputs."""
     if x.dtype not in _CONV_TYPES:
-        raise RuleNotApplicable("Conv takes float types only")
+        raise RuleNotApplicable("the Conv form is for float32 and float16 (no double Conv kernel in ONNX Runtime)")
     if x.rank < 3:
         raise RuleNotApplicable("Conv needs a batch, a channel and a spatial dimension")
     channels = x.shape[1] if x.shape else None
