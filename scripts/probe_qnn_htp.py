@@ -70,6 +70,25 @@ COMMON_FORMS = {
     ),
 }
 
+_QDQ_UNIT = [
+    helper.make_node("QuantizeLinear", ["x", "s", "z"], ["xq"], name="input_q"),
+    helper.make_node("DequantizeLinear", ["xq", "s", "z"], ["xd"], name="dq"),
+    helper.make_node("Relu", ["xd"], ["r"], name="relu"),
+    helper.make_node("QuantizeLinear", ["r", "s", "z"], ["rq"], name="q"),
+    helper.make_node("DequantizeLinear", ["rq", "s", "z"], ["y"], name="output_dq"),
+]
+_QDQ_SCALE, _QDQ_ZERO = np.float32(0.05), np.uint8(128)
+
+
+def _fake_quant(x: np.ndarray) -> np.ndarray:
+    codes = np.clip(np.rint(x / _QDQ_SCALE) + int(_QDQ_ZERO), 0, 255)
+    return ((codes - int(_QDQ_ZERO)) * _QDQ_SCALE).astype(np.float32)
+
+
+def _qdq_unit_reference(x: np.ndarray) -> np.ndarray:
+    return _fake_quant(np.maximum(_fake_quant(x), 0))
+
+
 #: One-node graphs for ops with no single-op node test, with what each checks.
 EXTRA = {
     "Constant": (
@@ -88,6 +107,11 @@ EXTRA = {
         ],
         lambda x: x.astype(np.float16).astype(np.float32),
     ),
+    # QDQ node units (what a quantized model is made of): x -> Q -> DQ -> Relu -> Q -> DQ. The graph's
+    # own input Q and output DQ stay on the CPU (QNN offloads graph I/O quantization); the inner Q, DQ
+    # and Relu run on the HTP in uint8.
+    "QuantizeLinear": (_QDQ_UNIT, _qdq_unit_reference),
+    "DequantizeLinear": (_QDQ_UNIT, _qdq_unit_reference),
     # ONNX Runtime's contrib GELU (any opset): what opswap fuses GELU patterns into when Erf is refused.
     "com.microsoft:Gelu": (
         [helper.make_node("Gelu", ["x"], ["y"], domain="com.microsoft")],
@@ -108,21 +132,32 @@ def main() -> None:
     report = probe("qnn-htp")
     text = report.profile_toml("qnn-htp")
     extra = []
-    checks = {op: (nodes, {}, [], reference) for op, (nodes, reference) in EXTRA.items()}
+    qdq = {"s": np.array(_QDQ_SCALE), "z": np.array(_QDQ_ZERO)}
+    checks = {
+        op: (nodes, qdq if op in ("QuantizeLinear", "DequantizeLinear") else {}, [], reference)
+        for op, (nodes, reference) in EXTRA.items()
+    }
     checks.update(
         (op, form) for op, form in COMMON_FORMS.items() if not report.ops.get(op) or not report.ops[op].supported
     )
     for op, (nodes, constants, constraints, reference) in checks.items():
         model = _graph(nodes, constants)
-        if qnn_htp.refused_nodes(model):
+        io = qnn_htp.graph_io_quantization(onnx.load_from_string(model))
+        if [name for name, _ in qnn_htp.refused_nodes(model) if name not in io]:
             print(f"{op}: refused", file=sys.stderr)
             continue
-        runner, _ = qnn_htp.run_on_htp(model)
+        runner, _ = qnn_htp.run_on_htp(model, fallback=bool(io))
         x = np.random.default_rng(0).standard_normal((1, 16, 8, 8)).astype(np.float32)
         if not np.allclose(runner({"x": x})[0], reference(x), rtol=1e-2, atol=1e-2):
             print(f"{op}: computed wrong", file=sys.stderr)
             continue
-        why = "its node tests' forms are refused" if op in COMMON_FORMS else "no single-op node test"
+        why = (
+            "its node tests' forms are refused"
+            if op in COMMON_FORMS
+            else "a QDQ unit (the graph's own I/O quantization runs on the CPU)"
+            if io
+            else "no single-op node test"
+        )
         extra += [
             "",
             f"# {why}: its common form checked with a one-node graph on the HTP by this script.",

@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 
 import onnx
 
-from opswap.graphs import Scope, iter_scopes, no_gc
+from opswap.graphs import Scope, iter_scopes, no_gc, node_label
 from opswap.model import Model
 from opswap.schemas import since_version
 from opswap.targets import Level, Target, Verdict, op_name
@@ -84,6 +84,8 @@ class CheckReport:
     model: str
     node_count: int
     _found: dict[_Kind, list[str]] = field(default_factory=dict, repr=False)
+    #: For a quantized (QDQ) model: its units and what sits outside them (see ``QuantizationCheck``).
+    quantization: QuantizationCheck | None = None
 
     @property
     def findings(self) -> list[Finding]:
@@ -142,7 +144,54 @@ class CheckReport:
             "illegal": [g.to_dict() for g in self.groups(Level.ERROR)],
             "warnings": [g.to_dict() for g in self.groups(Level.WARNING)],
             "caveats": [g.to_dict() for g in self.groups(Level.CAVEAT)],
+            "quantization": self.quantization.to_dict() if self.quantization else None,
         }
+
+
+@dataclass
+class QuantizationCheck:
+    """What a quantizing converter will make of a QDQ model's main graph."""
+
+    #: Node units: ops with every float input from a DequantizeLinear and every output read by Qs.
+    units: int
+    #: Nodes outside any unit (label, op): a quantizing converter runs them in float or refuses them.
+    outside: list[tuple[str, str]]
+    #: Float tensors computed by nodes and read without a QuantizeLinear: no encoding to take.
+    unencoded: list[str]
+    #: Illegal nodes inside units: fix keeps their rewrites quantized (Q/DQ pairs on new tensors).
+    illegal_in_units: int
+    #: Illegal nodes outside units: their rewrites stay float, as the nodes were.
+    illegal_outside: int
+
+    def outside_per_op(self) -> dict[str, int]:
+        """Nodes outside any unit, per op, most first."""
+        counts: dict[str, int] = {}
+        for _, op in self.outside:
+            counts[op] = counts.get(op, 0) + 1
+        return dict(sorted(counts.items(), key=lambda item: -item[1]))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "units": self.units,
+            "outside_units": [{"node": label, "op_type": op} for label, op in self.outside],
+            "unencoded_tensors": self.unencoded,
+            "illegal_in_units": self.illegal_in_units,
+            "illegal_outside_units": self.illegal_outside,
+        }
+
+
+def quantization_check(model: onnx.ModelProto, report: CheckReport) -> QuantizationCheck | None:
+    """The QDQ facts of ``model`` (None when it has no QuantizeLinear or DequantizeLinear)."""
+    from opswap.quant import facts
+
+    found = facts(model.graph)
+    if not found.quantized:
+        return None
+    outside = [(node_label(n, i), op_name(n.op_type, n.domain)) for i, n in found.outside]
+    illegal = {f.node for f in report.findings if f.level == Level.ERROR and f.scope == "main" and f.node != "(model)"}
+    in_units = sum(node_label(model.graph.node[i], i) in illegal for i in found.units)
+    return QuantizationCheck(len(found.units), outside, found.unencoded, in_units, len(illegal) - in_units)
 
 
 class Judge:
@@ -316,6 +365,7 @@ def _check(model: Model, target: Target, on_scope: Callable[[Scope], None] | Non
                 if group is not None:
                     by_group[id(group)] = labels
             labels.append(prefix + (node.name or f"{node.op_type}#{index}"))
+    report.quantization = quantization_check(model.proto, report)
     return report
 
 

@@ -117,11 +117,12 @@ def _guard_output(
     inputs: Path | None = None,
     in_place: bool = False,
     artifact_of: Any = None,
+    calibrate: Path | None = None,
 ) -> None:
     """Check an output path before any work: its folder exists, and it overwrites nothing we read.
 
     Nothing the user gave us to read may be written over: the ONNX input (unless ``in_place``), a
-    PyTorch spec's source or program, the weights and ``--inputs`` files; nor, when ``artifact_of``
+    PyTorch spec's source or program, the weights, ``--inputs`` and ``--calibrate`` files; nor, when ``artifact_of``
     (a target) names a converter, the file that converter writes beside the output. The model's
     external data files are checked once the model is loaded (``fix.guard_outputs``).
     """
@@ -134,7 +135,8 @@ def _guard_output(
     if output.is_dir():
         raise ModelError(f"{output}: cannot write (Is a directory; name the output file)")
     files = source_files(source)
-    files += [(p, what) for p, what in ((weights, "the weights file"), (inputs, "the --inputs file")) if p is not None]
+    read = ((weights, "the weights file"), (inputs, "the --inputs file"), (calibrate, "the --calibrate file"))
+    files += [(p, what) for p, what in read if p is not None]
     guard_paths(output, files, artifact_of, in_place=in_place and not is_torch_spec(source))
 
 
@@ -189,6 +191,13 @@ def fix(
     input_shape: InputShapeOpt = None,
     inputs: InputsOpt = None,
     rtol: RtolOpt = None,
+    calibrate: Annotated[
+        Path | None,
+        typer.Option(
+            help="A .npz of inputs for the encodings of new tensors in a QDQ model that no bound fixes "
+            "(default: --inputs, else seeded random inputs).",
+        ),
+    ] = None,
     allow_partial: Annotated[bool, typer.Option(help="Write the output even if some nodes stay illegal.")] = False,
     allow_approx: Annotated[
         bool, typer.Option(help="Also use approximate rules (each states its error bound; the report shows it).")
@@ -232,11 +241,13 @@ def fix(
         inputs=inputs,
         in_place=in_place,
         artifact_of=profile if convert is not False else None,
+        calibrate=calibrate,
     )
     loaded = _open(model, weights, opset, input_shape, background_check=True)
     if is_torch_spec(model):
         shapes = {}
     feeds = load_inputs(inputs, loaded.proto) if inputs else None
+    calibration = load_inputs(calibrate, loaded.proto) if calibrate else None
     with rp.progress(err) as stage:
         result = run_fix(
             loaded,
@@ -247,6 +258,7 @@ def fix(
             input_shapes=shapes,
             inputs=feeds,
             rtol=rtol,
+            calibration=calibration,
             allow_partial=allow_partial,
             allow_approx=allow_approx,
             lower_opset=_opset_choice(lower_opset),

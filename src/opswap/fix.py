@@ -70,6 +70,7 @@ class FixReport:
             "initializers_added": self.legalization.initializers_added,
             "folded": self.legalization.folded,
             "fused": self.legalization.fused,
+            "quantization": self.legalization.quantization.to_dict() if self.legalization.quantization else None,
             "verification": self.verification.to_dict() if self.verification else None,
             "before": self.before.to_dict(),
             "after": self.after.to_dict(),

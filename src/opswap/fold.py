@@ -37,9 +37,12 @@ from opswap.typeinfo import Shape, declared_shapes, infer_shapes
 #: tiny; folding big tensors bloats files.
 MAX_FOLDED = 1 << 16
 
-#: Ops never folded: random, or with subgraphs.
+#: Ops never folded: random, with subgraphs, or a quantized model's encodings (a DequantizeLinear of
+#: a weight is how a quantizing converter learns the weight's grid: folded, the weight is float).
 _KEPT = frozenset(
     {
+        "QuantizeLinear",
+        "DequantizeLinear",
         "RandomNormal",
         "RandomUniform",
         "RandomNormalLike",

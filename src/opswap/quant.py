@@ -193,7 +193,8 @@ def facts(graph: onnx.GraphProto) -> QuantFacts:
     for index, n in enumerate(graph.node):
         if is_qdq(n):
             continue
-        float_inputs = [i for i in n.input if i and i in float_names]
+        skip = _PARAMETER_INPUTS.get(n.op_type, ())
+        float_inputs = [i for k, i in enumerate(n.input) if i and i in float_names and k not in skip]
         in_unit = all(i in result.dequantized for i in float_inputs) and bool(n.output)
         encodings: list[Encoding] = []
         for out in n.output:
@@ -239,8 +240,10 @@ class QuantizeReport:
 
     #: New intermediate tensors given a Q/DQ pair, by how the encoding was found.
     tensors: dict[str, int] = field(default_factory=dict)
-    #: New constants given a DQ of a quantized initializer.
+    #: New constants given a DQ of a quantized initializer (one DQ node each).
     constants: int = 0
+    #: DequantizeLinear nodes beyond one per pair: one per reader (see ``_Inserter.dedicated``).
+    extra_dequantize: int = 0
     #: Rewritten units whose new tensors could not all be quantized, with why.
     skipped: list[str] = field(default_factory=list)
 
@@ -252,7 +255,7 @@ class QuantizeReport:
     @property
     def nodes(self) -> int:
         """QuantizeLinear and DequantizeLinear nodes added."""
-        return 2 * self.pairs + self.constants
+        return 2 * self.pairs + self.constants + self.extra_dequantize
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -573,10 +576,17 @@ class _Inserter:
         self.replaced: set[str] = set()
         self.after: dict[int, list[onnx.NodeProto]] = {}
         self.before: dict[int, list[onnx.NodeProto]] = {}
-        self.constants: dict[tuple[str, str], str] = {}
+        #: A quantized constant's first DQ, by constant and use: later uses share its data, not the node.
+        self.constants: dict[tuple[str, str], onnx.NodeProto] = {}
         self.grids: dict[tuple[bytes, bytes, str, str], tuple[str, str]] = {}
         #: DQ output -> the scale of the weight it dequantizes (a bias's scale is built from it).
         self.weight_scales: dict[str, np.ndarray] = {}
+        self.producers = {n.output[0]: n for n in graph.node if n.op_type == _DQ and n.output}
+        self.readers: dict[str, list[onnx.NodeProto]] = {}
+        for n in graph.node:
+            for name in n.input:
+                if name in self.producers:
+                    self.readers.setdefault(name, []).append(n)
 
     def grid(self, encoding: Encoding, stem: str) -> tuple[str, str]:
         """Initializers for an encoding's scale and zero point, shared by every pair with that encoding."""
@@ -600,6 +610,7 @@ class _Inserter:
                 input_encoding[index] = encoding
         for index, k in plan.constants:
             self._constant(plan, index, nodes[index], k, input_encoding.get(index))
+        self.dedicated(plan, self.readers)
         readers: dict[str, list[onnx.NodeProto]] = {}
         for n in nodes.values():
             for name in n.input:
@@ -613,9 +624,18 @@ class _Inserter:
     def _constant(self, plan: _GroupPlan, index: int, node: onnx.NodeProto, k: int, encoding: Encoding | None) -> None:
         name = node.input[k]
         key = (name, f"{node.op_type}:{k}:{_encoding_key(encoding)}")
-        if key in self.constants:
-            node.input[k] = self.constants[key]
+        if key in self.constants:  # the same quantized data, through a DQ of this node's own
+            shared = self.constants[key]
+            dq = helper.make_node(
+                _DQ, list(shared.input), [self.fresh(f"{name}/dequantized")], name=self.fresh(f"{name}/DQ")
+            )
+            dq.attribute.extend(shared.attribute)
+            dq.metadata_props.extend(shared.metadata_props)
+            self.before.setdefault(index, []).append(dq)
+            self.weight_scales[dq.output[0]] = self.weight_scales[shared.output[0]]
+            node.input[k] = dq.output[0]
             self.replaced.add(name)
+            self.report.constants += 1
             return
         weight_scale = self.weight_scales.get(node.input[1]) if len(node.input) > 1 else None
         made = _quantize_constant(
@@ -630,27 +650,53 @@ class _Inserter:
             self.graph.initializer.append(tensor)
             self.initializers[tensor.name] = tensor
         self.before.setdefault(index, []).append(dq)
-        node.input[k] = self.constants[key] = dq.output[0]
+        self.constants[key] = dq
+        node.input[k] = dq.output[0]
         self.replaced.add(name)
         self.report.constants += 1
 
     def _pair(self, plan: _GroupPlan, index: int, out: str, how: str, readers: list[onnx.NodeProto]) -> None:
         """A Q/DQ pair right after the node that computes ``out``; its readers take the DQ's output."""
         scale, zero = self.grid(plan.encodings[out], out)
-        quantized, restored = self.fresh(f"{out}/quantized"), self.fresh(f"{out}/dequantized")
-        pair = [
-            helper.make_node(_Q, [out, scale, zero], [quantized], name=self.fresh(f"{out}/QuantizeLinear")),
-            helper.make_node(_DQ, [quantized, scale, zero], [restored], name=self.fresh(f"{out}/DequantizeLinear")),
-        ]
-        for made in pair:
-            made.metadata_props.add(key="opswap.source", value=plan.label)
-            made.metadata_props.add(key="opswap.encoding", value=how)
-        self.after.setdefault(index, []).extend(pair)
-        for reader in readers:
-            for k, name in enumerate(reader.input):
-                if name == out:
-                    reader.input[k] = restored
+        quantized = self.fresh(f"{out}/quantized")
+        made = [helper.make_node(_Q, [out, scale, zero], [quantized], name=self.fresh(f"{out}/QuantizeLinear"))]
+        targets: list[onnx.NodeProto | None] = [*readers] if readers else [None]
+        for reader in targets:  # one DQ per reader, as quantizers write them (see ``dedicated``)
+            restored = self.fresh(f"{out}/dequantized")
+            made.append(
+                helper.make_node(_DQ, [quantized, scale, zero], [restored], name=self.fresh(f"{out}/DequantizeLinear"))
+            )
+            if reader is not None:
+                for k, name in enumerate(reader.input):
+                    if name == out:
+                        reader.input[k] = restored
+        for new in made:
+            new.metadata_props.add(key="opswap.source", value=plan.label)
+            new.metadata_props.add(key="opswap.encoding", value=how)
+        self.after.setdefault(index, []).extend(made)
         self.report.tensors[how] = self.report.tensors.get(how, 0) + 1
+        self.report.extra_dequantize += len(made) - 2
+
+    def dedicated(self, plan: _GroupPlan, readers: Mapping[str, list[onnx.NodeProto]]) -> None:
+        """A DQ of the unit's input per node of the replacement that reads it.
+
+        ONNX Runtime's QDQ fusions (and the node units its QNN and NNAPI providers build) take a
+        DequantizeLinear with one reader only; a shared one leaves the op in float.
+        """
+        nodes = {i: self.graph.node[i] for i in plan.indices}
+        for index, node in nodes.items():
+            for k, name in enumerate(node.input):
+                source = self.producers.get(name)
+                if source is None or len(readers.get(name, ())) < 2 or source.op_type != _DQ:
+                    continue
+                copy = helper.make_node(_DQ, list(source.input), [self.fresh(f"{name}/dedicated")],
+                                        name=self.fresh(f"{name}/DequantizeLinear"))  # fmt: skip
+                copy.attribute.extend(source.attribute)
+                copy.metadata_props.add(key="opswap.source", value=plan.label)
+                self.before.setdefault(index, []).append(copy)
+                readers[name].remove(node)
+                node.input[k] = copy.output[0]
+                self.report.extra_dequantize += 1
 
     def finish(self) -> set[str]:
         """Rebuild the node list with the new nodes in place; the float constants now replaced."""
@@ -668,6 +714,70 @@ class _Inserter:
         del self.graph.node[:]
         self.graph.node.extend(kept)
         return self.replaced
+
+
+def _exact_bias_scales(
+    node: onnx.NodeProto,
+    weights: np.ndarray,
+    scale: np.ndarray,
+    qmax: int,
+    initializers: Mapping[str, onnx.TensorProto],
+    input_encoding: Encoding | None,
+) -> np.ndarray:
+    """Per-channel scales for a one-weight-per-channel Conv that make its bias exact in float32.
+
+    The bias is stored in int32 at input_scale x weight_scale and dequantized in float32. Where the
+    input is zero (a frequent code) the output is the bias alone, and HardSigmoid's 0.5 lies on a
+    rounding boundary of its [0, 1] grid: a bias 1e-7 off moves every such code one step (measured:
+    8% of a unit's codes). So each channel's weight scale is chosen, among codes k in [qmax/2, qmax],
+    so that the bias comes back exactly and the weight closest to its float value
+    (:func:`_exact_channel`); channels where no such scale exists keep the plain one.
+    """
+    if len(node.input) < 3 or node.input[2] not in initializers or input_encoding is None:
+        return scale
+    if not input_encoding.per_tensor or scale.dtype != np.float32:
+        return scale
+    bias = numpy_helper.to_array(initializers[node.input[2]]).astype(np.float32).reshape(-1)
+    if bias.size != weights.size:
+        return scale
+    result = scale.astype(np.float32).copy()
+    found: dict[tuple[float, float], float | None] = {}
+    sx = float(np.float32(input_encoding.scale))
+    for c, (w, b) in enumerate(zip(np.abs(weights.astype(np.float32)), bias, strict=True)):
+        key = (float(w), float(b))
+        if key not in found:
+            found[key] = _exact_channel(float(w), float(b), sx, qmax)
+        chosen = found[key]
+        if chosen is not None:
+            result[c] = chosen
+    return result
+
+
+def _exact_channel(w: float, b: float, sx: float, qmax: int) -> float | None:
+    """A float32 weight scale s with fl(code x fl(sx x s)) == b for an integer code and k x s ~ w."""
+    if w <= 0 or b == 0 or not math.isfinite(b):
+        return None
+    ks = np.arange(max(1, qmax // 2), qmax + 1, dtype=np.float64)
+    ideal = b / (w * sx / ks)
+    codes = np.unique(np.concatenate([np.floor(ideal), np.ceil(ideal)]))
+    codes = codes[(codes != 0) & (np.abs(codes) < 2**31 - 1)]
+    bias_scale = (b / codes).astype(np.float32)
+    exact = (codes.astype(np.float32) * bias_scale).astype(np.float32) == np.float32(b)
+    bias_scale = bias_scale[exact & (bias_scale > 0)]
+    if not bias_scale.size:
+        return None
+    first = (bias_scale.astype(np.float64) / sx).astype(np.float32)
+    nudges = np.arange(-4, 5, dtype=np.float32)
+    weight_scale = (first[:, None] + nudges[None, :] * np.spacing(first)[:, None]).astype(np.float32)
+    # The bias scale as quantize_rewrites stores it: float32 of the float64 product.
+    same = (np.float64(sx) * weight_scale.astype(np.float64)).astype(np.float32) == bias_scale[:, None]
+    k = np.round(w / weight_scale.astype(np.float64))
+    usable = same & (k >= qmax // 2) & (k <= qmax)
+    if not usable.any():
+        return None
+    error = np.where(usable, np.abs((k.astype(np.float32) * weight_scale).astype(np.float32) - np.float32(w)), np.inf)
+    best = np.unravel_index(int(error.argmin()), error.shape)
+    return float(weight_scale[best])
 
 
 def _encoding_key(encoding: Encoding | None) -> str:
@@ -716,6 +826,8 @@ def _quantize_constant(
         else:
             peak = np.asarray(np.abs(values).max() if values.size else 0.0)
         scale = (np.where(peak > 0, peak, 1.0) / qmax).astype(scale_dtype)
+        if axis == 0 and op == "Conv" and values.size == values.shape[0]:
+            scale = _exact_bias_scales(node, values.reshape(-1), scale, qmax, initializers, input_encoding)
         shaped = scale.astype(np.float64)
         if axis is not None:
             shaped = shaped.reshape([-1 if d == axis else 1 for d in range(values.ndim)])

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from opswap.export import ExportReport
     from opswap.quant import QuantizeReport
 from opswap.targets import Level, Target, op_name
-from opswap.verify import VerifyReport
+from opswap.verify import SPREAD_MARGIN, VerifyReport
 
 #: Node names shown per row before "+N more" (JSON output lists them all).
 SHOWN_NODES = 3
@@ -86,6 +86,30 @@ def print_check(console: Console, report: CheckReport, verbose: bool = False) ->
                 f"{static} of them only for computed inputs or dynamic shapes: fix first folds what is "
                 "computed from constants (as ONNX Runtime does before it places nodes), which may make them legal"
             )
+    _print_quantization_check(console, report)
+
+
+def _print_quantization_check(console: Console, report: CheckReport) -> None:
+    """A QDQ model: its units, what a quantizing converter would run in float, what fix keeps quantized."""
+    q = report.quantization
+    if q is None:
+        return
+    console.print(f"Quantized (QDQ): {q.units} node units")
+    if q.outside:
+        ops = ", ".join(f"{escape(op)} × {n}" for op, n in q.outside_per_op().items())
+        console.print(
+            f"  {len(q.outside)} nodes outside any unit ({ops}): a quantizing converter runs them in float "
+            "or refuses them"
+        )
+    if q.unencoded:
+        console.print(f"  {len(q.unencoded)} float tensors have no encoding (no QuantizeLinear reads them)")
+    if q.illegal_in_units:
+        console.print(
+            f"  {q.illegal_in_units} illegal nodes sit in units: fix gives every tensor and constant their "
+            "rewrites add a Q/DQ pair, so the units stay quantized"
+        )
+    if q.illegal_outside:
+        console.print(f"  {q.illegal_outside} illegal nodes sit outside units: their rewrites stay float, as they are")
 
 
 def print_verification(console: Console, v: VerifyReport, title: str = "ONNX Runtime (CPU), original vs fixed") -> None:
@@ -100,7 +124,7 @@ def print_verification(console: Console, v: VerifyReport, title: str = "ONNX Run
     for role, how in v.runtimes.items():
         console.print(f"  the {escape(role)} model ran on {escape(how)}")
     console.print(f"  max |Δ|               {v.max_abs:.3g}   (outputs reach {v.max_ref:.3g})")
-    if v.quantized is None:
+    if v.precision != "qdq":
         ulps = "" if v.ulps is None else f" = {v.ulps:.1f} {v.precision} ULPs"
         console.print(f"  max |Δ| / max |out|   {v.max_rel:.3g}{ulps}   (tolerance {v.rtol:g})")
     least = "" if v.min_cosine is None else f"   (at least {v.min_cosine:g})"
@@ -113,6 +137,16 @@ def print_verification(console: Console, v: VerifyReport, title: str = "ONNX Run
                 f"  output {escape(o.name)} in steps of {o.step:.3g}: max {o.max_steps:.0f}, "
                 f"identical {_share(o.identical / o.elements)}, within one step {_share(o.within_one / o.elements)}"
             )
+    spread = v.spread
+    if spread is not None and spread.within_one is not None and spread.max_steps is not None:
+        console.print(
+            f"  the runtime's own spread (original there vs ONNX Runtime's CPU): max {spread.max_steps:.0f} steps, "
+            f"within one step {_share(spread.within_one)}, top-1 {_share(spread.top1_agreement or 0.0)}"
+        )
+        console.print(
+            f"  [dim]the verdict: within one step on at most {SPREAD_MARGIN:.0%} fewer outputs than that, and "
+            "a largest change at most twice its own[/]"
+        )
     q = v.quantized
     if q is not None:
         console.print(
@@ -336,7 +370,9 @@ def print_convert(console: Console, report: ConvertReport) -> None:
             f"({before.supported_nodes}/{before.nodes} nodes) before, {after.partitions} "
             f"({after.supported_nodes}/{after.nodes} nodes, {after.suitability}) after"
         )
-    if report.runtime is not None:
+    if report.runtime is not None and report.runtime.spread is not None:
+        print_verification(console, report.runtime, "the QNN HTP (int8, simulated), fixed vs original, both there")
+    elif report.runtime is not None:
         where = "the QNN HTP (fp16, simulated)" if report.tool == "qnn-htp" else f"{report.tool} (f32)"
         print_verification(console, report.runtime, f"{where}, fixed, vs ONNX Runtime (CPU, fp32) on the original")
     if report.runtime_original is not None:

@@ -54,6 +54,9 @@ BF16_ULPS = 10
 #: Splitting a unit adds a rounding (8 bits of HardSigmoid inside a HardSwish: measured 3.9% of
 #: MobileNetV3-Large's HardSwish codes move one step, none more; README).
 QDQ_MAX_CHANGED = 0.10
+#: On a target runtime, a rewrite of a QDQ model may lower the share of outputs within one step of
+#: the original's by at most this much below the runtime's own share (see ``VerifyReport.within_spread``).
+SPREAD_MARGIN = 0.05
 _ULP = {"float16": 2.0**-10, "bfloat16": 2.0**-7, "float32": 2.0**-23, "float64": 2.0**-52}
 
 
@@ -182,6 +185,36 @@ class VerifyReport:
     runtimes: dict[str, str] = field(default_factory=dict)
     #: For a QDQ model whose rewritten units were quantized: the per-unit figures that decide.
     quantized: QuantizedFigures | None = None
+    #: For a QDQ model on a target runtime: that runtime's own spread (the original there against the
+    #: original on ORT's CPU). The verdict is then relative (see ``within_spread``).
+    spread: VerifyReport | None = None
+
+    @property
+    def within_one(self) -> float | None:
+        """Share of output elements within one quantization step (outputs with a known step)."""
+        elements = sum(o.elements for o in self.outputs if o.step is not None)
+        return sum(o.within_one for o in self.outputs if o.step is not None) / elements if elements else None
+
+    @property
+    def max_steps(self) -> float | None:
+        """The largest change in quantization steps (outputs with a known step)."""
+        steps = [o.max_steps for o in self.outputs if o.step is not None and o.elements]
+        return max(steps) if steps else None
+
+    @property
+    def within_spread(self) -> bool:
+        """A rewrite moves the runtime's outputs no more than the runtime moves the original's.
+
+        The share of outputs within one step may be at most :data:`SPREAD_MARGIN` lower than the
+        runtime's own, and the largest change at most twice the runtime's own (plus one step).
+        """
+        spread = self.spread
+        if spread is None:
+            return True
+        ours, theirs = self.within_one, spread.within_one
+        if ours is None or theirs is None or self.max_steps is None or spread.max_steps is None:
+            return False
+        return ours >= theirs - SPREAD_MARGIN and self.max_steps <= 2 * spread.max_steps + 1
 
     @property
     def max_abs(self) -> float:
@@ -240,6 +273,8 @@ class VerifyReport:
             return False
         if self.quantized is not None:
             return self.quantized.passed
+        if self.spread is not None:
+            return self.within_spread
         top1 = self.top1_decisive
         cosine_ok = self.min_cosine is None or self.cosine >= self.min_cosine
         return self.max_rel <= self.rtol and (top1 is None or top1 >= self.min_top1) and cosine_ok
@@ -261,6 +296,9 @@ class VerifyReport:
             "ulps": self.ulps,
             "runtimes": self.runtimes,
             "quantized": self.quantized.to_dict() if self.quantized else None,
+            "within_one_step": self.within_one,
+            "max_steps": self.max_steps,
+            "spread": self.spread.to_dict() if self.spread else None,
             "passed": self.passed,
             "outputs": [o.to_dict() for o in self.outputs],
         }
@@ -626,10 +664,20 @@ def calibrator(
 
 
 def measure(
-    names: list[str], pairs: list[tuple[list[np.ndarray], list[np.ndarray]]], rtol: float = DEFAULT_RTOL
+    names: list[str],
+    pairs: list[tuple[list[np.ndarray], list[np.ndarray]]],
+    rtol: float = DEFAULT_RTOL,
+    steps: list[float | None] | None = None,
 ) -> VerifyReport:
-    """The metrics and verdict of ``verify`` for outputs computed elsewhere: (reference, candidate) per sample."""
+    """The metrics and verdict of ``verify`` for outputs computed elsewhere: (reference, candidate) per sample.
+
+    ``steps``: each output's quantization step (a QDQ model's), to measure in steps too.
+    """
     report = VerifyReport(samples=len(pairs), rtol=rtol, outputs=[OutputMetrics(n) for n in names])
+    if steps is not None:
+        report.precision = "qdq"
+        for metrics, step in zip(report.outputs, steps, strict=True):
+            metrics.step = step
     for expected, actual in pairs:
         for metrics, ref, out in zip(report.outputs, expected, actual, strict=True):
             _accumulate(metrics, np.asarray(ref), np.asarray(out))

@@ -28,6 +28,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import onnx
+
 from opswap.model import Model
 from opswap.verify import VerifyReport, compare
 
@@ -140,14 +142,35 @@ def refused_nodes(model: str | bytes) -> list[tuple[str, str]]:
     return refused
 
 
-def write_dlc(model: Path, dlc: Path) -> None:
-    """Serialize the graph as QNN prepares it for the HTP into ``dlc`` (the IR backend's ``.dlc``)."""
+def graph_io_quantization(model: onnx.ModelProto) -> set[str]:
+    """Names of the QuantizeLinear nodes of graph inputs and DequantizeLinear nodes of graph outputs.
+
+    ONNX Runtime's QNN provider leaves these to the CPU (it offloads graph I/O quantization), so a
+    QDQ model's float inputs and outputs cross there; every other node must be on the HTP.
+    """
+    inputs = {i.name for i in model.graph.input}
+    outputs = {o.name for o in model.graph.output}
+    return {
+        n.name
+        for n in model.graph.node
+        if (n.op_type == "QuantizeLinear" and n.input and n.input[0] in inputs)
+        or (n.op_type == "DequantizeLinear" and n.output and n.output[0] in outputs)
+    }
+
+
+def write_dlc(model: Path, dlc: Path, *, fallback: bool = False) -> None:
+    """Serialize the graph as QNN prepares it for the HTP into ``dlc`` (the IR backend's ``.dlc``).
+
+    ``fallback``: a QDQ model's graph I/O quantization runs on the CPU (``graph_io_quantization``).
+    """
     import onnxruntime as ort
     import onnxruntime_qnn
 
     ir_backend = str(Path(onnxruntime_qnn.get_library_path()).parent / "libQnnIr.so")
     with tempfile.TemporaryDirectory(prefix=".opswap-dlc-", dir=dlc.parent) as tmp:
-        options = _options(fallback=False, dump_qnn_ir_dlc="1", dump_qnn_ir_dlc_dir=tmp, qnn_ir_backend_path=ir_backend)
+        options = _options(
+            fallback=fallback, dump_qnn_ir_dlc="1", dump_qnn_ir_dlc_dir=tmp, qnn_ir_backend_path=ir_backend
+        )
         with quiet_native():
             ort.InferenceSession(str(model), options)
         written = sorted(Path(tmp).glob("*.dlc"))
@@ -156,7 +179,7 @@ def write_dlc(model: Path, dlc: Path) -> None:
         os.replace(written[0], dlc)
 
 
-def write_context(model: Path, context: Path) -> None:
+def write_context(model: Path, context: Path, *, fallback: bool = False) -> None:
     """Compile for the HTP and write the EPContext model (context binary embedded) to ``context``."""
     import onnxruntime as ort
 
@@ -164,15 +187,15 @@ def write_context(model: Path, context: Path) -> None:
         staged = Path(tmp) / context.name
         config = {"ep.context_enable": "1", "ep.context_file_path": str(staged), "ep.context_embed_mode": "1"}
         with quiet_native():
-            ort.InferenceSession(str(model), _options(fallback=False, config=config))
+            ort.InferenceSession(str(model), _options(fallback=fallback, config=config))
         if not staged.is_file():
             raise RuntimeError("QNN wrote no EPContext model")
         shutil.move(str(staged), str(context))
 
 
-def run_on_htp(model: str | bytes) -> Any:
+def run_on_htp(model: str | bytes, *, fallback: bool = False) -> Any:
     """A runner ``feed -> outputs`` for ``model`` on the HTP (CPU fallback disabled), and its output names."""
-    compiled = session(model)
+    compiled = session(model, fallback=fallback)
 
     def run(feed: dict[str, Any]) -> list[Any]:
         with quiet_native():
@@ -194,3 +217,37 @@ def on_target(original: Model, model: str | bytes, samples: int, shapes: dict[st
     report = compare(original, runner, names, samples=samples, input_shapes=shapes, rtol=FP16_RTOL)
     report.min_top1, report.min_cosine = FP16_MIN_TOP1, FP16_MIN_COSINE
     return report
+
+
+def on_target_quantized(
+    original: Model, model: str | bytes, samples: int, shapes: dict[str, list[int]]
+) -> tuple[VerifyReport, str]:
+    """A QDQ model on the HTP in int8 against the original on the HTP, judged by the HTP's own spread.
+
+    Both run with their graph I/O quantization on the CPU (and whatever of the original the HTP
+    refuses: said in the returned note). The report compares the fixed model's outputs with the
+    original's, both on the HTP, in quantization steps; its ``spread`` is the original on the HTP
+    against the original on ORT's CPU: what the HTP's own arithmetic does (see
+    ``VerifyReport.within_spread``).
+    """
+    from opswap.quant import output_steps
+    from opswap.verify import _runner, measure, random_inputs
+
+    fixed_run, names = run_on_htp(model, fallback=True)
+    source = str(original.path) if original.path is not None else original.proto.SerializeToString()
+    original_run, _ = run_on_htp(source, fallback=True)
+    io = graph_io_quantization(original.proto)
+    left = [op for name, op in refused_nodes(source) if name not in io]
+    note = ""
+    if left:
+        counts = {op: left.count(op) for op in sorted(set(left))}
+        note = (
+            "the HTP refuses " + ", ".join(f"{op} x{n}" for op, n in counts.items()) + " of the original (run on CPU)"
+        )
+    cpu, _ = _runner(original, "original", {})
+    steps = output_steps(original.proto, names)
+    feeds = random_inputs(original.proto, samples, shapes)
+    on_htp = [(original_run(f), fixed_run(f)) for f in feeds]
+    report = measure(names, on_htp, steps=steps)
+    report.spread = measure(names, [(cpu(f), pair[0]) for f, pair in zip(feeds, on_htp, strict=True)], steps=steps)
+    return report, note

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnx
 
 from opswap.model import Model
 from opswap.verify import VerifyReport, compare
@@ -176,21 +177,33 @@ def qnn_htp(fixed: Path, artifact: Path, original: Model, samples: int, shapes: 
     where the HTP takes it.
     """
     from opswap.converters import qnn_htp as htp
+    from opswap.verify import precision_of
 
     if not htp.available():
         return Outcome(False, message="the qnn-htp target needs onnxruntime-qnn: pip install 'opswap[qnn]'")
+    # A QDQ model runs in int8 there; its graph inputs' Q and outputs' DQ stay on the CPU, by design.
+    quantized = precision_of(original.proto) == "qdq"
     try:
         refused = htp.refused_nodes(str(fixed))
+        if quantized:
+            io = htp.graph_io_quantization(onnx.load(str(fixed), load_external_data=False))
+            refused = [(name, op) for name, op in refused if name not in io]
     except Exception as exc:  # ORT's own types: the HTP cannot even partition it
         return Outcome(False, message=f"QNN HTP: {_first_line(exc)}")
     if refused:
         ops = sorted({op for _, op in refused})
+        if quantized and set(ops) - _QDQ_OPS:
+            # A refused unit is refused whole, with its Q and DQ: the op at fault is the unit's own.
+            ops = sorted(set(ops) - _QDQ_OPS)
         shown = ", ".join(name or op for name, op in refused[:3]) + (", ..." if len(refused) > 3 else "")
         return Outcome(False, rejected=ops, message=f"the HTP refuses {len(refused)} nodes ({shown})")
     context = htp.context_path(artifact)
     try:
-        htp.write_dlc(fixed, artifact)
-        htp.write_context(fixed, context)
+        htp.write_dlc(fixed, artifact, fallback=quantized)
+        htp.write_context(fixed, context, fallback=quantized)
+        if quantized:
+            runtime, note = htp.on_target_quantized(original, str(context), samples, shapes)
+            return Outcome(True, artifact, runtime=runtime, original_note=note, files=[artifact, context])
         runtime = htp.on_target(original, str(context), samples, shapes)
     except Exception as exc:  # QNN's and ORT's own errors, in their words
         return Outcome(False, message=f"QNN HTP: {_first_line(exc)}")
@@ -201,6 +214,9 @@ def qnn_htp(fixed: Path, artifact: Path, original: Model, samples: int, shapes: 
     except Exception as exc:
         outcome.original_note = f"the HTP does not take the original as it is ({_first_line(exc)[:120]})"
     return outcome
+
+
+_QDQ_OPS = frozenset({"QuantizeLinear", "DequantizeLinear"})
 
 
 def _first_line(exc: BaseException) -> str:
