@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from onnx import TensorProto, helper, numpy_helper
 
@@ -432,18 +432,18 @@ def test_m1_control_characters_in_node_names_are_escaped(cli, tmp_path: Path) ->
 def test_m1_printable_escapes_every_control_character() -> None:
     from opswap.text import escape, printable
 
-    @settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
-    @given(st.text())
+    @settings(max_examples=600, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.one_of(st.text(), st.text(alphabet="\\[]/ax#@ =", max_size=12)))  # and markup's own characters
     def check(text: str) -> None:
-        # Known, not fixed: a backslash the file puts right before "[" is read by rich as an escape and
-        # not shown ("\\[" prints as "["). Nothing is restyled or hidden beyond that one character.
-        assume("\\[" not in printable(text))
         shown = printable(text)
         assert not any(ord(c) < 32 or 0x7F <= ord(c) <= 0x9F for c in shown)
         from rich.text import Text
 
-        # markup never applies: the text shows as it is inside the report's own styling
+        # markup never applies: the text shows as it is inside the report's own styling, backslashes
+        # before brackets and at the end included, followed by markup or by plain text
         assert Text.from_markup(f"[bold]{escape(text)}[/] ok").plain == f"{shown} ok"
+        assert Text.from_markup(f"{escape(text)} ok").plain == f"{shown} ok"
+        assert Text.from_markup(escape(text)).plain == shown
 
     check()
 

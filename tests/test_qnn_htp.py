@@ -157,3 +157,36 @@ def test_the_shipped_profile_agrees_with_the_backend_today() -> None:
     shipped = opswap.load_target("qnn-htp")
     assert set(fresh.ops) == sample
     assert {op for op, r in fresh.ops.items() if r.supported} == {op for op in sample if shipped.support(op)}
+
+
+def test_a_qdq_model_runs_on_the_htp_in_int8_after_its_hardsigmoid_is_rewritten(cli, tmp_path: Path) -> None:
+    """The HTP refuses an int8 HardSigmoid unit; the rewrite keeps it quantized, and the HTP takes it.
+
+    (It takes HardSigmoid with uint8 activations: measured with the same model quantized both ways.)
+
+    The fixed model is compared with the original, both on the HTP, in quantization steps, against
+    the HTP's own spread (the original there vs ONNX Runtime's CPU).
+    """
+    from test_quant import _float_net, quantize
+
+    from opswap.converters import qnn_htp
+
+    source = quantize(
+        save_model(_float_net(16, 16), tmp_path / "net.onnx"), tmp_path / "qdq.onnx", "int8", True, (1, 3, 16, 16)
+    )
+    refused = {op for _, op in qnn_htp.refused_nodes(str(source))}
+    assert "HardSigmoid" in refused
+    out = tmp_path / "fixed.onnx"
+    result = cli("convert", source, "--target", "qnn-htp", "-o", out, "--samples", "4", "--format", "json")
+    assert result.code == 0, result.stdout + result.stderr
+    report = result.json()
+    assert report["converted"] and report["ok"]
+    assert report["rounds"][0]["rejected"] == ["HardSigmoid"]  # the unit's op, not its Q and DQ
+    fixed = onnx.load(str(out))
+    io = qnn_htp.graph_io_quantization(fixed)
+    assert [name for name, _ in qnn_htp.refused_nodes(str(out)) if name not in io] == []
+    assert report["fix"]["verification"]["quantized"]["max_steps"] <= 1
+    runtime = report["runtime"]
+    assert runtime["precision"] == "qdq" and runtime["spread"] is not None and runtime["passed"]
+    assert runtime["within_one_step"] is not None and runtime["spread"]["within_one_step"] is not None
+    assert "the HTP refuses" in report["original_note"] and "HardSigmoid" in report["original_note"]

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import re
 
-from rich.markup import escape as _escape_markup
-
 __all__ = ["escape", "printable"]
 
 #: C0 and C1 controls, DEL, and the Unicode marks that reorder or hide text on screen.
@@ -35,5 +33,28 @@ def printable(text: object) -> str:
 
 
 def escape(text: object) -> str:
-    """``text`` safe to embed in a rich markup string: controls escaped, ``[`` taken literally."""
-    return _escape_markup(printable(text))
+    """``text`` safe to embed in a rich markup string: controls escaped, ``[`` and ``\\`` taken literally.
+
+    Rich reads a run of backslashes before a tag-like ``[x...]`` as escapes (pairs are one backslash,
+    an odd one escapes the tag), and drops one backslash before any other ``[``. So: before a
+    tag-like bracket the run is doubled and one added (the tag shows literally, after every
+    backslash); before another bracket one is added; a run at the very end is doubled and closed
+    by an empty style, so the markup that follows (a closing tag of the report's own) is not escaped.
+    """
+    shown = printable(text)
+    escaped = _BRACKET.sub(_escape_bracket, shown)
+    tail = len(escaped) - len(escaped.rstrip("\\"))
+    if tail:
+        escaped = escaped[: len(escaped) - tail] + "\\" * (2 * tail) + "[dim][/dim]"
+    return escaped
+
+
+#: A run of backslashes (maybe empty) and the bracket after it, and whether a tag-like text follows.
+_BRACKET = re.compile(r"(\\*)\[(?=([a-z#/@][^\[]*?\])?)")
+
+
+def _escape_bracket(match: re.Match[str]) -> str:
+    backslashes, tag = match.group(1), match.group(2)
+    if tag is not None:
+        return backslashes * 2 + "\\["
+    return backslashes + ("\\" if backslashes else "") + "["
