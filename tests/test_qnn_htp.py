@@ -167,9 +167,8 @@ def test_a_qdq_model_runs_on_the_htp_in_int8_after_its_hardsigmoid_is_rewritten(
     The fixed model is compared with the original, both on the HTP, in quantization steps, against
     the HTP's own spread (the original there vs ONNX Runtime's CPU).
     """
-    from test_quant import _float_net, quantize
-
     from opswap.converters import qnn_htp
+    from test_quant import _float_net, quantize
 
     source = quantize(
         save_model(_float_net(16, 16), tmp_path / "net.onnx"), tmp_path / "qdq.onnx", "int8", True, (1, 3, 16, 16)

@@ -33,7 +33,7 @@ def printable(text: object) -> str:
 
 
 def escape(text: object) -> str:
-    """``text`` safe to embed in a rich markup string: controls escaped, ``[`` and ``\\`` taken literally.
+    r"""``text`` safe to embed in a rich markup string: controls escaped, ``[`` and ``\`` taken literally.
 
     Rich reads a run of backslashes before a tag-like ``[x...]`` as escapes (pairs are one backslash,
     an odd one escapes the tag), and drops one backslash before any other ``[``. So: before a
