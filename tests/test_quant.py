@@ -349,3 +349,22 @@ def test_folding_keeps_a_quantized_weight_quantized(qdq_models: dict[tuple[str, 
     report = fix(model, target, run_verify=False)
     assert report.legalization.folded == 0
     assert sum(n.op_type == "DequantizeLinear" for n in model.proto.graph.node) >= before
+
+
+def test_rewrites_in_a_subgraph_of_a_qdq_model_are_said_to_stay_float(tmp_path: Path) -> None:
+    unit = _qdq_unit("HardSigmoid", [1, 4, 6, 6], -4.0, 4.0, 0.0, 1.0)
+    branch = helper.make_graph(
+        [helper.make_node("HardSwish", ["y"], ["b"], name="inner")], "then", [], [tensor("b", [1, 4, 6, 6])]
+    )
+    other = helper.make_graph([helper.make_node("Identity", ["y"], ["c"])], "else", [], [tensor("c", [1, 4, 6, 6])])
+    graph = unit.graph
+    graph.input.append(tensor("flag", [], TensorProto.BOOL))
+    graph.node.append(helper.make_node("If", ["flag"], ["z"], name="choose", then_branch=branch, else_branch=other))
+    del graph.output[:]
+    graph.output.append(tensor("z", [1, 4, 6, 6]))
+    model = load(save_model(unit, tmp_path / "q.onnx"))
+    target = target_of("QuantizeLinear", "DequantizeLinear", "Conv", "Clip", "Mul", "Add", "If", "Identity")
+    report = fix(model, target, run_verify=False)
+    q = report.legalization.quantization
+    assert report.legal and q is not None and q.pairs >= 1
+    assert any("1 illegal nodes in subgraphs" in line for line in q.skipped), q.skipped

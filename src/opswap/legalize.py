@@ -737,6 +737,12 @@ def _legalize(
     if quantized.quantized:
         report.quantization = quantize_rewrites(proto, keep, computed, quantized, calibrate, names.fresh)
         report.nodes_added += report.quantization.nodes
+        elsewhere = sum(len(illegal) for scope, illegal in work if scope.path != "main")
+        if elsewhere:
+            report.quantization.skipped.append(
+                f"{elsewhere} illegal nodes in subgraphs or functions: rewritten without Q/DQ pairs "
+                "(quantized rewrites are made in the main graph only)"
+            )
     report.initializers_added = _initializer_count(judge.scopes) - initializers_before
     report.rewrites = sorted(rewrites.values(), key=lambda r: (-len(r.nodes), r.op_type))
     report.unresolved = sorted(unresolved.values(), key=lambda u: (-len(u.nodes), u.op_type))
