@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import onnx
+from onnx import helper
 
-from conftest import hardswish_model, save_model
+from conftest import hardswish_model, make_model, run_cli, save_model, tensor
 
 
 def test_help_lists_the_commands(cli) -> None:
@@ -92,3 +93,15 @@ def test_piped_output_is_never_wrapped(cli, tmp_path: Path) -> None:
     command = next(line for line in lines if line.strip().startswith("snpe-onnx-to-dlc --input_network"))
     assert str(tmp_path / "fixed.onnx") in command and command.strip().endswith("fixed.dlc")
     assert any(line.startswith(f"{source.name} against snpe-2.7:") and "illegal" in line for line in lines)
+
+
+def test_fix_of_a_legal_model_writes_it_without_comparing_it_with_itself(tmp_path: Path) -> None:
+    model = make_model([helper.make_node("Relu", ["x"], ["y"])], [tensor("x", [1, 4])], [tensor("y", [1, 4])])
+    source = save_model(model, tmp_path / "m.onnx")
+    done = run_cli("fix", source, "-t", "snpe-2.7", "-o", tmp_path / "out.onnx", "--format", "json")
+    assert done.code == 0, done.stderr
+    data = done.json()
+    assert data["unchanged"] and data["verification"] is None and data["ok"]
+    assert onnx.load(tmp_path / "out.onnx").graph.node[0].op_type == "Relu"
+    text = run_cli("fix", source, "-t", "snpe-2.7", "-o", tmp_path / "out2.onnx")
+    assert "Nothing changed, so nothing to verify" in text.stdout and "PASSED" not in text.stdout

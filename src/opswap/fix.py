@@ -44,6 +44,11 @@ class FixReport:
     fixed_dims: dict[str, int] = field(default_factory=dict)
 
     @property
+    def unchanged(self) -> bool:
+        """Nothing was rewritten, folded, fused, lowered or fixed: the model is written as it was read."""
+        return _nothing_changed(self.legalization, self.fixed_dims, self.lowering)
+
+    @property
     def legal(self) -> bool:
         """Whether the fixed model is legal for the target."""
         return self.after.legal
@@ -78,6 +83,7 @@ class FixReport:
             "opset": self.lowering.to_dict() if self.lowering else None,
             "opset_not_lowered": self.lowering_failed or None,
             "fixed_dims": self.fixed_dims,
+            "unchanged": self.unchanged,
         }
 
 
@@ -150,7 +156,9 @@ def fix(
         verification = None
         # Nothing is written when illegal nodes remain (without allow_partial): verifying would only
         # fail on ops ONNX Runtime lacks (a custom domain) and hide the real answer, "no route".
-        if original is not None and (after.legal or allow_partial):
+        # Nor is a model verified against itself: when nothing changed, there is nothing to compare.
+        unchanged = _nothing_changed(legalization, fixed_dims, lowering)
+        if original is not None and (after.legal or allow_partial) and not unchanged:
             advance = stage("verify", samples if inputs is None else len(inputs)) if stage else None
             verification = verify(
                 original, model, samples=samples, input_shapes=input_shapes, inputs=inputs, rtol=rtol, on_sample=advance
@@ -182,6 +190,11 @@ def fix(
                     target, report.output, source=source, options=shapes, asked=convert is True, announce=announce
                 )
         return report
+
+
+def _nothing_changed(legalization: LegalizeReport, fixed_dims: dict[str, int], lowering: Lowering | None) -> bool:
+    changed = legalization.rewrites or legalization.folded or legalization.fused or legalization.nodes_added
+    return not changed and not fixed_dims and lowering is None
 
 
 def guard_outputs(model: Model, target: Target, output: Path, *, in_place: bool = False, convert: bool = True) -> None:

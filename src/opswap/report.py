@@ -271,6 +271,8 @@ def print_fix(console: Console, report: FixReport, verbose: bool = False) -> Non
         console.print(f"[bold red]Still illegal[/] for {escape(report.target)}")
     if report.verification is not None:
         print_verification(console, report.verification)
+    elif report.unchanged and report.after.legal:
+        console.print("Nothing changed, so nothing to verify: the output is the model as it was read")
     if report.output is not None:
         console.print(f"Wrote {escape(str(report.output))}")
     elif report.not_written:
