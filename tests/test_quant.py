@@ -20,7 +20,7 @@ from opswap import quant
 from opswap.fix import fix
 from opswap.model import load
 from opswap.targets import load_target
-from opswap.verify import FP16_ULPS, measure, verify
+from opswap.verify import FP16_ULPS, verify
 
 ort_quant = pytest.importorskip("onnxruntime.quantization")
 
@@ -303,17 +303,6 @@ def test_fp64_conv_model_names_the_op_not_the_file(tmp_path: Path) -> None:
     assert done.code == 0, done.stdout + done.stderr
     runtimes = done.json()["verification"]["runtimes"]
     assert "kernel for Conv" in runtimes["original"] and "kernel for Conv" in runtimes["fixed"]
-
-
-def test_a_near_tie_may_flip_within_the_tolerance_and_a_decisive_row_may_not() -> None:
-    ref = np.array([[1.0, 1.0 - 1e-7, 0.0], [3.0, 0.0, 1.0]])
-    tie = ref.copy()
-    tie[0, 1] += 2e-7  # within rtol 1e-5 of the scale, the argmax of row 0 moves
-    report = measure(["y"], [([ref], [tie])])
-    assert report.top1_agreement == 0.5 and report.near_ties == 1 and report.passed
-    decisive = ref.copy()
-    decisive[1, 2] = 3.0 + 2e-5
-    assert not measure(["y"], [([ref], [decisive])]).passed
 
 
 @pytest.fixture(scope="module")

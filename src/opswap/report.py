@@ -115,7 +115,7 @@ def _print_quantization_check(console: Console, report: CheckReport) -> None:
 def print_verification(console: Console, v: VerifyReport, title: str = "ONNX Runtime (CPU), original vs fixed") -> None:
     """The verification numbers and verdict, one per line."""
     top1 = v.top1_agreement
-    top1_text = "n/a (no output of rank >= 2)" if top1 is None else _share(top1)
+    top1_text = "n/a (no classifier-shaped output: rank 2 or 3)" if top1 is None else _share(top1)
     if v.near_ties:
         top1_text += f"   ({v.near_ties} near-ties within the tolerance flipped)"
     verdict = "[bold green]PASSED[/]" if v.passed else "[bold red]FAILED[/]"

@@ -8,7 +8,9 @@ all samples:
 * ``max_rel``: ``max_abs`` divided by the largest magnitude of the original's output (a scale-relative
   error, not an element-wise one, which blows up where an output crosses zero);
 * ``cosine``: the smallest cosine similarity between flattened outputs;
-* ``top1_agreement``: the share of rows whose argmax over the last axis agrees (outputs of rank >= 2).
+* ``top1_agreement``: the share of rows whose argmax over the last axis agrees, for classifier-shaped
+  outputs: rank 2 ([batch, classes]) or 3 ([batch, tokens, vocabulary]). Dense outputs (a
+  segmentation map, a feature map) are judged by their error alone: their last axis is a width.
 
 The verdict passes when ``max_rel <= rtol``, top-1 agrees on every row whose top two differ by more
 than the tolerance (a near-tie may flip within it), integer and boolean outputs are equal, and NaNs
@@ -238,7 +240,7 @@ class VerifyReport:
 
     @property
     def top1_agreement(self) -> float | None:
-        """Share of rows with the same argmax, over outputs of rank >= 2; None if there are none."""
+        """Share of rows with the same argmax, over classifier-shaped outputs; None if there are none."""
         rows = sum(o.top1_rows for o in self.outputs)
         return sum(o.top1_agree for o in self.outputs) / rows if rows else None
 
@@ -713,7 +715,7 @@ def _accumulate(m: OutputMetrics, ref: np.ndarray, out: np.ndarray) -> None:
         m.elements += steps.size
         m.identical += int(np.count_nonzero(steps < 1e-3))
         m.within_one += int(np.count_nonzero(steps <= 1 + 1e-3))
-    if ref.ndim >= 2 and ref.shape[-1] >= 2:
+    if ref.ndim in (2, 3) and ref.shape[-1] >= 2:  # classifier-shaped (see the module docstring)
         table = ref64.reshape(-1, ref.shape[-1])
         rows_ref = table.argmax(axis=1)
         rows_out = out64.reshape(-1, ref.shape[-1]).argmax(axis=1)
