@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import onnx
@@ -86,6 +87,8 @@ class CheckReport:
     _found: dict[_Kind, list[str]] = field(default_factory=dict, repr=False)
     #: For a quantized (QDQ) model: its units and what sits outside them (see ``QuantizationCheck``).
     quantization: QuantizationCheck | None = None
+    #: Which graph was judged when it is not the file's own (see ``Target.partitions_after``).
+    judged: str = ""
 
     @property
     def findings(self) -> list[Finding]:
@@ -145,6 +148,7 @@ class CheckReport:
             "warnings": [g.to_dict() for g in self.groups(Level.WARNING)],
             "caveats": [g.to_dict() for g in self.groups(Level.CAVEAT)],
             "quantization": self.quantization.to_dict() if self.quantization else None,
+            "judged": self.judged or None,
         }
 
 
@@ -331,7 +335,52 @@ def check(model: Model, target: Target, on_scope: Callable[[Scope], None] | None
     reported as such, never judged.
     """
     with no_gc(), model.checked():
+        if target.partitions_after == "onnxruntime-basic":
+            return _check_as_onnxruntime_sees(model, target, on_scope)
         return _check(model, target, on_scope)
+
+
+def _check_as_onnxruntime_sees(model: Model, target: Target, on_scope: Callable[[Scope], None] | None) -> CheckReport:
+    """Judge the graph ONNX Runtime's EPs partition: the model after ORT's basic optimizations.
+
+    ORT folds constant subgraphs, lifts Constant nodes into initializers and removes redundant nodes
+    (Identity, Dropout, ...) before any execution provider sees the graph; its mobile usability
+    checker judges that graph too. Where ORT cannot load the model, the file's own graph is judged
+    and the report says why.
+    """
+    import tempfile
+
+    import onnxruntime as ort
+
+    from opswap.model import external_tensors
+
+    node_count = sum(len(scope.nodes) for scope in iter_scopes(model.proto))
+    with tempfile.TemporaryDirectory(prefix="opswap-ort-view-") as tmp:
+        optimized = Path(tmp) / "optimized.onnx"
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+        options.optimized_model_filepath = str(optimized)
+        options.log_severity_level = 4
+        options.add_session_config_entry("session.optimized_model_external_initializers_file_name", "weights.data")
+        if next(external_tensors(model.proto), None) is not None:
+            folder = str(model.base_dir)
+            options.add_session_config_entry("session.model_external_initializers_file_folder_path", folder)
+        try:
+            ort.InferenceSession(model.proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
+            view = onnx.load(str(optimized), load_external_data=False)
+        except Exception as exc:  # ORT's own error types: it cannot load the model
+            report = _check(model, target, on_scope)
+            text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            report.judged = f"the file's own graph (ONNX Runtime cannot load it: {text[:200]})"
+            return report
+        seen = Model(view, model.path, Path(tmp), label=model.label)
+        report = _check(seen, target, on_scope)
+    report.model = model.name
+    report.judged = (
+        f"the graph ONNX Runtime partitions, after its basic optimizations (constants folded, Constant nodes "
+        f"made initializers, redundant nodes removed): {report.node_count} nodes of the file's {node_count}"
+    )
+    return report
 
 
 def _check(model: Model, target: Target, on_scope: Callable[[Scope], None] | None) -> CheckReport:

@@ -87,6 +87,8 @@ def print_check(console: Console, report: CheckReport, verbose: bool = False) ->
                 "computed from constants (as ONNX Runtime does before it places nodes), which may make them legal"
             )
     _print_quantization_check(console, report)
+    if report.judged:
+        console.print(f"[dim]Judged: {escape(report.judged)}[/]")
 
 
 def _print_quantization_check(console: Console, report: CheckReport) -> None:

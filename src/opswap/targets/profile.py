@@ -135,6 +135,10 @@ class Target:
     max_rank: int | None = None
     #: The range of model (ai.onnx) opsets the converter reads.
     model_opsets: tuple[int, int] | None = None
+    #: The graph the runtime partitions, when it is not the file's own: "onnxruntime-basic" for ONNX
+    #: Runtime's EPs (they see the graph after ORT's basic optimizations: constants folded, Constant
+    #: nodes made initializers, redundant nodes removed).
+    partitions_after: str = ""
     path: Path | None = None
 
     @property
@@ -289,6 +293,7 @@ _TARGET_KEYS = {
     "fixed_shapes": bool,
     "max_rank": int,
     "model_opsets": list,
+    "partitions_after": str,
 }
 _OP_KEYS = {
     "opsets": list,
@@ -356,7 +361,18 @@ def parse_profile(text: str, origin: str) -> Target:
         model_opsets=_opset_range(header["model_opsets"], f"{origin} [target] model_opsets")
         if "model_opsets" in header
         else None,
+        partitions_after=_partitions_after(header.get("partitions_after", ""), f"{origin} [target]"),
     )
+
+
+#: What ``partitions_after`` may name.
+PARTITIONS_AFTER = ("", "onnxruntime-basic")
+
+
+def _partitions_after(value: str, where: str) -> str:
+    if value not in PARTITIONS_AFTER:
+        raise TargetError(f"{where} partitions_after: must be 'onnxruntime-basic' or absent, not {value!r}")
+    return value
 
 
 def _opset_range(values: list[Any], where: str) -> tuple[int, int]:
