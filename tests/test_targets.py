@@ -127,3 +127,11 @@ def test_a_converter_output_suffix_cannot_leave_the_folder(cli, tmp_path) -> Non
     result = cli("targets", "show", profile)
     assert result.code == 2
     assert "converter_output_suffix: '/../../x' is not a file name ending" in result.stderr
+
+
+def test_tflite_takes_constant_nodes_as_onnx2tf_lowers_them() -> None:
+    """onnx2tf's flatbuffer_direct lowers Constant nodes inline (its source, cited in the profile)."""
+    from opswap.targets import load_target
+
+    support = load_target("tflite").support("Constant")
+    assert support is not None and support.opsets is None
