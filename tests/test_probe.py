@@ -93,3 +93,49 @@ def test_probe_finds_that_tile_needs_constant_repeats() -> None:
     assert report.ops["Tile"].wrong > 0
     assert report.ops["Tile"].static_inputs == [1]
     assert "static_inputs = [1]" in report.profile_toml("ov")
+
+
+# A converter that takes Selu only with its default alpha and gamma, as onnx2torch 1.5.15 does.
+SELU_DEFAULTS_ONLY = """
+import onnx
+from onnx import helper
+model = onnx.load(sys.argv[1])
+DEFAULTS = {'alpha': 1.67326319, 'gamma': 1.05070102}
+for n in model.graph.node:
+    changed = [a.name for a in n.attribute if a.name in DEFAULTS and abs(a.f - DEFAULTS[a.name]) > 1e-6]
+    if n.op_type == 'Selu' and changed:
+        print('alpha parameter must be 1.6732632423543772')
+        sys.exit(1)
+pathlib.Path(sys.argv[2]).write_text('ok')
+"""
+
+
+def test_probe_learns_attributes_that_convert_only_at_their_default(cli, tmp_path: Path) -> None:
+    tool = fake_converter(tmp_path / "bin", "selu-converter", SELU_DEFAULTS_ONLY) / "selu-converter"
+    profile = tmp_path / "selu.toml"
+    result = cli("probe", "--converter", f"{tool} {{input}} {{output}}", "-o", profile, "--ops", "Selu,LeakyRelu")
+    assert result.code == 0, result.stderr
+    target = opswap.load_target(profile)
+    selu = target.support("Selu")
+    assert selu is not None and set(selu.attributes) == {"alpha", "gamma"}
+    assert (
+        target.support("LeakyRelu") is not None and not target.support("LeakyRelu").attributes
+    )  # alpha varies and converts
+    from onnx import TensorProto, helper
+
+    from conftest import make_model, save_model, tensor
+
+    def selu(**attrs: float) -> Path:
+        node = helper.make_node("Selu", ["x"], ["y"], **attrs)
+        model = make_model([node], [tensor("x", [2, 3], TensorProto.FLOAT)], [tensor("y", [2, 3])])
+        return save_model(model, tmp_path / f"selu{len(attrs)}.onnx")
+
+    assert cli("check", selu(), "-t", profile).code == 0
+    rejected = cli("check", selu(alpha=2.0), "-t", profile)
+    assert rejected.code == 1 and "alpha=2.0 not supported" in rejected.stdout
+
+
+def test_the_shipped_onnx2torch_profile_knows_selus_limits() -> None:
+    """onnx2torch 1.5.15 rejects Selu with non-default alpha/gamma; its probed profile says so."""
+    selu = opswap.load_target("onnx2torch").support("Selu")
+    assert selu is not None and {"alpha", "gamma"} <= set(selu.attributes)

@@ -26,12 +26,14 @@ from typing import Any
 
 import numpy as np
 import onnx
+from onnx import helper
 
 from opswap.errors import OpswapError
 from opswap.model import atomic_write_text, from_proto
 from opswap.opsets import LOWEST, LoweringError, lower
 from opswap.schemas import since_version
 from opswap.targets import Target, load_target
+from opswap.targets.profile import plain
 
 #: Tolerance for "computes right": ONNX's backend tests use rtol 1e-3, atol 1e-7; converters get more room.
 RTOL, ATOL = 1e-3, 1e-4
@@ -45,6 +47,14 @@ MODEL_OPSETS = (17, 13, 11)
 
 #: What the in-process converters write.
 SUFFIXES = {"openvino": ".xml", "onnx2torch": ".pt", "mnn": ".mnn", "qnn-htp": ".dlc"}
+
+
+@dataclass
+class _AttributeTrials:
+    default: Any
+    default_passed: bool = False
+    other_passed: bool = False
+    other_failed: bool = False
 
 
 @dataclass
@@ -64,6 +74,23 @@ class OpResult:
     as_generated: int = 0
     #: Input positions made constant in the const-only tests.
     const_positions: set[int] = field(default_factory=set)
+    #: Per attribute the tests set: its default value, and whether tests passed or failed with it at
+    #: the default and away from it (see ``attribute_limits``).
+    attribute_trials: dict[str, _AttributeTrials] = field(default_factory=dict)
+
+    @property
+    def attribute_limits(self) -> dict[str, Any]:
+        """Attributes that convert only at their default: some test passed there, every test away failed.
+
+        A controlled reading of what the node tests vary (Selu's alpha and gamma for onnx2torch, which
+        accepts only the defaults); a value no passing test used but that some passing test
+        varied is not a limit.
+        """
+        return {
+            name: trials.default
+            for name, trials in sorted(self.attribute_trials.items())
+            if trials.default_passed and trials.other_failed and not trials.other_passed
+        }
 
     @property
     def supported(self) -> bool:
@@ -114,6 +141,12 @@ class ProbeReport:
             lines += ["", f"[ops.{op}]", f"opsets = {json.dumps(sorted(result.versions))}"]
             if result.static_inputs:
                 lines.append(f"static_inputs = {json.dumps(result.static_inputs)}")
+            limits = result.attribute_limits
+            if limits:
+                shown = ", ".join(f"{name} = [{json.dumps(value)}]" for name, value in limits.items())
+                lines.append(f"attributes = {{ {shown} }}")
+                varied = ", ".join(limits)
+                lines.append(f"# attributes: only the default converted in the node tests that vary {varied}")
             if result.wrong_tests:
                 tests = ", ".join(result.wrong_tests[:6]) + (", ..." if len(result.wrong_tests) > 6 else "")
                 lines.append(f"note = {json.dumps(f'converts but computes wrong in ONNX node tests {tests}')}")
@@ -459,6 +492,7 @@ def probe(
             if note:
                 result.notes.append(note)
         result.accepted += passed
+        _record_attributes(result, model, passed)
         if wrong and not passed:
             result.wrong_tests.append(test_name)
         if passed and False in forms and len(model.graph.input) > 1:
@@ -473,6 +507,36 @@ def probe(
 
 
 Data = list[tuple[dict[str, np.ndarray], list[np.ndarray]]]
+
+
+def _record_attributes(result: OpResult, model: onnx.ModelProto, passed: bool) -> None:
+    """Note, per attribute the op's schema gives a default, whether this test had it there, and how it went."""
+    node = next(n for n in model.graph.node if n.op_type == result.op_type)
+    opset = next(int(o.version) for o in model.opset_import if o.domain in ("", "ai.onnx"))
+    since = since_version(result.op_type, "", opset)
+    if since is None:
+        return
+    try:
+        schema = onnx.defs.get_schema(result.op_type, since, "")
+    except onnx.defs.SchemaError:
+        return
+    for name, attr in schema.attributes.items():
+        if not attr.default_value.name:
+            continue  # required, or no default: nothing to call "the default"
+        default = _default_of(attr)
+        value = next((plain(helper.get_attribute_value(a)) for a in node.attribute if a.name == name), default)
+        trials = result.attribute_trials.setdefault(name, _AttributeTrials(default))
+        at_default = value == default
+        if passed and at_default:
+            trials.default_passed = True
+        elif passed:
+            trials.other_passed = True
+        elif not at_default:
+            trials.other_failed = True
+
+
+def _default_of(attr: Any) -> Any:
+    return plain(helper.get_attribute_value(attr.default_value))
 
 
 def _variants(op: str, model: onnx.ModelProto, data: Data) -> Iterator[tuple[onnx.ModelProto, Data, int]]:

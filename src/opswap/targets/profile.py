@@ -272,12 +272,16 @@ def _schema_default(op_type: str, domain: str, version: int, name: str) -> Any:
     return _plain(onnx.helper.get_attribute_value(attr.default_value))
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """An attribute's value as profiles compare it: text for bytes, tuples for lists."""
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     if isinstance(value, list):
-        return tuple(_plain(v) for v in value)
+        return tuple(plain(v) for v in value)
     return value
+
+
+_plain = plain
 
 
 # --- parsing -------------------------------------------------------------------------------------
