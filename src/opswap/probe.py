@@ -471,6 +471,7 @@ def probe(
         result = results.setdefault(op, OpResult(op))
         result.tests += 1
         passed, wrong, forms, first = False, False, set(), ""
+        rejected_forms: list[tuple[onnx.ModelProto, Data]] = []
         for number, (variant, feeds, opset) in enumerate(_variants(op, model, data)):
             version_then = since_version(op, "", opset)
             if number > 0 and version_then in result.versions:
@@ -489,10 +490,12 @@ def probe(
             if outcome == "wrong":
                 result.wrong += 1
                 wrong = True
+            elif number < 2:  # the test as generated and with constant inputs, at its own opset
+                rejected_forms.append((variant, feeds))
             if note:
                 result.notes.append(note)
         result.accepted += passed
-        _record_attributes(result, model, passed)
+        _record_attributes(result, model, passed, run, rejected_forms[-1] if rejected_forms else None)
         if wrong and not passed:
             result.wrong_tests.append(test_name)
         if passed and False in forms and len(model.graph.input) > 1:
@@ -509,8 +512,20 @@ def probe(
 Data = list[tuple[dict[str, np.ndarray], list[np.ndarray]]]
 
 
-def _record_attributes(result: OpResult, model: onnx.ModelProto, passed: bool) -> None:
-    """Note, per attribute the op's schema gives a default, whether this test had it there, and how it went."""
+def _record_attributes(
+    result: OpResult,
+    model: onnx.ModelProto,
+    passed: bool,
+    run: Trial,
+    rejected: tuple[onnx.ModelProto, Data] | None,
+) -> None:
+    """Note, per attribute the op's schema gives a default, whether this test had it there, and how it went.
+
+    A rejected test counts against an attribute's other values only when the same form converts
+    (right or wrong: the expected outputs are for the other values) with its attributes at their
+    defaults, and is rejected again with that one attribute back: the attribute is what the
+    converter refused, not the test's inputs or types.
+    """
     node = next(n for n in model.graph.node if n.op_type == result.op_type)
     opset = next(int(o.version) for o in model.opset_import if o.domain in ("", "ai.onnx"))
     since = since_version(result.op_type, "", opset)
@@ -520,19 +535,44 @@ def _record_attributes(result: OpResult, model: onnx.ModelProto, passed: bool) -
         schema = onnx.defs.get_schema(result.op_type, since, "")
     except onnx.defs.SchemaError:
         return
-    for name, attr in schema.attributes.items():
-        if not attr.default_value.name:
-            continue  # required, or no default: nothing to call "the default"
-        default = _default_of(attr)
-        value = next((plain(helper.get_attribute_value(a)) for a in node.attribute if a.name == name), default)
+    defaults = {name: _default_of(attr) for name, attr in schema.attributes.items() if attr.default_value.name}
+    values = {a.name: plain(helper.get_attribute_value(a)) for a in node.attribute if a.name in defaults}
+    away = sorted(name for name, value in values.items() if value != defaults[name])
+    blamed: set[str] = set()
+    # Blamed: the test converts with every such attribute at its default, and not with that one back.
+    if not passed and away and rejected is not None and _converts_without(run, rejected, result.op_type, away):
+        blamed = {a for a in away if not _converts_without(run, rejected, result.op_type, [b for b in away if b != a])}
+    for name, default in defaults.items():
         trials = result.attribute_trials.setdefault(name, _AttributeTrials(default))
-        at_default = value == default
+        at_default = name not in away
         if passed and at_default:
             trials.default_passed = True
         elif passed:
             trials.other_passed = True
-        elif not at_default:
+        elif name in blamed:
             trials.other_failed = True
+
+
+def _converts_without(run: Trial, rejected: tuple[onnx.ModelProto, Data], op: str, names: list[str]) -> bool:
+    """Whether a rejected test form converts once attributes ``names`` of its ``op`` node are left out."""
+    if not names:
+        return False  # the form as it was: rejected
+    form, feeds = rejected
+    copy = onnx.ModelProto()
+    copy.CopyFrom(form)
+    node = next(n for n in copy.graph.node if n.op_type == op)
+    kept = [a for a in node.attribute if a.name not in names]
+    del node.attribute[:]
+    node.attribute.extend(kept)
+    for output in copy.graph.output:  # the shape may change with the attribute: let the runtime say
+        output.type.tensor_type.ClearField("shape")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            outcome, _ = run(copy, feeds)
+        except Exception:  # a form that is invalid without the attribute: nothing learned
+            return False
+    return outcome in ("accepted", "wrong")
 
 
 def _default_of(attr: Any) -> Any:
