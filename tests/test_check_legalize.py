@@ -328,3 +328,22 @@ def test_hardsigmoid_becomes_a_pointwise_conv_per_channel_count() -> None:
     x = np.random.default_rng(0).normal(0, 4, (1, 3, 5, 5)).astype(np.float32)
     result = opswap.verify(original, model, inputs=[{"x": x}])
     assert result.passed and result.max_abs == 0.0
+
+
+def test_nonzero_of_a_bool_mask_is_fixed_for_tensorrt() -> None:
+    """TensorRT's NonZero takes float inputs only: a boolean mask goes through an exact Cast first."""
+    from opswap.fix import fix
+    from opswap.model import from_proto
+    from opswap.targets import load_target
+
+    model = make_model(
+        [helper.make_node("Greater", ["x", "zero"], ["mask"]), helper.make_node("NonZero", ["mask"], ["y"])],
+        [tensor("x", [4, 5])],
+        [tensor("y", [2, "n"], TensorProto.INT64)],
+        opset=17,
+        initializers=[numpy_helper.from_array(np.zeros((1,), np.float32), "zero")],
+    )
+    report = fix(from_proto(model), load_target("tensorrt-10"))
+    assert not report.before.legal and report.legal
+    assert [r.route for r in report.legalization.rewrites] == ["nonzero_via_float"]
+    assert report.verification is not None and report.verification.passed and report.verification.max_abs == 0

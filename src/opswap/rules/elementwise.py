@@ -274,3 +274,21 @@ def argmin_via_argmax(op: Builder, x: Value, *, axis: int = 0, keepdims: int = 1
 def sigmoid_via_exp(op: Builder, x: Value) -> Value:
     """sigmoid(x) as 1 / (1 + exp(-x))."""
     return op.Div(op.constant(1.0, x.dtype), op.Add(op.Exp(op.Mul(x, -1)), 1.0))  # type: ignore[no-any-return]
+
+
+#: Element types whose every non-zero value stays non-zero in float32 (none underflows to 0).
+_NONZERO_CASTABLE = frozenset(
+    getattr(onnx.TensorProto, name)
+    for name in ("BOOL", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64")
+)
+
+
+@rule("NonZero")
+def nonzero_via_float(op: Builder, x: Value) -> Value:
+    """NonZero(x) as NonZero(Cast(x, float)), for bool and integer x (TensorRT takes float only).
+
+    Exact: every non-zero integer or true is a non-zero float (the largest uint64 is 1.8e19, finite).
+    """
+    if x.dtype not in _NONZERO_CASTABLE:
+        raise RuleNotApplicable("for bool and integer inputs only (a tiny float64 would cast to 0)")
+    return op.NonZero(op.Cast(x, to=onnx.TensorProto.FLOAT))  # type: ignore[no-any-return]
