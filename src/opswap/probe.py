@@ -74,6 +74,8 @@ class OpResult:
     as_generated: int = 0
     #: Input positions made constant in the const-only tests.
     const_positions: set[int] = field(default_factory=set)
+    #: Judged from a one-node common form, not node tests (see ``ONE_NODE_FORMS``).
+    one_node: bool = False
     #: Per attribute the tests set: its default value, and whether tests passed or failed with it at
     #: the default and away from it (see ``attribute_limits``).
     attribute_trials: dict[str, _AttributeTrials] = field(default_factory=dict)
@@ -138,7 +140,14 @@ class ProbeReport:
             result = self.ops[op]
             if not result.supported:
                 continue
-            lines += ["", f"[ops.{op}]", f"opsets = {json.dumps(sorted(result.versions))}"]
+            if result.one_node:
+                lines += [
+                    "",
+                    "# no single-op node test: its common form checked with a one-node graph (probe.ONE_NODE_FORMS)",
+                ]
+                lines += [f"[ops.{op}]", f"opsets = {json.dumps(sorted(result.versions))}"]
+            else:
+                lines += ["", f"[ops.{op}]", f"opsets = {json.dumps(sorted(result.versions))}"]
             if result.static_inputs:
                 lines.append(f"static_inputs = {json.dumps(result.static_inputs)}")
             limits = result.attribute_limits
@@ -506,7 +515,62 @@ def probe(
             result.wrong_unless_constant |= first == "wrong"
         if on_test is not None:
             on_test()
+    for op, form in ONE_NODE_FORMS.items():
+        if (ops is None or op in ops) and op not in results:
+            results[op] = _probe_form(run, op, form)
     return ProbeReport(name, version, results)
+
+
+#: Ops no single-op node test shows (Constant's test has no other node; Cast's feed types the
+#: harness cannot generate): a common form each, as (nodes, reference), run at each model opset.
+ONE_NODE_FORMS: dict[str, tuple[Callable[[], list[onnx.NodeProto]], Callable[[np.ndarray], np.ndarray]]] = {
+    "Constant": (
+        lambda: [
+            helper.make_node(
+                "Constant", [], ["c"], value=onnx.numpy_helper.from_array(np.full((1, 4), 0.5, np.float32))
+            ),
+            helper.make_node("Add", ["x", "c"], ["y"]),
+        ],
+        lambda x: x + np.float32(0.5),
+    ),
+    "Cast": (
+        lambda: [
+            helper.make_node("Cast", ["x"], ["i"], to=onnx.TensorProto.INT64),
+            helper.make_node("Cast", ["i"], ["y"], to=onnx.TensorProto.FLOAT),
+        ],
+        lambda x: np.trunc(x).astype(np.float32),
+    ),
+}
+
+
+def _probe_form(
+    run: Trial, op: str, form: tuple[Callable[[], list[onnx.NodeProto]], Callable[[np.ndarray], np.ndarray]]
+) -> OpResult:
+    """Run one op's common form (see ``ONE_NODE_FORMS``) at each model opset; what converted right."""
+    make_nodes, reference = form
+    result = OpResult(op, one_node=True)
+    x = (np.random.default_rng(0).standard_normal((2, 4)) * 3).astype(np.float32)
+    for opset in MODEL_OPSETS:
+        graph = helper.make_graph(
+            make_nodes(),
+            op,
+            [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [2, 4])],
+            [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [2, 4])],
+        )
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+        model.ir_version = 8
+        result.tests += 1
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            outcome, _ = run(model, [({"x": x}, [reference(x)])])
+        if outcome == "accepted":
+            result.accepted += 1
+            version = since_version(op, "", opset)
+            if version is not None:
+                result.versions.add(version)
+        elif outcome == "wrong":
+            result.wrong += 1
+    return result
 
 
 Data = list[tuple[dict[str, np.ndarray], list[np.ndarray]]]
