@@ -29,3 +29,28 @@ def test_top1_is_for_classifier_shaped_outputs_only() -> None:
     assert measure(["logits"], [([logits], [logits])]).top1_agreement == 1.0
     tokens = rng.standard_normal((1, 5, 30))
     assert measure(["tokens"], [([tokens], [tokens])]).outputs[0].top1_rows == 5
+
+
+def test_a_comparison_of_nothing_is_not_a_pass(tmp_path) -> None:
+    """A model whose outputs are empty (a detector that finds no box) proves nothing: not PASSED."""
+    from onnx import TensorProto, helper
+
+    from conftest import make_model, run_cli, save_model, tensor
+
+    nodes = [
+        helper.make_node("Greater", ["x", "big"], ["hit"]),
+        helper.make_node("NonZero", ["hit"], ["boxes"]),
+    ]
+    big = helper.make_tensor("big", TensorProto.FLOAT, [1], [1e9])
+    model = make_model(nodes, [tensor("x", [4, 5])], [tensor("boxes", [2, "n"], TensorProto.INT64)], 17, [big])
+    source = save_model(model, tmp_path / "detector.onnx")
+    done = run_cli("fix", source, "-t", "tensorrt-10", "-o", tmp_path / "fixed.onnx", "--format", "json")
+    assert done.code == 1, done.stdout + done.stderr
+    v = done.json()["verification"]
+    assert v["vacuous"] and not v["passed"] and not (tmp_path / "fixed.onnx").exists()
+    assert "give inputs that exercise the model" in done.json()["not_written"]
+    text = run_cli("fix", source, "-t", "tensorrt-10", "-o", tmp_path / "fixed.onnx")
+    assert "nothing was compared" in text.stdout and "PASSED" not in text.stdout
+    ref = np.zeros((2, 3))
+    assert measure(["y"], [([ref], [ref])]).vacuous
+    assert not measure(["y"], [([ref + 1], [ref + 1])]).vacuous

@@ -177,6 +177,11 @@ def fix(
         )
         if not after.legal and not allow_partial:
             report.not_written = "some illegal nodes have no legal route (pass --allow-partial to write anyway)"
+        elif verification is not None and verification.vacuous:
+            report.not_written = (
+                "not verified: every output is empty or zero on these inputs (give inputs that exercise "
+                "the model with --inputs)"
+            )
         elif verification is not None and not verification.passed:
             report.not_written = "verification failed: the fixed model's outputs differ from the original's"
         elif output is not None:

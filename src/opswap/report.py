@@ -159,7 +159,12 @@ def print_verification(console: Console, v: VerifyReport, title: str = "ONNX Run
             "  [dim]the verdict is the units'; the outputs' figures include one-step changes carried "
             "through every later layer[/]"
         )
-    if v.max_ref < 1e-6:
+    if v.vacuous:
+        console.print(
+            "  [bold red]nothing was compared[/]: every output is empty or all zeros, on every input "
+            "(give inputs that exercise the model with --inputs)"
+        )
+    elif v.max_ref < 1e-6:
         console.print(
             "  [yellow]the outputs are all near zero, so this comparison says little[/] "
             "(untrained weights? calibrate BatchNorm, or verify with --inputs)"

@@ -16,6 +16,10 @@ The verdict passes when ``max_rel <= rtol``, top-1 agrees on every row whose top
 than the tolerance (a near-tie may flip within it), integer and boolean outputs are equal, and NaNs
 stand in the same places.
 
+A comparison where every output is empty or all zeros on both sides, on every sample, is
+*vacuous* (a detector that finds nothing in random inputs): it does not pass; give inputs that
+exercise the model with ``--inputs``.
+
 The tolerance follows the precision the model computes in (:func:`precision_of`): float32 and
 float64 :data:`DEFAULT_RTOL`; float16 :data:`FP16_ULPS` ULPs of float16; bfloat16 as many of its own.
 Where ONNX Runtime has no kernel for an op at the model's element type (most of float64), that
@@ -77,6 +81,8 @@ class OutputMetrics:
     top1_gaps: list[float] = field(default_factory=list)
     #: The output's quantization step (the scale of the DQ that computes it), for a QDQ model.
     step: float | None = None
+    #: Elements that say something: non-zero floats on either side, any integer or boolean element.
+    informative: int = 0
     #: Largest difference in steps, and how many elements are identical / within one step.
     max_steps: float = 0.0
     elements: int = 0
@@ -269,9 +275,18 @@ class VerifyReport:
         return sum(o.top1_agree for o in self.outputs) / rows
 
     @property
+    def vacuous(self) -> bool:
+        """Nothing was compared: every output empty, or all zeros on both sides, on every sample.
+
+        (A detection model that finds no box in random inputs.) Not a pass: give inputs that
+        exercise the model (``--inputs``).
+        """
+        return bool(self.outputs) and not any(o.informative for o in self.outputs)
+
+    @property
     def passed(self) -> bool:
         """The verdict (see the module docstring)."""
-        if any(o.mismatches for o in self.outputs):
+        if any(o.mismatches for o in self.outputs) or self.vacuous:
             return False
         if self.quantized is not None:
             return self.quantized.passed
@@ -294,6 +309,7 @@ class VerifyReport:
             "cosine": self.cosine,
             "top1_agreement": self.top1_agreement,
             "top1_near_ties": self.near_ties,
+            "vacuous": self.vacuous,
             "precision": self.precision,
             "ulps": self.ulps,
             "runtimes": self.runtimes,
@@ -693,7 +709,9 @@ def _accumulate(m: OutputMetrics, ref: np.ndarray, out: np.ndarray) -> None:
         return
     if ref.dtype.kind not in "fc":
         m.mismatches += int(np.count_nonzero(ref != out))
+        m.informative += int(ref.size)  # an integer or boolean result says something even when zero
         return
+    m.informative += int(np.count_nonzero(ref) + np.count_nonzero(out))
     ref64, out64 = ref.astype(np.float64), out.astype(np.float64)
     ref_nan, out_nan = np.isnan(ref64), np.isnan(out64)
     m.mismatches += int(np.count_nonzero(ref_nan != out_nan))
