@@ -347,3 +347,24 @@ def test_nonzero_of_a_bool_mask_is_fixed_for_tensorrt() -> None:
     assert not report.before.legal and report.legal
     assert [r.route for r in report.legalization.rewrites] == ["nonzero_via_float"]
     assert report.verification is not None and report.verification.passed and report.verification.max_abs == 0
+
+
+def test_a_dead_end_suggests_allow_approx_only_when_that_route_ends_legal() -> None:
+    from conftest import target_of
+    from opswap.legalize import legalize
+    from opswap.model import from_proto
+
+    def erf_model() -> onnx.ModelProto:
+        return make_model([helper.make_node("Erf", ["x"], ["y"])], [tensor("x", [2, 3])], [tensor("y", [2, 3])])
+
+    # The A&S polynomial needs Sign (or its compares), Abs, Exp, Mul, Add, Div: all here.
+    enough = target_of("Sign", "Abs", "Exp", "Mul", "Add", "Div", "Sub", "Neg", "Reciprocal")
+    report = legalize(from_proto(erf_model()), enough)
+    (dead,) = report.unresolved
+    assert "--allow-approx takes it" in dead.explanation
+    assert legalize(from_proto(erf_model()), enough, allow_approx=True).complete
+    # Without Sign and the compares behind it, the flag leads nowhere, and the message says so.
+    short = target_of("Abs", "Exp", "Mul", "Add", "Div", "Sub", "Neg", "Reciprocal")
+    (dead,) = legalize(from_proto(erf_model()), short).unresolved
+    assert "no legal route even with --allow-approx" in dead.explanation and "takes it" not in dead.explanation
+    assert not legalize(from_proto(erf_model()), short, allow_approx=True).complete

@@ -303,6 +303,8 @@ class _Planner:
         self._templates: dict[tuple[Any, ...], _Template] = {}
         self._shape_ops: dict[tuple[str, str], bool] = {}
         self._scratch_names = NameGen()
+        #: A planner that may use approximate rules, for hints at dead ends (see ``_approximate_hint``).
+        self._approximating: _Planner | None = None
 
     # -- what a route depends on ----------------------------------------------------------------
 
@@ -424,48 +426,83 @@ class _Planner:
             return DeadEnd(name, (f"{name}: route too long (more than {MAX_DEPTH} steps)",))
         best: Route | None = None
         lines: list[str] = []
+        skipped: list[Rule] = []
         for candidate in rules:
             if not candidate.exact and not self.allow_approx:
-                lines.append(f"via {candidate.id}: approximate ({candidate.bound}); allowed with --allow-approx")
+                skipped.append(candidate)
+                lines.append(candidate.id)  # replaced below by what --allow-approx would do, if no route
                 continue
-            try:
-                emitted, produced, _ = self._build(candidate, node, scope, inputs, self._scratch_names, None)
-            except RuleNotApplicable as exc:
-                lines.append(f"via {candidate.id}: not applicable ({exc})")
+            outcome = self._try(candidate, node, scope, inputs, depth, quantized)
+            if isinstance(outcome, list):
+                lines.extend(outcome)
                 continue
-            children: list[tuple[int, Route]] = []
-            warnings, blocked = 0, []
-            for index, new in enumerate(emitted):
-                verdict = self.judge.verdict(new, scope.opsets)
-                if verdict.legal or verdict.version_only:
-                    # A version the target does not list is fixed afterwards by lowering the opset.
-                    warnings += verdict.level >= Level.WARNING
-                    continue
-                _, sub = self.plan(new, scope, produced, depth - 1, quantized)
-                if isinstance(sub, DeadEnd):
-                    blocked.append((op_name(new.op_type, new.domain), verdict.reason, sub))
-                else:
-                    children.append((index, sub))
-                    warnings += sub.cost.warnings
-            if blocked:
-                op, reason, sub = blocked[0]
-                lines.append(f"via {candidate.id}: {op} illegal ({reason})")
-                lines.extend(f"    {line}" for line in sub.lines)
-                continue
-            certificate = recorded().get(candidate.id)
-            flaws = int(bool(certificate and certificate["mismatches"])) + sum(c.cost.flaws for _, c in children)
-            approximations = (not candidate.exact) + sum(c.cost.approximations for _, c in children)
-            points = _quantization_points(emitted, node, produced) if quantized else 0
-            points += sum(c.cost.quantization_points for _, c in children)
-            size = len(emitted) - len(children) + sum(c.cost.size for _, c in children)
-            steps = 1 + sum(c.cost.steps for _, c in children)
-            route = Route(candidate, tuple(children), Cost(flaws, approximations, points, warnings, size, steps))
-            lines.append(f"via {candidate.id}: OK ({size} nodes)")
-            if best is None or route.cost < best.cost:
-                best = route
+            lines.append(f"via {candidate.id}: OK ({outcome.cost.size} nodes)")
+            if best is None or outcome.cost < best.cost:
+                best = outcome
         if best is not None:
             return best
+        for candidate in skipped:  # only for a dead end: a hint must say whether the flag leads anywhere
+            at = lines.index(candidate.id)
+            lines[at : at + 1] = self._approximate_hint(candidate, node, scope, inputs, depth, quantized)
         return DeadEnd(name, tuple(f"{name}: {line}" if not line.startswith("    ") else line for line in lines))
+
+    def _approximate_hint(
+        self,
+        candidate: Rule,
+        node: onnx.NodeProto,
+        scope: Scope,
+        inputs: tuple[Value | None, ...],
+        depth: int,
+        quantized: bool,
+    ) -> list[str]:
+        """What ``--allow-approx`` would do with an approximate rule: a legal route, or why not."""
+        if self._approximating is None:
+            self._approximating = _Planner(self.judge, self.ir_version, allow_approx=True)
+        outcome = self._approximating._try(candidate, node, scope, inputs, depth, quantized)
+        head = f"via {candidate.id}: approximate ({candidate.bound})"
+        if isinstance(outcome, Route):
+            return [f"{head}; --allow-approx takes it ({outcome.cost.size} nodes)"]
+        return [f"{head}; no legal route even with --allow-approx:", *(f"    {line}" for line in outcome)]
+
+    def _try(
+        self,
+        candidate: Rule,
+        node: onnx.NodeProto,
+        scope: Scope,
+        inputs: tuple[Value | None, ...],
+        depth: int,
+        quantized: bool,
+    ) -> Route | list[str]:
+        """The route through one rule, or the lines that say why it does not end legal."""
+        try:
+            emitted, produced, _ = self._build(candidate, node, scope, inputs, self._scratch_names, None)
+        except RuleNotApplicable as exc:
+            return [f"via {candidate.id}: not applicable ({exc})"]
+        children: list[tuple[int, Route]] = []
+        warnings, blocked = 0, []
+        for index, new in enumerate(emitted):
+            verdict = self.judge.verdict(new, scope.opsets)
+            if verdict.legal or verdict.version_only:
+                # A version the target does not list is fixed afterwards by lowering the opset.
+                warnings += verdict.level >= Level.WARNING
+                continue
+            _, sub = self.plan(new, scope, produced, depth - 1, quantized)
+            if isinstance(sub, DeadEnd):
+                blocked.append((op_name(new.op_type, new.domain), verdict.reason, sub))
+            else:
+                children.append((index, sub))
+                warnings += sub.cost.warnings
+        if blocked:
+            op, reason, sub = blocked[0]
+            return [f"via {candidate.id}: {op} illegal ({reason})", *(f"    {line}" for line in sub.lines)]
+        certificate = recorded().get(candidate.id)
+        flaws = int(bool(certificate and certificate["mismatches"])) + sum(c.cost.flaws for _, c in children)
+        approximations = (not candidate.exact) + sum(c.cost.approximations for _, c in children)
+        points = _quantization_points(emitted, node, produced) if quantized else 0
+        points += sum(c.cost.quantization_points for _, c in children)
+        size = len(emitted) - len(children) + sum(c.cost.size for _, c in children)
+        steps = 1 + sum(c.cost.steps for _, c in children)
+        return Route(candidate, tuple(children), Cost(flaws, approximations, points, warnings, size, steps))
 
     # -- building -------------------------------------------------------------------------------
 
