@@ -481,14 +481,15 @@ def probe(
         result.tests += 1
         passed, wrong, forms, first = False, False, set(), ""
         rejected_forms: list[tuple[onnx.ModelProto, Data]] = []
-        for number, (variant, feeds, opset) in enumerate(_variants(op, model, data)):
+        for number, (variant, feeds, opset, kind) in enumerate(_variants(op, model, data)):
             version_then = since_version(op, "", opset)
             if number > 0 and version_then in result.versions:
                 continue  # a retry at a version that already passed: nothing new to learn
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # converters warn about what they approximate; outcomes count
                 outcome, note = run(variant, feeds)
-            constant = len(variant.graph.input) < len(model.graph.input)
+            # Were the secondary inputs constants? (Not in the table-lookup form: its first input is.)
+            constant = kind == _SECONDARY_CONSTANT
             first = first or outcome
             if outcome == "accepted":
                 passed = True
@@ -499,7 +500,7 @@ def probe(
             if outcome == "wrong":
                 result.wrong += 1
                 wrong = True
-            elif number < 2:  # the test as generated and with constant inputs, at its own opset
+            elif number < 3:  # the test as generated and with constant inputs, at its own opset
                 rejected_forms.append((variant, feeds))
             if note:
                 result.notes.append(note)
@@ -643,27 +644,35 @@ def _default_of(attr: Any) -> Any:
     return plain(helper.get_attribute_value(attr.default_value))
 
 
-def _variants(op: str, model: onnx.ModelProto, data: Data) -> Iterator[tuple[onnx.ModelProto, Data, int]]:
-    """The test as generated, and with its secondary inputs as constants; then both at lower opsets.
+#: The forms of a node test: as generated, secondary inputs constant, first input constant.
+_GENERATED, _SECONDARY_CONSTANT, _FIRST_CONSTANT = "generated", "secondary constant", "first constant"
 
-    Converters often need weights, shapes or axes to be constants, which node tests feed as inputs.
-    The lower opsets are every older version of the op (down to opset 11), so each version the
+
+def _variants(op: str, model: onnx.ModelProto, data: Data) -> Iterator[tuple[onnx.ModelProto, Data, int, str]]:
+    """The test as generated, with its secondary inputs constant, with its first input constant.
+
+    Then each at lower opsets. Yields (model, data, opset, form). Converters often need weights,
+    shapes or axes to be constants, which node tests feed as inputs;
+    a table lookup (Gather of an embedding, indices computed) has its *first* input constant. The
+    lower opsets are every older version of the op (down to opset 11), so each version the
     converter knows is found, and a few common model opsets, since some converters also reject a
     model for its opset alone.
     """
     opset = next(int(o.version) for o in model.opset_import if o.domain in ("", "ai.onnx"))
     versions = {v for o in range(LOWEST, opset) if (v := since_version(op, "", o)) is not None and v >= LOWEST}
     older = sorted(versions | set(MODEL_OPSETS), reverse=True)
-    forms = [(model, data)]
-    constant = _with_constant_inputs(model, data)
-    if constant is not None:
-        forms.append(constant)
-    for form, feeds in forms:
-        yield form, feeds, opset
+    forms = [(model, data, _GENERATED)]
+    names = [i.name for i in model.graph.input]
+    for kind, moved in ((_SECONDARY_CONSTANT, names[1:]), (_FIRST_CONSTANT, names[:1])):
+        constant = _with_constant_inputs(model, data, moved) if len(names) > 1 else None
+        if constant is not None:
+            forms.append((*constant, kind))
+    for form, feeds, kind in forms:
+        yield form, feeds, opset, kind
     for lower_opset in older:
         if lower_opset >= opset:
             continue
-        for form, feeds in forms:
+        for form, feeds, kind in forms:
             copy = onnx.ModelProto()
             copy.CopyFrom(form)
             wrapped = from_proto(copy)
@@ -671,23 +680,22 @@ def _variants(op: str, model: onnx.ModelProto, data: Data) -> Iterator[tuple[onn
                 lower(wrapped, lower_opset)
             except (LoweringError, OpswapError, ValueError, onnx.checker.ValidationError):
                 continue  # this test has no form at that opset
-            yield wrapped.proto, feeds, lower_opset
+            yield wrapped.proto, feeds, lower_opset, kind
 
 
-def _with_constant_inputs(model: onnx.ModelProto, data: Data) -> tuple[onnx.ModelProto, Data] | None:
-    """Inputs after the first become initializers holding the first data set's values."""
-    if len(model.graph.input) < 2 or len(data) != 1:
+def _with_constant_inputs(model: onnx.ModelProto, data: Data, moved: list[str]) -> tuple[onnx.ModelProto, Data] | None:
+    """The ``moved`` inputs become initializers holding the first data set's values."""
+    if len(model.graph.input) < 2 or len(data) != 1 or not moved:
         return None
-    first, moved = model.graph.input[0].name, [i.name for i in model.graph.input[1:]]
     copy = onnx.ModelProto()
     copy.CopyFrom(model)
     feed, expected = data[0]
     for name in moved:
         copy.graph.initializer.append(onnx.numpy_helper.from_array(np.asarray(feed[name]), name))
-    kept = [i for i in copy.graph.input if i.name == first]
+    kept = [i for i in copy.graph.input if i.name not in moved]
     del copy.graph.input[:]
     copy.graph.input.extend(kept)
-    return copy, [({first: feed[first]}, expected)]
+    return copy, [({i.name: feed[i.name] for i in kept}, expected)]
 
 
 def _close(expected: list[np.ndarray], actual: list[Any], rtol: float = RTOL, atol: float = ATOL) -> bool:

@@ -46,9 +46,29 @@ def _run(artifact: str, inputs: str, outputs: str, names: list[str]) -> None:
     with np.load(inputs, allow_pickle=False) as data:
         feed = {name: data[name] for name in data.files}
     net = MNN.nn.load_module_from_file(artifact, list(feed), names)
-    args = [MNN.expr.const(np.ascontiguousarray(v), list(v.shape), MNN.expr.NCHW) for v in feed.values()]
+    args = [_constant(MNN.expr, v) for v in feed.values()]
     results = {f"out{k}": np.array(v.read()) for k, v in enumerate(net.forward(args))}
     np.savez(outputs, **results)  # type: ignore[arg-type]  # numpy's stub mistypes **arrays
+
+
+def _constant(expr: Any, value: Any) -> Any:
+    """An MNN input of ``value``'s type: MNN holds int64 as int32 and bool as uint8, as its converter does."""
+    import numpy as np
+
+    kinds = {
+        "f": (np.float32, expr.float),
+        "i": (np.int32, expr.int),
+        "u": (np.uint8, expr.uint8),
+        "b": (np.uint8, expr.uint8),
+    }
+    if value.dtype == np.float64:
+        cast, dtype = np.float64, expr.double
+    elif value.dtype in (np.int8,):
+        cast, dtype = np.int8, expr.int8
+    else:
+        cast, dtype = kinds.get(value.dtype.kind, (np.float32, expr.float))
+    data = np.ascontiguousarray(value.astype(cast))
+    return expr.const(data, list(value.shape), expr.NCHW, dtype)
 
 
 def handle(request: dict[str, Any]) -> dict[str, object]:
