@@ -30,9 +30,10 @@ QUALCOMM_CHECKS = {
     "PRelu": {"static_inputs": [1]},
     "Reshape": {"attributes": {"allowzero": [0]}},
     "MaxPool": {"outputs": 1},
+    "Conv": {"checks": ["kernel_shape_matches_weights"]},
 }
 #: Notes fully expressed by the checks above (not repeated as caveats).
-QUALCOMM_COVERED = {"ArgMax", "ArgMin", "Expand", "LpNormalization", "PRelu", "Reshape"}
+QUALCOMM_COVERED = {"ArgMax", "ArgMin", "Conv", "Expand", "LpNormalization", "PRelu", "Reshape"}
 QUALCOMM_CONVERTER_BEHAVIOUR = """\
 # An op missing here makes the converter stop ("No translation registered for op type onnx_<op>");
 # a listed op at an unlisted version only makes it warn, hence unlisted_opset = "warning".
@@ -250,6 +251,7 @@ def ort_mobile() -> None:
             "description": f"ONNX Runtime {label} execution provider (as its mobile usability checker reads it)",
             "source": f"onnxruntime {onnxruntime.__version__} wheel: onnxruntime/tools/mobile_helpers/{file}",
             "converter": "ort-mobile-usability",
+            "partitions_after": "onnxruntime-basic",
             "fixed_shapes": True,
         }
         if max_rank is not None:
@@ -260,7 +262,10 @@ def ort_mobile() -> None:
 {onnxruntime.__version__} wheel ({file}), read as ONNX Runtime's check_onnx_model_mobile_usability reads
 it: rows "domain:op"; no versions; the EP needs fixed shapes{", and rank <= 5" if max_rank else ""}. Notes are caveats
 (the checker does not evaluate them either). Known quirk kept as is: the NeuralNetwork list spells
-"ai.onnx.ReduceSum" (no colon), so ReduceSum counts as unsupported there, as in the checker.""",
+"ai.onnx.ReduceSum" (no colon), so ReduceSum counts as unsupported there, as in the checker.
+The EP partitions the graph after ONNX Runtime's basic optimizations, as the usability checker does
+(onnxruntime/tools/mobile_helpers: optimize_model at ORT_ENABLE_BASIC, then partitions): hence
+partitions_after = "onnxruntime-basic".""",
             header,
             ops,
         )
@@ -352,11 +357,15 @@ def tflite(facts: Path) -> None:
         elif constraints and constraints != "-":
             entry["note"] = constraints
         ops[op] = entry
+    ops["Constant"] = {}
     write(
         "tflite",
         """TFLite through onnx2tf's default flatbuffer_direct backend: its builtin ONNX -> TFLite table
 (onnx2tf README @ 2c0cb019, package 2.6.7), transcribed in onnx2tf-tflite.md. Ops outside the table
-are errors by default. Dtype limits stated exactly are checked; other key constraints are caveats.""",
+are errors by default. Dtype limits stated exactly are checked; other key constraints are caveats.
+Constant is not a row of the table, but flatbuffer_direct lowers every Constant node inline
+(onnx2tf/tflite_builder/lower_from_onnx2tf.py @ 2c0cb019: `if node.op_type == "Constant":
+lower_constant_node(...)`; its op coverage report marks them supported, "handled_inline").""",
         {
             "name": "tflite",
             "description": "TFLite via onnx2tf (flatbuffer_direct builtins)",

@@ -120,3 +120,22 @@ def test_bad_constraint_values(body: str, fragment: str) -> None:
 def test_model_opsets_must_be_a_range() -> None:
     with pytest.raises(TargetError, match="lowest, highest"):
         target("[ops.Relu]", "model_opsets = [13, 9]")
+
+
+def test_qualcomms_kernel_shape_condition_is_decided_not_printed() -> None:
+    """snpe-2.7: "kernel_shape which differs from that of weights is not supported", checked per node."""
+    import numpy as np
+    from onnx import numpy_helper
+
+    def conv(**attrs: object):
+        weights = numpy_helper.from_array(np.ones((4, 3, 3, 3), np.float32), "w")
+        node = helper.make_node("Conv", ["x", "w"], ["y"], name="c", **attrs)
+        return make_model([node], [tensor("x", [1, 3, 8, 8])], [tensor("y", [1, 4, 6, 6])], 11, [weights])
+
+    snpe = opswap.load_target("snpe-2.7")
+    assert verdicts(conv(), snpe) == {}  # no attribute: the weights' own shape
+    assert verdicts(conv(kernel_shape=[3, 3]), snpe) == {}
+    level, reason = verdicts(conv(kernel_shape=[2, 2]), snpe)["Conv"]
+    assert level == Level.ERROR and reason == "kernel_shape [2, 2] differs from the weights' [3, 3]"
+    with pytest.raises(TargetError, match="unknown check 'nonsense'"):
+        target('[ops.Conv]\nchecks = ["nonsense"]')

@@ -61,9 +61,10 @@ def _constant(expr: Any, value: Any) -> Any:
         "u": (np.uint8, expr.uint8),
         "b": (np.uint8, expr.uint8),
     }
+    cast: Any
     if value.dtype == np.float64:
         cast, dtype = np.float64, expr.double
-    elif value.dtype in (np.int8,):
+    elif value.dtype == np.int8:
         cast, dtype = np.int8, expr.int8
     else:
         cast, dtype = kinds.get(value.dtype.kind, (np.float32, expr.float))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import functools
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -105,11 +105,36 @@ class OpSupport:
     outputs: int | None = None
     #: A condition that cannot be checked; shown as a caveat.
     note: str = ""
+    #: Conditions opswap decides per node, by name (see ``CHECKS``): a vendor's words made a check.
+    checks: tuple[str, ...] = ()
 
     @property
     def per_node(self) -> bool:
         """Whether judging a node needs more than its op and version."""
-        return bool(self.attributes or self.static_inputs or self.dtypes or self.max_rank or self.outputs)
+        constraints = self.attributes or self.static_inputs or self.dtypes or self.max_rank or self.outputs
+        return bool(constraints or self.checks)
+
+
+def _kernel_shape_matches_weights(node: onnx.NodeProto, facts: ValueFacts) -> Verdict | None:
+    """Qualcomm: "kernel_shape which differs from that of weights is not supported" (Conv), decided.
+
+    No ``kernel_shape`` attribute means the weights' own; otherwise it must equal their spatial dims.
+    """
+    kernel = next((tuple(a.ints) for a in node.attribute if a.name == "kernel_shape"), None)
+    if kernel is None or len(node.input) < 2:
+        return None
+    shape = facts.shape(node.input[1])
+    if shape is None or any(d is None for d in shape[2:]):
+        return Verdict(Level.CAVEAT, "kernel_shape must equal the weights' spatial shape, which is not known here")
+    if kernel != tuple(shape[2:]):
+        return Verdict(Level.ERROR, f"kernel_shape {list(kernel)} differs from the weights' {list(shape[2:])}")
+    return None
+
+
+#: Named per-node checks a profile may list (``checks = [...]``): name -> a verdict, or None if met.
+CHECKS: dict[str, Callable[[onnx.NodeProto, ValueFacts], Verdict | None]] = {
+    "kernel_shape_matches_weights": _kernel_shape_matches_weights,
+}
 
 
 #: How an op version missing from ``opsets`` is judged: converters such as Qualcomm's warn and go on.
@@ -173,6 +198,10 @@ class Target:
             listed = ", ".join(map(str, entry.opsets))
             reason = f"version {since_version} not in the versions {self.name} lists ({listed})"
             problems.append(Verdict(self.unlisted_opset, reason, version_only=True))
+        for name in entry.checks:
+            problem = CHECKS[name](node, facts)
+            if problem is not None:
+                problems.append(problem)
         if entry.note:
             problems.append(Verdict(Level.CAVEAT, entry.note))
         if not problems:
@@ -307,6 +336,7 @@ _OP_KEYS = {
     "dtypes": list,
     "max_rank": int,
     "outputs": int,
+    "checks": list,
 }
 
 
@@ -349,6 +379,7 @@ def parse_profile(text: str, origin: str) -> Target:
             max_rank=entry.get("max_rank"),
             outputs=entry.get("outputs"),
             note=entry.get("note", ""),
+            checks=_checks(entry.get("checks", []), f"{where} checks"),
         )
         ops[(support.domain, op_type)] = support
     return Target(
@@ -367,6 +398,13 @@ def parse_profile(text: str, origin: str) -> Target:
         else None,
         partitions_after=_partitions_after(header.get("partitions_after", ""), f"{origin} [target]"),
     )
+
+
+def _checks(names: list[Any], where: str) -> tuple[str, ...]:
+    unknown = [n for n in names if not isinstance(n, str) or n not in CHECKS]
+    if unknown:
+        raise TargetError(f"{where}: unknown check {unknown[0]!r} (known: {', '.join(sorted(CHECKS))})")
+    return tuple(names)
 
 
 #: What ``partitions_after`` may name.
