@@ -110,3 +110,17 @@ def test_mobilenet_for_snpe_without_version_warnings(cli, mnv3_onnx: Path, tmp_p
     assert report["after"]["warnings"] == [] and report["after"]["illegal"] == []
     assert report["verification"]["passed"]
     assert onnx.load(str(out)).opset_import[0].version == 12
+
+
+def test_check_says_when_lower_opset_auto_clears_version_warnings(tmp_path: Path) -> None:
+    from conftest import hardswish_model, run_cli, save_model
+
+    source = save_model(hardswish_model(opset=14), tmp_path / "m.onnx")
+    assert run_cli("fix", source, "-t", "snpe-2.7", "-o", tmp_path / "fixed.onnx").code == 0
+    report = run_cli("check", tmp_path / "fixed.onnx", "-t", "snpe-2.7", "--format", "json").json()
+    advice = report["lowering_advice"]
+    assert report["warnings"] and advice.startswith("fix --lower-opset auto lowers the model to opset 12")
+    lowered = run_cli("fix", source, "-t", "snpe-2.7", "-o", tmp_path / "low.onnx", "--lower-opset", "auto")
+    assert lowered.code == 0
+    after = run_cli("check", tmp_path / "low.onnx", "-t", "snpe-2.7", "--format", "json").json()
+    assert not after["warnings"] and after["lowering_advice"] is None  # the hint led where it said

@@ -89,6 +89,8 @@ class CheckReport:
     quantization: QuantizationCheck | None = None
     #: Which graph was judged when it is not the file's own (see ``Target.partitions_after``).
     judged: str = ""
+    #: What ``fix --lower-opset auto`` would do to the version warnings (see ``opsets.lowering_advice``).
+    lowering_advice: str = ""
 
     @property
     def findings(self) -> list[Finding]:
@@ -149,6 +151,7 @@ class CheckReport:
             "caveats": [g.to_dict() for g in self.groups(Level.CAVEAT)],
             "quantization": self.quantization.to_dict() if self.quantization else None,
             "judged": self.judged or None,
+            "lowering_advice": self.lowering_advice or None,
         }
 
 
@@ -336,8 +339,21 @@ def check(model: Model, target: Target, on_scope: Callable[[Scope], None] | None
     """
     with no_gc(), model.checked():
         if target.partitions_after == "onnxruntime-basic":
-            return _check_as_onnxruntime_sees(model, target, on_scope)
-        return _check(model, target, on_scope)
+            report = _check_as_onnxruntime_sees(model, target, on_scope)
+        else:
+            report = _check(model, target, on_scope)
+        if any(f.reason.startswith("version ") for f in _first_of_each_kind(report)):
+            from opswap.opsets import lowering_advice
+
+            report.lowering_advice = lowering_advice(model, target)
+        return report
+
+
+def _first_of_each_kind(report: CheckReport) -> Iterator[Finding]:
+    """One finding per kind (op, scope, version, level, reason): cheap, whatever the node count."""
+    for (op_type, domain, scope, since, level, reason, static_only), nodes in report._found.items():
+        if nodes:
+            yield Finding(op_type, domain, nodes[0], scope, since, level, reason, static_only)
 
 
 def _check_as_onnxruntime_sees(model: Model, target: Target, on_scope: Callable[[Scope], None] | None) -> CheckReport:

@@ -75,6 +75,40 @@ def best_opset(model: Model, target: Target) -> int:
     return best
 
 
+#: Models up to this many nodes get a tried-out lowering hint from ``check`` (``lowering_advice``).
+ADVICE_NODES = 200_000
+
+
+def lowering_advice(model: Model, target: Target) -> str:
+    """What ``--lower-opset auto`` would do to the version warnings, tried on a copy ("" if nothing).
+
+    Only said when it clears some: the best opset is found, and the lowering is run for real on a
+    copy, so the hint names an opset that works (or why it does not).
+    """
+    current = model.opset
+    before = version_warnings(model, target, current)
+    if not before:
+        return ""
+    opset = best_opset(model, target)
+    after = version_warnings(model, target, opset)
+    if opset >= current or after is None or after >= before:
+        return ""
+    if sum(len(scope.nodes) for scope in iter_scopes(model.proto)) > ADVICE_NODES:
+        gone = before - after
+        return f"fix --lower-opset auto would lower the model to opset {opset}: {gone} of {before} version warnings go"
+    trial = onnx.ModelProto()
+    trial.CopyFrom(model.proto)
+    try:
+        lower(Model(trial, model.path, model.base_dir), opset)
+    except LoweringError as exc:
+        return (
+            f"lowering to opset {opset} would clear {before - after} of {before} version warnings, but it stops: {exc}"
+        )
+    left = f" ({after} left)" if after else ""
+    gone = before - after
+    return f"fix --lower-opset auto lowers the model to opset {opset}: {gone} of {before} version warnings go{left}"
+
+
 def lower(model: Model, opset: int) -> Lowering:
     """Rewrite ``model`` in place to ai.onnx ``opset``; raises LoweringError naming the first blocker."""
     current = model.opset

@@ -89,6 +89,8 @@ def print_check(console: Console, report: CheckReport, verbose: bool = False) ->
     _print_quantization_check(console, report)
     if report.judged:
         console.print(f"[dim]Judged: {escape(report.judged)}[/]")
+    if report.lowering_advice:
+        console.print(f"Version warnings: {escape(report.lowering_advice)}")
 
 
 def _print_quantization_check(console: Console, report: CheckReport) -> None:
