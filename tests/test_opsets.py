@@ -124,3 +124,23 @@ def test_check_says_when_lower_opset_auto_clears_version_warnings(tmp_path: Path
     assert lowered.code == 0
     after = run_cli("check", tmp_path / "low.onnx", "-t", "snpe-2.7", "--format", "json").json()
     assert not after["warnings"] and after["lowering_advice"] is None  # the hint led where it said
+
+
+def test_lowering_drops_attributes_a_newer_version_added_when_at_their_default() -> None:
+    """The dynamo exporter writes Resize-18's antialias and keep_aspect_ratio_policy at their defaults."""
+
+    def resize(**attrs: object) -> opswap.Model:
+        node = helper.make_node("Resize", ["x", "", "scales"], ["y"], mode="nearest", **attrs)
+        scales = numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "scales")
+        model = make_model([node], [tensor("x", [1, 1, 2, 2])], [tensor("y", [1, 1, 4, 4])], 18, [scales])
+        return opswap.model.from_proto(model)
+
+    model = resize(antialias=0, keep_aspect_ratio_policy="stretch")
+    x = np.arange(4, dtype=np.float32).reshape(1, 1, 2, 2)
+    before = ort_run(model.proto, {"x": x})
+    lower(model, 13)
+    (node,) = model.proto.graph.node
+    assert {a.name for a in node.attribute} == {"mode"}
+    assert np.array_equal(ort_run(model.proto, {"x": x})[0], before[0])
+    with pytest.raises(LoweringError, match="antialias"):
+        lower(resize(antialias=1), 13)

@@ -138,6 +138,7 @@ def lower(model: Model, opset: int) -> Lowering:
             if old == new:
                 continue
             _adapt(node, int(old or 0), new, types, where)
+            _drop_new_defaults(node, int(old or 0), new)
             _check_structure(node, new, where)
             report.adapted[node.op_type] = report.adapted.get(node.op_type, 0) + 1
     _set_opset(work, opset)
@@ -259,6 +260,28 @@ def _constant_as_tensor(node: onnx.NodeProto) -> None:
         tensor = numpy_helper.from_array(np.asarray(values[attr.name]))
         del node.attribute[:]
         node.attribute.append(helper.make_attribute("value", tensor))
+
+
+def _drop_new_defaults(node: onnx.NodeProto, old: int, new: int) -> None:
+    """Remove attributes the lower version lacks that are set to their default in the higher one.
+
+    ONNX adds attributes with defaults that keep the earlier behaviour (Resize-18's antialias = 0 and
+    keep_aspect_ratio_policy = "stretch", which the dynamo exporter writes out): at the default, the
+    node means what the lower version does without them. Other values stay, and are refused by
+    ``_check_structure``.
+    """
+    if not old:
+        return
+    try:
+        higher, lower_schema = onnx.defs.get_schema(node.op_type, old, ""), onnx.defs.get_schema(node.op_type, new, "")
+    except onnx.defs.SchemaError:
+        return
+    for attr in list(node.attribute):
+        if attr.name in lower_schema.attributes or attr.name not in higher.attributes:
+            continue
+        default = higher.attributes[attr.name].default_value
+        if default.name and helper.get_attribute_value(attr) == helper.get_attribute_value(default):
+            node.attribute.remove(attr)
 
 
 def _check_structure(node: onnx.NodeProto, version: int, where: str) -> None:
