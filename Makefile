@@ -41,6 +41,7 @@ fuzz: $(VENV)/.installed
 bench: $(VENV)/.installed
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) bench/bench_fix.py --nodes 10000 100000 1000000 --peers --external-gb 8
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) bench/bench_latency.py
+	$(PY) bench/bench_startup.py
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .mypy_cache .ruff_cache .cache

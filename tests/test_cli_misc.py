@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import onnx
+import pytest
 from onnx import helper
 
 from conftest import hardswish_model, make_model, run_cli, save_model, tensor
@@ -105,3 +106,22 @@ def test_fix_of_a_legal_model_writes_it_without_comparing_it_with_itself(tmp_pat
     assert onnx.load(tmp_path / "out.onnx").graph.node[0].op_type == "Relu"
     text = run_cli("fix", source, "-t", "snpe-2.7", "-o", tmp_path / "out2.onnx")
     assert "Nothing changed, so nothing to verify" in text.stdout and "PASSED" not in text.stdout
+
+
+@pytest.mark.parametrize("args", [["--help"], ["chekc"], ["targets"], ["targets", "show", "snpe-2.7"], ["fix"]])
+def test_help_usage_errors_and_targets_import_no_heavy_module(args: list[str]) -> None:
+    """Startup (issue 15): --help, a mistyped command, a missing argument and `targets` load no onnx."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        f"sys.argv = ['opswap', *{args!r}]\n"
+        "from opswap.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "heavy = sorted(m for m in ('onnx', 'onnxruntime', 'torch', 'numpy') if m in sys.modules)\n"
+        "print('HEAVY=' + ','.join(heavy), file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    line = next(x for x in done.stderr.splitlines() if x.startswith("HEAVY="))
+    assert line == "HEAVY=", f"{args}: {line}"

@@ -14,21 +14,47 @@ The pipeline, each step a plain function on plain objects::
 
 or all of it in one call: ``opswap.fix(model, target, Path("fixed.onnx"))``.
 
-Importing opswap loads onnx but not onnxruntime or torch; those load when a step needs them.
+Importing opswap loads nothing heavy: each name is imported on first use (onnx with the first step,
+onnxruntime and torch when a step needs them), so ``opswap --help`` and usage errors are instant.
 """
 
 from __future__ import annotations
 
-from opswap.check import CheckReport, check
-from opswap.errors import OpswapError
-from opswap.fix import FixReport, fix
-from opswap.frontends import open_model
-from opswap.legalize import LegalizeReport, legalize
-from opswap.model import Model, copy, load, save
-from opswap.targets import Target, builtin_names, load_target
-from opswap.verify import VerifyReport, verify
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from opswap.check import CheckReport, check
+    from opswap.errors import OpswapError
+    from opswap.fix import FixReport, fix
+    from opswap.frontends import open_model
+    from opswap.legalize import LegalizeReport, legalize
+    from opswap.model import Model, copy, load, save
+    from opswap.targets import Target, builtin_names, load_target
+    from opswap.verify import VerifyReport, verify
 
 __version__ = "0.1.0"
+
+#: Public name -> the module that defines it (imported on first use; see ``__getattr__``).
+_API = {
+    "CheckReport": "opswap.check",
+    "check": "opswap.check",
+    "OpswapError": "opswap.errors",
+    "FixReport": "opswap.fix",
+    "fix": "opswap.fix",
+    "open_model": "opswap.frontends",
+    "LegalizeReport": "opswap.legalize",
+    "legalize": "opswap.legalize",
+    "Model": "opswap.model",
+    "copy": "opswap.model",
+    "load": "opswap.model",
+    "save": "opswap.model",
+    "Target": "opswap.targets",
+    "builtin_names": "opswap.targets",
+    "load_target": "opswap.targets",
+    "VerifyReport": "opswap.verify",
+    "verify": "opswap.verify",
+}
 
 __all__ = [
     "CheckReport",
@@ -49,3 +75,20 @@ __all__ = [
     "save",
     "verify",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """A public name or a submodule (``opswap.model``), imported when first asked for."""
+    module = _API.get(name)
+    if module is not None:
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value
+        return value
+    try:
+        return importlib.import_module(f"opswap.{name}")
+    except ModuleNotFoundError:
+        raise AttributeError(f"module 'opswap' has no attribute {name!r}") from None
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_API])

@@ -12,17 +12,17 @@ from rich.padding import Padding
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from opswap.check import CheckReport, FindingGroup
-from opswap.converters import ConverterResult
-from opswap.fix import FixReport
 from opswap.text import escape
 
 if TYPE_CHECKING:
+    from opswap.check import CheckReport, FindingGroup
     from opswap.convert import ConvertReport
+    from opswap.converters import ConverterResult
     from opswap.export import ExportReport
+    from opswap.fix import FixReport
     from opswap.quant import QuantizeReport
+    from opswap.verify import VerifyReport
 from opswap.targets import Level, Target, op_name
-from opswap.verify import SPREAD_MARGIN, VerifyReport
 
 #: Node names shown per row before "+N more" (JSON output lists them all).
 SHOWN_NODES = 3
@@ -148,7 +148,7 @@ def print_verification(console: Console, v: VerifyReport, title: str = "ONNX Run
             f"within one step {_share(spread.within_one)}, top-1 {_share(spread.top1_agreement or 0.0)}"
         )
         console.print(
-            f"  [dim]the verdict: within one step on at most {SPREAD_MARGIN:.0%} fewer outputs than that, and "
+            f"  [dim]the verdict: within one step on at most {_spread_margin():.0%} fewer outputs than that, and "
             "a largest change at most twice its own[/]"
         )
     q = v.quantized
@@ -175,6 +175,12 @@ def print_verification(console: Console, v: VerifyReport, title: str = "ONNX Run
 
 
 _PRECISION_TITLES = {"qdq": "quantized, QDQ", "float16": "float16", "bfloat16": "bfloat16", "float64": "float64"}
+
+
+def _spread_margin() -> float:
+    from opswap.verify import SPREAD_MARGIN
+
+    return SPREAD_MARGIN
 
 
 def _share(value: float) -> str:

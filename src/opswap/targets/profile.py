@@ -13,11 +13,12 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
-
-import onnx
+from typing import TYPE_CHECKING, Any, Protocol
 
 from opswap.errors import TargetError
+
+if TYPE_CHECKING:
+    import onnx
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -72,13 +73,34 @@ class ValueFacts(Protocol):
         """Shape (None dims are symbolic), or None when the rank is unknown."""
 
 
+#: ONNX's element types by number, lower case (onnx.TensorProto.DataType, spelled out so that
+#: reading a profile needs no onnx import; a test checks it against onnx's own table).
+DTYPE_NAMES = {
+    0: "undefined", 1: "float", 2: "uint8", 3: "int8", 4: "uint16", 5: "int16", 6: "int32", 7: "int64",
+    8: "string", 9: "bool", 10: "float16", 11: "double", 12: "uint32", 13: "uint64", 14: "complex64",
+    15: "complex128", 16: "bfloat16", 17: "float8e4m3fn", 18: "float8e4m3fnuz", 19: "float8e5m2",
+    20: "float8e5m2fnuz", 21: "uint4", 22: "int4", 23: "float4e2m1", 24: "float8e8m0", 25: "uint2",
+    26: "int2", 27: "float6e2m3", 28: "float6e3m2",
+}  # fmt: skip
+
+
+def _onnx_dtype_names() -> dict[int, str]:
+    """The installed onnx's own table, for element types newer than ``DTYPE_NAMES``."""
+    import onnx
+
+    return {int(number): str(name).lower() for name, number in onnx.TensorProto.DataType.items()}
+
+
 def dtype_name(dtype: int) -> str:
     """ONNX's name for an element type, lower case ("float", "float16", "int64")."""
-    return str(onnx.TensorProto.DataType.Name(dtype)).lower()
+    name = DTYPE_NAMES.get(dtype)
+    return name if name is not None else _onnx_dtype_names().get(dtype, str(dtype))
 
 
 def _dtype_names(values: list[Any], where: str) -> tuple[str, ...]:
-    known = {str(name).lower() for name in onnx.TensorProto.DataType.keys()}  # noqa: SIM118
+    known = set(DTYPE_NAMES.values())
+    if any(not isinstance(v, str) or v.lower() not in known for v in values):
+        known |= set(_onnx_dtype_names().values())
     for value in values:
         if not isinstance(value, str) or value.lower() not in known:
             raise TargetError(f"{where}: {value!r} is not an ONNX element type name (float, float16, int64, ...)")
@@ -283,7 +305,9 @@ def attribute_value(node: onnx.NodeProto, name: str, since_version: int | None) 
     """
     for attr in node.attribute:
         if attr.name == name:
-            return _plain(onnx.helper.get_attribute_value(attr))
+            from onnx import helper
+
+            return _plain(helper.get_attribute_value(attr))
     if since_version is None:
         return None
     return _schema_default(node.op_type, node.domain, since_version, name)
@@ -291,6 +315,8 @@ def attribute_value(node: onnx.NodeProto, name: str, since_version: int | None) 
 
 @functools.lru_cache(maxsize=4096)
 def _schema_default(op_type: str, domain: str, version: int, name: str) -> Any:
+    import onnx
+
     try:
         schema = onnx.defs.get_schema(op_type, version, domain)
     except onnx.defs.SchemaError:
