@@ -135,3 +135,27 @@ def test_tflite_takes_constant_nodes_as_onnx2tf_lowers_them() -> None:
 
     support = load_target("tflite").support("Constant")
     assert support is not None and support.opsets is None
+
+
+def test_a_release_between_shipped_ones_resolves_to_the_nearest_below(cli, tmp_path) -> None:
+    from conftest import hardswish_model, save_model
+
+    source = save_model(hardswish_model(), tmp_path / "m.onnx")
+    done = cli("check", source, "-t", "snpe-2.14", "--format", "json")
+    assert done.code == 1 and done.json()["target"] == "snpe-2.7"
+    assert "snpe-2.14: no profile of that release; using snpe-2.7" in done.stderr
+    assert cli("check", source, "-t", "qnn-2.30").stdout.count("qnn-2.25") >= 1
+    for other_major in ("tensorrt-11", "snpe-1.9"):
+        refused = cli("check", source, "-t", other_major)
+        assert refused.code == 2 and "unknown target" in refused.stderr
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [("coreml", "ort-coreml-mlprogram"), ("trt", "tensorrt-10"), ("qnn", "qnn-htp"), ("nnapi", "ort-nnapi")],
+)
+def test_a_family_word_points_to_its_profiles(cli, tmp_path, typed: str, meant: str) -> None:
+    from conftest import hardswish_model, save_model
+
+    done = cli("check", save_model(hardswish_model(), tmp_path / "m.onnx"), "-t", typed)
+    assert done.code == 2 and meant in done.stderr and "mnn" not in done.stderr.split("did you mean")[-1]

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
-from opswap.text import escape
+from opswap.text import escape, printable
 
 if TYPE_CHECKING:
     from opswap.model import Model
@@ -140,6 +140,17 @@ def _guard_output(
     guard_paths(output, files, artifact_of, in_place=in_place and not is_torch_spec(source))
 
 
+def _say_resolved(profile: Any) -> Any:
+    """Tell (stderr) when the target asked for resolved to another shipped release; pass it on."""
+    if profile.requested:
+        err.print(
+            f"{printable(profile.requested)}: no profile of that release; using {printable(profile.name)}, the "
+            "nearest shipped one at or below it (an op added since may show as illegal)",
+            markup=False,
+        )
+    return profile
+
+
 def _announce(argv: list[str]) -> None:
     """Say exactly what program runs, before it runs (stderr, so JSON on stdout stays one object)."""
     import shlex
@@ -164,7 +175,7 @@ def check(
     from opswap.check import check as run_check
     from opswap.targets import load_target
 
-    profile = load_target(target)
+    profile = _say_resolved(load_target(target))
     loaded = _open(model, weights, opset, input_shape, background_check=True)
     result = run_check(loaded, profile)
 
@@ -233,7 +244,7 @@ def fix(
     from opswap.verify import load_inputs, parse_input_shapes
 
     shapes = parse_input_shapes(input_shape or [])
-    profile = load_target(target)
+    profile = _say_resolved(load_target(target))
     _guard_output(
         model,
         output,
@@ -322,7 +333,7 @@ def convert_command(
     from opswap.verify import parse_input_shapes
 
     shapes = parse_input_shapes(input_shape or [])
-    profile = load_target(target)
+    profile = _say_resolved(load_target(target))
     _guard_output(model, output, weights=weights, artifact_of=profile)
     loaded = _open(model, weights, opset, input_shape)
     if is_torch_spec(model):
@@ -474,7 +485,7 @@ def export(
     from opswap.export import export_for_target
     from opswap.targets import load_target
 
-    profile = load_target(target)
+    profile = _say_resolved(load_target(target))
     shape = next(iter(parse_input_shapes(input_shape).values())) if input_shape else None
     with err.status(f"Building, {'swapping and ' if via == 'swap' else ''}exporting {escape(spec)} …"):
         result = export_for_target(
@@ -510,7 +521,7 @@ def targets_show(
     from opswap import report as rp
     from opswap.targets import load_target
 
-    profile = load_target(target)
+    profile = _say_resolved(load_target(target))
     data = _target_dict(profile)
     if format is Format.json:
         rp.print_json(out, data)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -65,12 +66,53 @@ def load_target(target: str | Path | Target) -> Target:
             converter_output_suffix=alias.get("converter_output_suffix", profile.converter_output_suffix),
         )
     if text_name not in names:
-        names = names + sorted(aliases())
-        close = difflib.get_close_matches(text_name, names, n=3, cutoff=0.5)
-        hint = f"; did you mean {', '.join(close)}?" if close else f"; known: {', '.join(names)}"
+        every = names + sorted(aliases())
+        nearest = nearest_release(text_name, every)
+        if nearest is not None:
+            return dataclasses.replace(load_target(nearest), requested=text_name)
+        close = _family(text_name, every) or difflib.get_close_matches(text_name, every, n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(close)}?" if close else f"; known: {', '.join(every)}"
         raise TargetError(f"unknown target {text_name!r}{hint} (or pass a path to a .toml profile)")
     resource = resources.files(_BUILTIN).joinpath(f"{text_name}.toml")
     return parse_profile(resource.read_text(encoding="utf-8"), f"{text_name}.toml")
+
+
+_RELEASE = re.compile(r"([a-z]+)-(\d+(?:\.\d+)*)")
+#: Other words users type for a family of shipped profiles.
+_SYNONYMS = {"trt": "tensorrt", "tf": "tflite", "litert": "tflite", "mlprogram": "coreml", "neuralnetwork": "coreml"}
+
+
+def nearest_release(name: str, names: list[str]) -> str | None:
+    """``snpe-2.14`` -> the shipped ``snpe-*`` release nearest at or below it, of the same major version.
+
+    None when there is none. An older release of the same major version is the safe side: its
+    converter gains ops from release to release, so the older profile may call a newer op illegal,
+    not an unsupported one legal. Across a major version ops are also removed (TensorRT 10 dropped
+    some), so ``tensorrt-11`` resolves to nothing.
+    """
+    asked = _RELEASE.fullmatch(name.lower())
+    if asked is None:
+        return None
+    family, version = asked.group(1), _version(asked.group(2))
+    below = []
+    for candidate in names:
+        found = _RELEASE.fullmatch(candidate)
+        shipped = _version(found.group(2)) if found else ()
+        if found and found.group(1) == family and shipped[:1] == version[:1] and shipped <= version:
+            below.append((_version(found.group(2)), candidate))
+    return max(below)[1] if below else None
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split("."))
+
+
+def _family(name: str, names: list[str]) -> list[str]:
+    """Shipped names that hold what was typed as a word (``coreml``, ``trt``, ``qnn``)."""
+    word = _SYNONYMS.get(name.lower(), name.lower())
+    if len(word) < 2:
+        return []
+    return [n for n in names if word in n.split("-") or n.startswith(f"{word}-") or f"-{word}" in n][:6]
 
 
 #: Largest profile file read: the biggest shipped one is about 20 KiB.

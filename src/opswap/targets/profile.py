@@ -187,6 +187,8 @@ class Target:
     #: nodes made initializers, redundant nodes removed).
     partitions_after: str = ""
     path: Path | None = None
+    #: The name asked for, when it resolved to another release (see ``targets.load_target``).
+    requested: str = ""
 
     @property
     def per_node(self) -> bool:
