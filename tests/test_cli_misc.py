@@ -125,3 +125,32 @@ def test_help_usage_errors_and_targets_import_no_heavy_module(args: list[str]) -
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     line = next(x for x in done.stderr.splitlines() if x.startswith("HEAVY="))
     assert line == "HEAVY=", f"{args}: {line}"
+
+
+def test_check_many_models_and_targets_prints_a_matrix(tmp_path: Path) -> None:
+    """Issue 15: several targets (repeated or a comma list) and models (paths, a folder, a glob)."""
+    zoo = tmp_path / "zoo"
+    zoo.mkdir()
+    relu = make_model([helper.make_node("Relu", ["x"], ["y"])], [tensor("x", [1, 4])], [tensor("y", [1, 4])])
+    save_model(relu, zoo / "relu.onnx")
+    save_model(hardswish_model(), zoo / "hardswish.onnx")
+    erf = make_model([helper.make_node("Erf", ["x"], ["y"])], [tensor("x", [1, 4])], [tensor("y", [1, 4])])
+    save_model(erf, zoo / "erf.onnx")
+    bare = tmp_path / "bare.toml"
+    bare.write_text('[target]\nname = "bare"\nsource = "test"\n[ops.Relu]\n[ops.Mul]\n[ops.Add]\n[ops.Clip]\n')
+
+    done = run_cli("check", zoo, "-t", "snpe-2.7,tflite", "-t", bare, "--format", "json")
+    assert done.code == 1, done.stderr
+    data = done.json()
+    assert data["targets"] == ["snpe-2.7", "tflite", "bare"] and not data["all_legal"]
+    cells = {(Path(c["model"]).name, c["target"]): c for c in data["cells"]}
+    assert len(cells) == 9
+    assert cells["relu.onnx", "bare"]["verdict"] == "legal"
+    assert cells["hardswish.onnx", "snpe-2.7"]["verdict"] == "fixable"
+    assert cells["hardswish.onnx", "bare"]["verdict"] == "fixable"  # Clip, Mul, Add are enough
+    assert cells["erf.onnx", "bare"]["verdict"] == "no_route" and cells["erf.onnx", "bare"]["unresolved"] == ["Erf"]
+    text = run_cli("check", str(zoo / "*.onnx"), "-t", bare)
+    assert text.code == 1 and "no route: Erf" in text.stdout and "3 pairs" in text.stdout
+    legal = run_cli("check", zoo / "relu.onnx", zoo / "relu.onnx", "-t", "tflite", "-t", "snpe-2.7")
+    assert legal.code == 0, legal.stdout + legal.stderr  # a model given twice is judged once
+    assert "2 pairs: 2 legal" in legal.stdout

@@ -151,6 +151,51 @@ def _say_resolved(profile: Any) -> Any:
     return profile
 
 
+def _expand_models(items: list[str]) -> list[str]:
+    """Paths as given, folders as the .onnx files inside (sorted, recursive), globs expanded."""
+    import glob
+
+    from opswap.errors import ModelError
+    from opswap.frontends import is_torch_spec
+
+    found: list[str] = []
+    for item in items:
+        path = Path(item)
+        if not is_torch_spec(item) and path.is_dir():
+            inside = sorted(str(p) for p in path.rglob("*.onnx") if p.is_file())
+            if not inside:
+                raise ModelError(f"{item}: a folder with no .onnx file")
+            found += inside
+        elif not path.exists() and any(c in item for c in "*?[") and not is_torch_spec(item):
+            matched = sorted(glob.glob(item, recursive=True))
+            if not matched:
+                raise ModelError(f"{item}: no file matches")
+            found += matched
+        else:
+            found.append(item)
+    return list(dict.fromkeys(found))
+
+
+def _check_matrix(
+    sources: list[str],
+    names: list[str],
+    format: Format,
+    weights: Path | None,
+    opset: int | None,
+    input_shape: list[str] | None,
+) -> None:
+    """Every model against every target (see ``opswap.matrix``)."""
+    from opswap import report as rp
+    from opswap.matrix import matrix
+    from opswap.targets import load_target
+
+    profiles = [_say_resolved(load_target(name)) for name in names]
+    models = [(source, lambda source=source: _open(source, weights, opset, input_shape)) for source in sources]
+    with rp.progress(err) as stage:
+        result = matrix(models, profiles, stage("check", len(models) * len(profiles)))
+    _finish(result, format, lambda: rp.print_matrix(out, result), result.all_legal)
+
+
 def _announce(argv: list[str]) -> None:
     """Say exactly what program runs, before it runs (stderr, so JSON on stdout stays one object)."""
     import shlex
@@ -162,19 +207,43 @@ def _announce(argv: list[str]) -> None:
 
 @app.command()
 def check(
-    model: ModelArg,
-    target: TargetOpt,
+    models: Annotated[
+        list[str],
+        typer.Argument(
+            help="One or more .onnx files, folders (every .onnx inside), globs, or PyTorch specs "
+            "(torchvision:NAME, file.py:factory, .pt, .pt2)."
+        ),
+    ],
+    targets: Annotated[
+        list[str],
+        typer.Option(
+            "--target",
+            "-t",
+            help="A shipped profile name (see `opswap targets`) or a .toml path; repeat it, or give a "
+            "comma list, for several.",
+        ),
+    ],
     format: FormatOpt = Format.text,
     verbose: VerboseOpt = False,
     weights: WeightsOpt = None,
     opset: OpsetOpt = None,
     input_shape: InputShapeOpt = None,
 ) -> None:
-    """Report every node the target rejects, at once. Exit 0 if legal, 1 if not."""
+    """Report every node the target rejects, at once. Exit 0 if legal, 1 if not.
+
+    With several models or targets: a matrix, model by target, of legal / fixable / fixable with
+    --allow-approx / no route; exit 0 only when every model is legal for every target.
+    """
     from opswap import report as rp
     from opswap.check import check as run_check
     from opswap.targets import load_target
 
+    names = [name for item in targets for name in item.split(",") if name]
+    sources = _expand_models(models)
+    if len(names) != 1 or len(sources) != 1:
+        _check_matrix(sources, names, format, weights, opset, input_shape)
+        return
+    (model,), (target,) = sources, names
     profile = _say_resolved(load_target(target))
     loaded = _open(model, weights, opset, input_shape, background_check=True)
     result = run_check(loaded, profile)

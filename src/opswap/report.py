@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from opswap.converters import ConverterResult
     from opswap.export import ExportReport
     from opswap.fix import FixReport
+    from opswap.matrix import MatrixReport
     from opswap.quant import QuantizeReport
     from opswap.verify import VerifyReport
 from opswap.targets import Level, Target, op_name
@@ -322,6 +323,37 @@ def _print_shape_changes(console: Console, report: FixReport) -> None:
             f"Fused {count} × {escape(pattern)}: the same function as one node, since {escape(report.target)} "
             "lacks Erf (a lone Erf has only approximate routes)"
         )
+
+
+_MATRIX_WORDS = {
+    "legal": "[green]legal[/]",
+    "fixable": "[cyan]fixable[/]",
+    "fixable_approx": "[yellow]fixable ≈[/]",
+    "no_route": "[red]no route[/]",
+}
+
+
+def print_matrix(console: Console, report: MatrixReport) -> None:
+    """Models by targets: legal, fixable (exact rules), fixable ≈ (approximate rules), no route (which ops)."""
+    table = Table(show_edge=False, box=None, pad_edge=False)
+    table.add_column("model", overflow="fold")
+    for name in report.targets:
+        table.add_column(escape(name), overflow="fold")
+    for model in report.models:
+        row = [escape(model)]
+        for target in report.targets:
+            cell = report.cell(model, target)
+            word = _MATRIX_WORDS[cell.verdict]
+            if cell.unresolved:
+                word += f": {escape(', '.join(cell.unresolved))}"
+            row.append(word)
+        table.add_row(*row)
+    console.print(table)
+    counts = {v: sum(c.verdict == v for c in report.cells) for v in _MATRIX_WORDS}
+    console.print(
+        f"{len(report.cells)} pairs: {counts['legal']} legal, {counts['fixable']} fixable with exact rules "
+        f"(opswap fix), {counts['fixable_approx']} only with --allow-approx, {counts['no_route']} with no route"
+    )
 
 
 def print_targets(console: Console, targets: list[Target]) -> None:
