@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from opswap.frontends import open_model
     from opswap.legalize import LegalizeReport, legalize
     from opswap.model import Model, copy, load, save
-    from opswap.targets import Target, builtin_names, load_target
+    from opswap.targets import Level, Target, builtin_names, load_target
     from opswap.verify import VerifyReport, verify
 
 __version__ = "0.1.0"
@@ -49,6 +49,7 @@ _API = {
     "copy": "opswap.model",
     "load": "opswap.model",
     "save": "opswap.model",
+    "Level": "opswap.targets",
     "Target": "opswap.targets",
     "builtin_names": "opswap.targets",
     "load_target": "opswap.targets",
@@ -60,6 +61,7 @@ __all__ = [
     "CheckReport",
     "FixReport",
     "LegalizeReport",
+    "Level",
     "Model",
     "OpswapError",
     "Target",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,6 +101,17 @@ class CheckReport:
             for (op_type, domain, scope, since, level, reason, static_only), nodes in self._found.items()
             for node in nodes
         ]
+
+    def at(self, level: Level) -> list[Finding]:
+        """The findings at one level (``Level.ERROR``: what the target rejects)."""
+        return [f for f in self.findings if f.level == level]
+
+    def __str__(self) -> str:
+        """The verdict in one line, as ``check`` prints it."""
+        if self.legal:
+            return f"LEGAL for {self.target}"
+        ops = list(self.per_op(Level.ERROR))
+        return f"ILLEGAL for {self.target}: {self.count(Level.ERROR)} nodes of {len(ops)} op types ({', '.join(ops)})"
 
     def add(self, finding: Finding) -> None:
         """Record one finding."""
@@ -331,12 +343,19 @@ def _static_names(scopes: list[Scope]) -> set[str]:
     return names
 
 
-def check(model: Model, target: Target, on_scope: Callable[[Scope], None] | None = None) -> CheckReport:
+def check(
+    model: Model | str | os.PathLike[str], target: Target | str, on_scope: Callable[[Scope], None] | None = None
+) -> CheckReport:
     """Judge every node of every scope of ``model`` against ``target``.
+
+    ``model`` may be a path and ``target`` a profile name or path (``opswap.check("m.onnx", "snpe-2.7")``).
 
     Waits for onnx's checker if it runs in the background (see ``load``): an invalid model is
     reported as such, never judged.
     """
+    from opswap.arguments import as_model, as_target
+
+    model, target = as_model(model), as_target(target)
     with no_gc(), model.checked():
         if target.partitions_after == "onnxruntime-basic":
             report = _check_as_onnxruntime_sees(model, target, on_scope)

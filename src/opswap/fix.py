@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +54,16 @@ class FixReport:
         """Whether the fixed model is legal for the target."""
         return self.after.legal
 
+    def __str__(self) -> str:
+        """The outcome in a few lines: legality, verification, the file written or why not."""
+        lines = [f"{self.model}: {self.after}"]
+        if self.verification is not None:
+            lines.append(f"verification: {self.verification}")
+        elif self.unchanged and self.legal:
+            lines.append("nothing changed, so nothing to verify")
+        lines.append(f"wrote {self.output}" if self.output else f"not written: {self.not_written or 'no output given'}")
+        return "\n".join(lines)
+
     @property
     def ok(self) -> bool:
         """Legal and verified (or verification skipped), and not held back from writing."""
@@ -88,9 +99,9 @@ class FixReport:
 
 
 def fix(
-    model: Model,
-    target: Target,
-    output: Path | None = None,
+    model: Model | str | os.PathLike[str],
+    target: Target | str,
+    output: str | os.PathLike[str] | None = None,
     *,
     run_verify: bool = True,
     samples: int = DEFAULT_SAMPLES,
@@ -117,13 +128,18 @@ def fix(
     for; one named by a user's profile file only with ``convert=True``; none with ``convert=False``.
     ``announce`` receives a program's exact argument list before it runs.
 
+    ``model`` may be a path, ``target`` a profile name or path, ``output`` a str.
     ``rtol`` defaults to the tolerance for the model's precision (see ``verify``). In a quantized
     (QDQ) model, rewritten units get Q/DQ pairs; encodings that no bound fixes come from running the
     float graph on ``calibration`` (default: ``inputs``, else seeded random inputs other than the
     ones verification draws).
     """
+    from opswap.arguments import as_model, as_target
+
+    model, target = as_model(model), as_target(target)
+    output = Path(output) if output is not None else None
     if output is not None:
-        guard_outputs(model, target, Path(output), in_place=in_place, convert=convert is not False)
+        guard_outputs(model, target, output, in_place=in_place, convert=convert is not False)
     with no_gc(), model.checked():  # one pause for the whole job (see graphs.no_gc)
         # onnx's checker may still run in the background (load): the model is judged and rewritten
         # while it runs (check and legalize, inside this block, leave it running), and it is waited

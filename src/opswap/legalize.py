@@ -703,7 +703,7 @@ def _used_names(proto: onnx.ModelProto) -> set[str]:
 
 def legalize(
     model: Model,
-    target: Target,
+    target: Target | str,
     on_node: Callable[[], None] | None = None,
     *,
     allow_approx: bool = False,
@@ -716,6 +716,9 @@ def legalize(
     In a quantized (QDQ) model, a rewritten node unit stays quantized: its new tensors get Q/DQ
     pairs (see ``quant``); ``calibrate`` runs the float graph for encodings no bound fixes.
     """
+    from opswap.arguments import as_model, as_target
+
+    model, target = as_model(model), as_target(target)
     with no_gc(), model.checked():
         return _legalize(model, target, on_node, allow_approx, calibrate)
 

@@ -224,6 +224,17 @@ class VerifyReport:
             return False
         return ours >= theirs - SPREAD_MARGIN and self.max_steps <= 2 * spread.max_steps + 1
 
+    def __str__(self) -> str:
+        """The verdict and its main figure in one line."""
+        verdict = "PASSED" if self.passed else "FAILED"
+        if self.vacuous:
+            return f"{verdict}: nothing compared (every output empty or zero)"
+        if self.quantized is not None:
+            q = self.quantized
+            changed = f"{q.changed:.1%} of codes changed"
+            return f"{verdict}: {len(q.units)} rewritten units, at most {q.max_steps} step, {changed}"
+        return f"{verdict}: max |Δ| / max |out| = {self.max_rel:.3g} (tolerance {self.rtol:g}), {self.samples} samples"
+
     @property
     def max_abs(self) -> float:
         """Largest absolute difference over all outputs."""

@@ -1,0 +1,40 @@
+"""The Python API takes what a user would pass: paths and names, and says plainly what it cannot take."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import opswap
+from conftest import hardswish_model, save_model
+
+
+def test_check_and_fix_take_a_path_and_a_target_name(tmp_path: Path) -> None:
+    source = save_model(hardswish_model(), tmp_path / "m.onnx")
+    report = opswap.check(str(source), "snpe-2.7")
+    assert str(report).startswith("ILLEGAL for snpe-2.7: 2 nodes of 2 op types (") and "HardSwish" in str(report)
+    assert {f.op_type for f in report.at(opswap.Level.ERROR)} == {"HardSwish", "HardSigmoid"}
+    fixed = opswap.fix(source, "snpe-2.7", str(tmp_path / "fixed.onnx"))
+    assert fixed.ok and (tmp_path / "fixed.onnx").exists()
+    shown = str(fixed)
+    assert "LEGAL for snpe-2.7" in shown and "verification: PASSED" in shown and "wrote" in shown
+    assert str(opswap.check(tmp_path / "fixed.onnx", opswap.load_target("snpe-2.7"))) == "LEGAL for snpe-2.7"
+
+
+@pytest.mark.parametrize("bad", [3, None, b"m.onnx"])
+def test_a_wrong_argument_type_is_an_opswap_error(tmp_path: Path, bad: object) -> None:
+    source = save_model(hardswish_model(), tmp_path / "m.onnx")
+    with pytest.raises(opswap.OpswapError, match="expected an opswap Model or a path"):
+        opswap.check(bad, "snpe-2.7")  # type: ignore[arg-type]
+    with pytest.raises(opswap.OpswapError, match=r"expected a Target, a profile name or a \.toml path"):
+        opswap.fix(source, bad)  # type: ignore[arg-type]
+
+
+def test_importing_opswap_loads_nothing_heavy() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, opswap; print(sorted(m for m in ('onnx', 'onnxruntime', 'torch') if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
