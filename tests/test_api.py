@@ -38,3 +38,18 @@ def test_importing_opswap_loads_nothing_heavy() -> None:
     code = "import sys, opswap; print(sorted(m for m in ('onnx', 'onnxruntime', 'torch') if m in sys.modules))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_the_api_functions_survive_their_modules_being_imported_first() -> None:
+    """`import opswap.fix` (or anything that imports it) must not turn `opswap.check` into a module."""
+    import subprocess
+    import sys
+
+    code = (
+        "import opswap.fix, opswap.verify, opswap.legalize, opswap.check, opswap\n"
+        "print(all(callable(f) for f in (opswap.check, opswap.fix, opswap.verify, opswap.legalize)))\n"
+        "from opswap.check import CheckReport\n"
+        "print(CheckReport.__module__ == 'opswap.check')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["True", "True"]

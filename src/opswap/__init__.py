@@ -21,6 +21,8 @@ onnxruntime and torch when a step needs them), so ``opswap --help`` and usage er
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -94,3 +96,20 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted([*globals(), *_API])
+
+
+class _Package(types.ModuleType):
+    """The package, whose public functions keep their names when a submodule of that name loads.
+
+    Importing ``opswap.check`` (the module) sets the package's attribute ``check`` to it; the
+    function ``opswap.check`` is what users call, so that assignment is not kept (the module stays
+    in ``sys.modules``, which ``import opswap.check`` reads).
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _API and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
