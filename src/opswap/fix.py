@@ -153,22 +153,16 @@ def fix(
         advance = stage("legalize", illegal) if stage else None
         feeds = calibration if calibration is not None else inputs
         calibrate = calibrator(feeds, samples=samples, input_shapes=input_shapes, base_dir=model.base_dir)
-        legalization = legalize(model, target, advance, allow_approx=allow_approx, calibrate=calibrate)
-        model.ensure_valid()
-        after = check(model, target)
-        lowering, lowering_failed = None, ""
-        if lower_opset is None and not after.legal and target.unlisted_opset == Level.ERROR:
-            lower_opset = "auto"  # the target rejects versions it does not list: try an opset it does
-        if lower_opset is not None:
-            opset = best_opset(model, target) if lower_opset == "auto" else int(lower_opset)
-            try:
-                lowering = lower(model, opset) if opset < model.opset else None
-            except LoweringError as exc:
-                if lower_opset != "auto":
-                    raise
-                lowering_failed = str(exc)
-            if lowering is not None:
-                after = check(model, target)
+        if before.legal:
+            # Nothing to rewrite. (For ONNX Runtime's EPs the judged graph is the one ORT partitions:
+            # the Constant nodes and shape arithmetic it folds itself are not opswap's to change.)
+            legalization = LegalizeReport(target=target.name)
+            after = before
+        else:
+            legalization = legalize(model, target, advance, allow_approx=allow_approx, calibrate=calibrate)
+            model.ensure_valid()
+            after = check(model, target)
+        lowering, lowering_failed, after = _lower_if_asked(model, target, after, lower_opset)
         verification = None
         # Nothing is written when illegal nodes remain (without allow_partial): verifying would only
         # fail on ops ONNX Runtime lacks (a custom domain) and hide the real answer, "no route".
@@ -211,6 +205,27 @@ def fix(
                     target, report.output, source=source, options=shapes, asked=convert is True, announce=announce
                 )
         return report
+
+
+def _lower_if_asked(
+    model: Model, target: Target, after: CheckReport, lower_opset: int | str | None
+) -> tuple[Lowering | None, str, CheckReport]:
+    """Lower the opset when asked, or ("auto") when the target rejects versions it does not list.
+
+    Returns the lowering (None if none), why "auto" could not lower, and the check after it.
+    """
+    if lower_opset is None and not after.legal and target.unlisted_opset == Level.ERROR:
+        lower_opset = "auto"  # the target rejects versions it does not list: try an opset it does
+    if lower_opset is None:
+        return None, "", after
+    opset = best_opset(model, target) if lower_opset == "auto" else int(lower_opset)
+    try:
+        lowering = lower(model, opset) if opset < model.opset else None
+    except LoweringError as exc:
+        if lower_opset != "auto":
+            raise
+        return None, str(exc), after
+    return lowering, "", check(model, target) if lowering is not None else after
 
 
 def _nothing_changed(legalization: LegalizeReport, fixed_dims: dict[str, int], lowering: Lowering | None) -> bool:
