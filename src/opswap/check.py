@@ -90,7 +90,8 @@ class CheckReport:
     quantization: QuantizationCheck | None = None
     #: Which graph was judged when it is not the file's own (see ``Target.partitions_after``).
     judged: str = ""
-    #: What ``fix --lower-opset auto`` would do to the version warnings (see ``opsets.lowering_advice``).
+    #: What ``fix --lower-opset auto`` would do to the version warnings, when asked for (the check
+    #: command asks ``opsets.lowering_advice``; ``fix``'s own checks do not pay for it).
     lowering_advice: str = ""
 
     @property
@@ -229,6 +230,8 @@ class Judge:
         self._scopes: list[Scope] | None = None
         self._local_functions = {(f.domain, f.name) for f in proto.functions}
         self._cache: dict[tuple[str, str, int | None], Verdict] = {}
+        #: Every op met by ``scan`` (op type, or (op type, domain) outside the default domain).
+        self.seen: set[str | tuple[str, str]] = set()
 
     def scan(
         self, scope: Scope, errors_only: bool = False
@@ -255,6 +258,7 @@ class Judge:
                 if errors_only and cached[0] is not _PER_NODE and not _is_rewritable(cached[0]):
                     cached = (OK, cached[1])
                 fixed[key] = cached
+                self.seen.add(key)
             verdict = cached[0]
             if verdict is OK or verdict is _CALL:
                 continue
@@ -358,21 +362,8 @@ def check(
     model, target = as_model(model), as_target(target)
     with no_gc(), model.checked():
         if target.partitions_after == "onnxruntime-basic":
-            report = _check_as_onnxruntime_sees(model, target, on_scope)
-        else:
-            report = _check(model, target, on_scope)
-        if any(f.reason.startswith("version ") for f in _first_of_each_kind(report)):
-            from opswap.opsets import lowering_advice
-
-            report.lowering_advice = lowering_advice(model, target)
-        return report
-
-
-def _first_of_each_kind(report: CheckReport) -> Iterator[Finding]:
-    """One finding per kind (op, scope, version, level, reason): cheap, whatever the node count."""
-    for (op_type, domain, scope, since, level, reason, static_only), nodes in report._found.items():
-        if nodes:
-            yield Finding(op_type, domain, nodes[0], scope, since, level, reason, static_only)
+            return _check_as_onnxruntime_sees(model, target, on_scope)
+        return _check(model, target, on_scope)
 
 
 def _check_as_onnxruntime_sees(model: Model, target: Target, on_scope: Callable[[Scope], None] | None) -> CheckReport:
@@ -449,8 +440,18 @@ def _check(model: Model, target: Target, on_scope: Callable[[Scope], None] | Non
                 if group is not None:
                     by_group[id(group)] = labels
             labels.append(prefix + (node.name or f"{node.op_type}#{index}"))
-    report.quantization = quantization_check(model.proto, report)
+    # A QDQ model's facts cost a pass over the graph: only when the scan met a Q or DQ.
+    if judge.seen & QDQ_KEYS:
+        report.quantization = quantization_check(model.proto, report)
     return report
+
+
+#: ``Judge.seen`` keys of QuantizeLinear and DequantizeLinear: a model holding one is QDQ-quantized.
+QDQ_KEYS = {
+    op if domain == "" else (op, domain)
+    for op in ("QuantizeLinear", "DequantizeLinear")
+    for domain in ("", "ai.onnx", "com.microsoft")
+}
 
 
 __all__ = ["CheckReport", "Finding", "FindingGroup", "Judge", "check", "op_name", "since_version"]

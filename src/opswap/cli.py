@@ -236,7 +236,7 @@ def check(
     """
     from opswap import report as rp
     from opswap.check import check as run_check
-    from opswap.targets import load_target
+    from opswap.targets import Level, load_target
 
     names = [name for item in targets for name in item.split(",") if name]
     sources = _expand_models(models)
@@ -247,6 +247,10 @@ def check(
     profile = _say_resolved(load_target(target))
     loaded = _open(model, weights, opset, input_shape, background_check=True)
     result = run_check(loaded, profile)
+    if result.count(Level.WARNING) or not result.legal:
+        from opswap.opsets import lowering_advice
+
+        result.lowering_advice = lowering_advice(loaded, profile)
 
     def print_text() -> None:
         rp.print_check(out, result, verbose)

@@ -28,7 +28,7 @@ import numpy as np
 import onnx
 from onnx import helper
 
-from opswap.check import Judge
+from opswap.check import QDQ_KEYS, Judge
 from opswap.fold import constant_names, fold
 from opswap.fusions import GELU_PATTERN, fuse_gelu
 from opswap.graphs import Scope, iter_scopes, no_gc, node_label, splice
@@ -303,7 +303,7 @@ class _Planner:
         self._templates: dict[tuple[Any, ...], _Template] = {}
         self._shape_ops: dict[tuple[str, str], bool] = {}
         self._scratch_names = NameGen()
-        #: A planner that may use approximate rules, for hints at dead ends (see ``_approximate_hint``).
+        #: A planner that may use approximate rules, for hints at dead ends (see ``_search``).
         self._approximating: _Planner | None = None
 
     # -- what a route depends on ----------------------------------------------------------------
@@ -441,28 +441,23 @@ class _Planner:
                 best = outcome
         if best is not None:
             return best
-        for candidate in skipped:  # only for a dead end: a hint must say whether the flag leads anywhere
+        # Only for a dead end: a hint must say whether --allow-approx leads anywhere, so each skipped
+        # approximate rule is tried by a planner that may use approximations.
+        if skipped:
+            approximating = self._approximating or _Planner(self.judge, self.ir_version, allow_approx=True)
+            self._approximating = approximating
+        for candidate in skipped:
+            outcome = approximating._try(candidate, node, scope, inputs, depth, quantized)
+            head = f"via {candidate.id}: approximate ({candidate.bound})"
             at = lines.index(candidate.id)
-            lines[at : at + 1] = self._approximate_hint(candidate, node, scope, inputs, depth, quantized)
+            if isinstance(outcome, Route):
+                lines[at : at + 1] = [f"{head}; --allow-approx takes it ({outcome.cost.size} nodes)"]
+            else:
+                lines[at : at + 1] = [
+                    f"{head}; no legal route even with --allow-approx:",
+                    *(f"    {x}" for x in outcome),
+                ]
         return DeadEnd(name, tuple(f"{name}: {line}" if not line.startswith("    ") else line for line in lines))
-
-    def _approximate_hint(
-        self,
-        candidate: Rule,
-        node: onnx.NodeProto,
-        scope: Scope,
-        inputs: tuple[Value | None, ...],
-        depth: int,
-        quantized: bool,
-    ) -> list[str]:
-        """What ``--allow-approx`` would do with an approximate rule: a legal route, or why not."""
-        if self._approximating is None:
-            self._approximating = _Planner(self.judge, self.ir_version, allow_approx=True)
-        outcome = self._approximating._try(candidate, node, scope, inputs, depth, quantized)
-        head = f"via {candidate.id}: approximate ({candidate.bound})"
-        if isinstance(outcome, Route):
-            return [f"{head}; --allow-approx takes it ({outcome.cost.size} nodes)"]
-        return [f"{head}; no legal route even with --allow-approx:", *(f"    {line}" for line in outcome)]
 
     def _try(
         self,
@@ -613,14 +608,15 @@ def _quantization_points(emitted: list[onnx.NodeProto], node: onnx.NodeProto, pr
     for n in emitted:
         skip = parameter_inputs(n.op_type)
         for k, name in enumerate(n.input):
-            if name and name not in seen and k not in skip and _is_float(produced.get(name), default=True):
+            if name and name not in seen and k not in skip and _is_float(produced.get(name)):
                 constants.add(name)
     return points + len(constants)
 
 
-def _is_float(value: Value | None, default: bool = True) -> bool:
+def _is_float(value: Value | None) -> bool:
+    """Whether a value is float (unknown counts as float: a point too many beats one missed)."""
     if value is None or not value.dtype:
-        return default
+        return True
     return value.dtype in (
         onnx.TensorProto.FLOAT,
         onnx.TensorProto.FLOAT16,
@@ -739,7 +735,7 @@ def _legalize(
     judge, work = _fold_and_fuse(model, target, report)
     if not any(illegal for _, illegal in work):
         return report
-    quantized, keep, computed = _units_to_keep(proto, work)
+    quantized, keep, computed = _units_to_keep(proto, work, qdq=bool(judge.seen & QDQ_KEYS))
     planner = _Planner(judge, proto.ir_version, allow_approx)
     _shapes_before_rewriting(planner, work)
     initializers_before = _initializer_count(judge.scopes)
@@ -811,13 +807,13 @@ def _fold_and_fuse(
 
 
 def _units_to_keep(
-    proto: onnx.ModelProto, work: list[tuple[Scope, list[tuple[int, onnx.NodeProto, Verdict]]]]
+    proto: onnx.ModelProto, work: list[tuple[Scope, list[tuple[int, onnx.NodeProto, Verdict]]]], qdq: bool
 ) -> tuple[QuantFacts, dict[str, UnitToKeep], set[str]]:
     """In a QDQ model: its facts, the illegal main-graph nodes inside units, and the computed tensors.
 
     Units are keyed by label; the tensors computed before rewriting tell new nodes from old ones.
     """
-    quantized = facts(proto.graph)
+    quantized = facts(proto.graph) if qdq else QuantFacts()
     if not quantized.quantized:
         return quantized, {}, set()
     main = [illegal for scope, illegal in work if scope.path == "main"]

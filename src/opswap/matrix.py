@@ -17,7 +17,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from opswap.check import check
 from opswap.fix import fix
 from opswap.model import Model, copy
 from opswap.targets import Level, Target
@@ -77,11 +76,11 @@ class MatrixReport:
 
 def judge_cell(model: Model, target: Target, label: str) -> Cell:
     """What opswap can do for ``model`` on ``target`` (see the module docstring); ``model`` is not changed."""
-    before = check(model, target)
-    if before.legal:
+    exact = fix(copy(model), target, run_verify=False, convert=False)
+    if exact.before.legal:
         return Cell(label, target.name, LEGAL)
-    illegal = before.per_op(Level.ERROR)
-    if fix(copy(model), target, run_verify=False, convert=False).legal:
+    illegal = exact.before.per_op(Level.ERROR)
+    if exact.legal:
         return Cell(label, target.name, FIXABLE, illegal)
     approx = fix(copy(model), target, run_verify=False, convert=False, allow_approx=True)
     if approx.legal:

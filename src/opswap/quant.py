@@ -25,7 +25,8 @@ always include zero (an exact zero is what padding needs), as ONNX Runtime's cal
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections import ChainMap
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -311,18 +312,17 @@ def quantize_rewrites(
     if not keep:
         return report
     groups: dict[str, list[int]] = {}
-    for index, n in enumerate(graph.node):
-        source = next((e.value for e in n.metadata_props if e.key == "opswap.source"), None)
-        if source is None or source not in keep:
-            continue
-        unit = keep[source]
-        if any(o and o not in before for o in n.output) or any(o in unit.outputs for o in n.output):
-            groups.setdefault(source, []).append(index)
+    for label, members in _by_provenance(graph, set(keep)).items():
+        outputs = keep[label].outputs
+        new = [i for i, n in members if any(o and (o not in before or o in outputs) for o in n.output)]
+        if new:
+            groups[label] = new
     initializers = {t.name: t for t in graph.initializer}
     float_names = _float_names(graph)
+    dequantized_bounds = {name: encoding.bounds() for name, encoding in facts_.dequantized.items()}
     plans: list[_GroupPlan] = []
     for label, indices in groups.items():
-        plan = _plan_group(graph, keep[label], indices, initializers, facts_, float_names)
+        plan = _plan_group(graph, keep[label], indices, initializers, dequantized_bounds, float_names)
         if isinstance(plan, str):
             report.skipped.append(f"{label}: {plan}")
         else:
@@ -376,7 +376,7 @@ def _plan_group(
     unit: UnitToKeep,
     indices: list[int],
     initializers: Mapping[str, onnx.TensorProto],
-    facts_: QuantFacts,
+    dequantized_bounds: dict[str, tuple[float, float]],
     float_names: set[str],
 ) -> _GroupPlan | str:
     if not unit.encodings:
@@ -386,13 +386,12 @@ def _plan_group(
     nodes = [graph.node[i] for i in indices]
     produced = {o for n in nodes for o in n.output if o}
     local = [o for n in nodes for o in n.output if o and o not in unit.outputs]
-    intervals: dict[str, tuple[float, float]] = {}
-    for name, encoding in facts_.dequantized.items():
-        intervals[name] = encoding.bounds()
+    # The DQ outputs' bounds are shared by every group; this group's own entries go in front.
+    intervals: MutableMapping[str, tuple[float, float]] = ChainMap({}, dequantized_bounds)
     for out, encoding in zip(unit.outputs, unit.encodings, strict=False):
         plan.encodings[out] = encoding
     # Forward: exact intervals where the ops allow.
-    for n in nodes:
+    for index, n in zip(indices, nodes, strict=True):
         for k, name in enumerate(n.input):
             if name and name not in produced and name not in intervals and name in initializers:
                 values = numpy_helper.to_array(initializers[name])
@@ -405,7 +404,7 @@ def _plan_group(
                 and k not in _PARAMETER_INPUTS.get(n.op_type, ())
                 and initializers[name].data_type in _FLOATS
             ):
-                plan.constants.append((indices[nodes.index(n)], k))
+                plan.constants.append((index, k))
         for out, value in zip(n.output, _interval(n, intervals, initializers), strict=False):
             if out and value is not None:
                 intervals[out] = value
@@ -434,27 +433,19 @@ def _plan_group(
 
 
 def _clip_bounds(node: onnx.NodeProto, initializers: Mapping[str, onnx.TensorProto]) -> tuple[float, float]:
+    """A Clip's (or Relu's) bounds; an unknown or computed bound is no bound."""
     if node.op_type == "Relu":
         return 0.0, math.inf
-    low, high = -math.inf, math.inf
+    bounds = [-math.inf, math.inf]
     for a in node.attribute:  # Clip before opset 11
-        if a.name == "min":
-            low = a.f
-        elif a.name == "max":
-            high = a.f
-    for k, default in ((1, low), (2, high)):
+        if a.name in ("min", "max"):
+            bounds[a.name == "max"] = a.f
+    for k in (1, 2):  # Clip from opset 11: optional inputs
         if len(node.input) > k and node.input[k]:
             value = _tensor(node.input[k], initializers)
-            bound = float(value) if value is not None and value.size == 1 else math.nan
-            if k == 1:
-                low = bound if not math.isnan(bound) else -math.inf
-            else:
-                high = bound if not math.isnan(bound) else math.inf
-        elif k == 1:
-            low = default
-        else:
-            high = default
-    return low, high
+            unbounded = (-math.inf, math.inf)[k - 1]
+            bounds[k - 1] = float(value.reshape(-1)[0]) if value is not None and value.size == 1 else unbounded
+    return bounds[0], bounds[1]
 
 
 def _interval(
@@ -868,7 +859,17 @@ def output_steps(model: onnx.ModelProto, names: Sequence[str]) -> list[float | N
     return [steps.get(name) for name in names]
 
 
-def rewritten_units(original: onnx.GraphProto, fixed: onnx.GraphProto) -> dict[str, list[onnx.NodeProto]]:
+def _by_provenance(graph: onnx.GraphProto, labels: set[str]) -> dict[str, list[tuple[int, onnx.NodeProto]]]:
+    """Nodes that carry one of ``labels`` as their provenance (``opswap.source``), by label, in order."""
+    groups: dict[str, list[tuple[int, onnx.NodeProto]]] = {}
+    for index, n in enumerate(graph.node):
+        source = next((e.value for e in n.metadata_props if e.key == "opswap.source"), None)
+        if source is not None and source in labels and n.output:
+            groups.setdefault(source, []).append((index, n))
+    return groups
+
+
+def rewritten_units(fixed: onnx.GraphProto) -> dict[str, list[onnx.NodeProto]]:
     """The fixed model's quantized replacements of units: label -> their nodes, in order.
 
     A replacement is recognised by the Q/DQ pairs :func:`quantize_rewrites` marks (``opswap.encoding``)
@@ -881,14 +882,7 @@ def rewritten_units(original: onnx.GraphProto, fixed: onnx.GraphProto) -> dict[s
         for e in n.metadata_props
         if e.key == "opswap.source"
     }
-    if not labels:
-        return {}
-    groups: dict[str, list[onnx.NodeProto]] = {}
-    for n in fixed.node:
-        source = next((e.value for e in n.metadata_props if e.key == "opswap.source"), None)
-        if source is not None and source in labels and n.output:
-            groups.setdefault(source, []).append(n)
-    return groups
+    return {label: [n for _, n in members] for label, members in _by_provenance(fixed, labels).items()}
 
 
 def compare_units(
@@ -905,7 +899,7 @@ def compare_units(
     defines it) compares every unit on every sample. Returns (label, step, max |Δcode|, elements,
     changed codes) per unit, or None when no replacement was quantized.
     """
-    groups = rewritten_units(original.graph, fixed.graph)
+    groups = rewritten_units(fixed.graph)
     if not groups:
         return None
     probe = onnx.ModelProto()

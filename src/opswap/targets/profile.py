@@ -309,7 +309,7 @@ def attribute_value(node: onnx.NodeProto, name: str, since_version: int | None) 
         if attr.name == name:
             from onnx import helper
 
-            return _plain(helper.get_attribute_value(attr))
+            return plain(helper.get_attribute_value(attr))
     if since_version is None:
         return None
     return _schema_default(node.op_type, node.domain, since_version, name)
@@ -326,7 +326,7 @@ def _schema_default(op_type: str, domain: str, version: int, name: str) -> Any:
     attr = schema.attributes.get(name)
     if attr is None or not attr.default_value.name:
         return None
-    return _plain(onnx.helper.get_attribute_value(attr.default_value))
+    return plain(onnx.helper.get_attribute_value(attr.default_value))
 
 
 def plain(value: Any) -> Any:
@@ -336,9 +336,6 @@ def plain(value: Any) -> Any:
     if isinstance(value, list):
         return tuple(plain(v) for v in value)
     return value
-
-
-_plain = plain
 
 
 # --- parsing -------------------------------------------------------------------------------------
@@ -399,7 +396,7 @@ def parse_profile(text: str, origin: str) -> Target:
             domain=_norm_domain(domain),
             opsets=_ints(entry["opsets"], f"{where} opsets") if "opsets" in entry else None,
             attributes={
-                name: tuple(_plain(v) for v in (values if isinstance(values, list) else [values]))
+                name: tuple(plain(v) for v in (values if isinstance(values, list) else [values]))
                 for name, values in entry.get("attributes", {}).items()
             },
             static_inputs=_ints(entry.get("static_inputs", []), f"{where} static_inputs"),
