@@ -368,3 +368,121 @@ def test_a_dead_end_suggests_allow_approx_only_when_that_route_ends_legal() -> N
     (dead,) = legalize(from_proto(erf_model()), short).unresolved
     assert "no legal route even with --allow-approx" in dead.explanation and "takes it" not in dead.explanation
     assert not legalize(from_proto(erf_model()), short, allow_approx=True).complete
+
+
+@pytest.mark.parametrize("op_type", ["Max", "Min"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, np.int32])
+def test_binary_max_and_min_via_where_pick_what_onnx_runtime_picks(op_type: str, dtype: type) -> None:
+    """Ties (+0 and -0), NaN on either side, infinities, broadcasting and arrays long enough for
+    ORT's vectorized loops: the rewrite returns ORT's own element, bit for bit."""
+    from opswap.legalize import legalize
+    from opswap.model import from_proto
+
+    rng = np.random.default_rng(0)
+    n = 4099
+    if dtype == np.int32:
+        a = rng.integers(-5, 5, (3, n)).astype(dtype)
+        b = rng.integers(-5, 5, (1, n)).astype(dtype)
+    else:
+        special = np.array([0.0, -0.0, np.nan, np.inf, -np.inf, 1.0, -1.0], dtype=dtype)
+        a = rng.choice(special, (3, n)).astype(dtype)
+        b = rng.choice(special, (1, n)).astype(dtype)
+    elem = helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+    original = make_model(
+        [helper.make_node(op_type, ["a", "b"], ["y"])],
+        [tensor("a", [3, n], elem), tensor("b", [1, n], elem)],
+        [tensor("y", [3, n], elem)],
+        opset=13,
+    )
+    model = from_proto(original)
+    report = legalize(model, profile("\n".join(f"[ops.{op}]" for op in ("Where", "Greater", "Less", "Or", "IsNaN"))))
+    assert report.complete and op_type not in ops(model.proto)
+    (want,) = ort_run(original, {"a": a, "b": b})
+    (got,) = ort_run(model.proto, {"a": a, "b": b})
+    assert want.tobytes() == got.tobytes()
+
+
+def test_expand_and_constantofshape_of_a_shape_known_only_at_run_time() -> None:
+    """A dynamic batch: Expand and ConstantOfShape read Shape(x), which no fold can make constant."""
+    from opswap.legalize import legalize
+    from opswap.model import from_proto
+
+    one = helper.make_tensor("", TensorProto.FLOAT, [1], [1.5])
+    original = make_model(
+        [
+            helper.make_node("Shape", ["x"], ["s"]),
+            helper.make_node("Expand", ["b", "s"], ["e"]),
+            helper.make_node("ConstantOfShape", ["s"], ["c"], value=one),
+            helper.make_node("Add", ["e", "c"], ["y"]),
+        ],
+        [tensor("x", ["n", 4]), tensor("b", [1, 4])],
+        [tensor("y", ["n", 4])],
+    )
+    model = from_proto(original)
+    target = profile("\n".join(f"[ops.{op}]" for op in ("Shape", "Where", "Add", "ConstantOfShape", "Expand")))
+    without = {
+        "Expand": profile("\n".join(f"[ops.{op}]" for op in ("Shape", "Where", "Add", "ConstantOfShape"))),
+        "ConstantOfShape": profile("\n".join(f"[ops.{op}]" for op in ("Shape", "Where", "Add", "Expand"))),
+    }
+    assert opswap.check(model, target).legal
+    for missing, lacking in without.items():
+        model = from_proto(original)
+        report = legalize(model, lacking)
+        assert report.complete and missing not in ops(model.proto), missing
+        for batch in (1, 5, 0):
+            feeds = {"x": np.zeros((batch, 4), np.float32), "b": np.arange(4, dtype=np.float32).reshape(1, 4)}
+            (want,) = ort_run(original, feeds)
+            (got,) = ort_run(model.proto, feeds)
+            assert want.shape == got.shape == (batch, 4) and want.tobytes() == got.tobytes()
+
+
+@pytest.mark.parametrize("repeats", [[2, 1, 3], [1, 0, 2], [3, 3, 1]])
+def test_tile_with_repeats_computed_at_run_time(repeats: list[int]) -> None:
+    from opswap.legalize import legalize
+    from opswap.model import from_proto
+
+    original = make_model(
+        [helper.make_node("Tile", ["x", "r"], ["y"])],
+        [tensor("x", [2, 3, 4]), tensor("r", [3], TensorProto.INT64)],
+        [tensor("y", ["a", "b", "c"])],
+        opset=13,
+    )
+    model = from_proto(original)
+    kept = ("Shape", "Concat", "Reshape", "Expand", "Unsqueeze", "Mul", "Max", "Slice")
+    report = legalize(model, profile("\n".join(f"[ops.{op}]" for op in kept)))
+    assert report.complete and "Tile" not in ops(model.proto)
+    feeds = {"x": np.arange(24, dtype=np.float32).reshape(2, 3, 4), "r": np.asarray(repeats, np.int64)}
+    (want,) = ort_run(original, feeds)
+    (got,) = ort_run(model.proto, feeds)
+    assert want.shape == got.shape and np.array_equal(want, got)
+
+
+def test_shape_arithmetic_upstream_of_an_illegal_node_is_folded_and_nothing_else() -> None:
+    """Exporters compute a Reshape's shape from Shape(x): the target lacks the Expand it feeds, whose
+    rule needs a constant shape. The cone above the Expand folds; a legal Shape elsewhere stays."""
+    from opswap.legalize import legalize
+    from opswap.model import from_proto
+
+    original = make_model(
+        [
+            helper.make_node("Shape", ["x"], ["s"]),
+            helper.make_node("Gather", ["s", "zero"], ["rows"], axis=0),
+            helper.make_node("Concat", ["rows", "four"], ["shape"], axis=0),
+            helper.make_node("Expand", ["b", "shape"], ["e"]),
+            helper.make_node("Add", ["x", "e"], ["y"]),
+            helper.make_node("Shape", ["x"], ["shape_out"]),
+        ],
+        [tensor("x", [3, 4]), tensor("b", [1, 4])],
+        [tensor("y", [3, 4]), tensor("shape_out", [2], TensorProto.INT64)],
+        initializers=[
+            numpy_helper.from_array(np.array([0], np.int64), "zero"),
+            numpy_helper.from_array(np.array([4], np.int64), "four"),
+        ],
+    )
+    model = from_proto(original)
+    report = legalize(model, profile("\n".join(f"[ops.{op}]" for op in ("Shape", "Gather", "Concat", "Add", "Mul"))))
+    assert report.complete and report.folded == 3  # Shape, Gather, Concat
+    assert ops(model.proto) == {"Mul": 1, "Add": 1, "Shape": 1}
+    feeds = {"x": np.ones((3, 4), np.float32), "b": np.arange(4, dtype=np.float32).reshape(1, 4)}
+    for want, got in zip(ort_run(original, feeds), ort_run(model.proto, feeds), strict=True):
+        assert np.array_equal(want, got)

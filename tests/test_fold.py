@@ -306,3 +306,24 @@ def test_an_unnamed_dynamic_dimension_is_named_by_its_input_and_axis() -> None:
     model = opswap.model.from_proto(original)
     assert folding.fix_dims(model, {"x": [3, 4], "nothing": [1]}) == {"x[0]": 3}
     assert [d.dim_value for d in model.proto.graph.input[0].type.tensor_type.shape.dim] == [3, 4]
+
+
+def test_a_castlike_of_a_constant_folds_to_the_type_it_reads() -> None:
+    """Function bodies write CastLike(Constant, x): the value is the constant's, only x's type is read."""
+    three = helper.make_tensor("", TensorProto.FLOAT, [], [3.0])
+    model = opswap.model.from_proto(
+        make_model(
+            [
+                helper.make_node("Constant", [], ["three"], value=three),
+                helper.make_node("CastLike", ["three", "x"], ["three_like"]),
+                helper.make_node("Pow", ["x", "three_like"], ["y"]),
+            ],
+            [tensor("x", [2, 3], TensorProto.DOUBLE)],
+            [tensor("y", [2, 3], TensorProto.DOUBLE)],
+            opset=15,
+        )
+    )
+    report = fold(model)
+    assert report.nodes == 2 and [n.op_type for n in model.proto.graph.node] == ["Pow"]
+    (stored,) = [t for t in model.proto.graph.initializer if t.name == "three_like"]
+    assert stored.data_type == TensorProto.DOUBLE and numpy_helper.to_array(stored) == 3.0

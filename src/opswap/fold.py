@@ -114,6 +114,7 @@ def _plan(proto: onnx.ModelProto, select: Callable[[onnx.NodeProto], bool] | Non
     shapes = declared_shapes((inferred or proto).graph)  # outputs need static shapes
     constants = constant_names(graph)
     folded: set[str] = set()
+    types: dict[str, int] = {}
     plan = _Plan([], [], {}, [])
     reads: dict[str, None] = {}
     for index, node in enumerate(graph.node):
@@ -138,6 +139,10 @@ def _plan(proto: onnx.ModelProto, select: Callable[[onnx.NodeProto], bool] | Non
             for name in node.input:
                 if name in constants:
                     reads[name] = None
+        elif (cast := _cast_like(node, folded, constants, inferred or proto, types)) is not None:
+            plan.nodes.append(cast)  # CastLike reads its second input's type only, not its value
+            if node.input[0] in constants:
+                reads[node.input[0]] = None
         else:
             continue
         plan.indices.append(index)
@@ -145,6 +150,34 @@ def _plan(proto: onnx.ModelProto, select: Callable[[onnx.NodeProto], bool] | Non
     plan.reads = list(reads)
     _drop_unbounded(proto, plan)
     return plan
+
+
+def _cast_like(
+    node: onnx.NodeProto, folded: set[str], constants: set[str], typed: onnx.ModelProto, types: dict[str, int]
+) -> onnx.NodeProto | None:
+    """A CastLike of a constant to a computed value's known element type, as the Cast it is; else None.
+
+    ``types`` is filled on first use (element types of the main graph's values), so models without
+    such a CastLike pay nothing.
+    """
+    if node.op_type != "CastLike" or len(node.input) != 2 or not node.output:
+        return None
+    if node.input[0] not in folded and node.input[0] not in constants:
+        return None
+    if not types:
+        graph = typed.graph
+        for value in [*graph.input, *graph.value_info, *graph.output]:
+            if value.type.HasField("tensor_type") and value.type.tensor_type.elem_type:
+                types[value.name] = value.type.tensor_type.elem_type
+        types.update((t.name, t.data_type) for t in graph.initializer)
+        types[""] = 0  # filled: not looked up again
+    to = types.get(node.input[1], 0)
+    if not to:
+        return None
+    saturate = [a for a in node.attribute if a.name == "saturate"]
+    return helper.make_node(
+        "Cast", [node.input[0]], list(node.output), to=to, **({"saturate": saturate[0].i} if saturate else {})
+    )
 
 
 def _drop_unbounded(proto: onnx.ModelProto, plan: _Plan) -> None:

@@ -836,24 +836,44 @@ def _fold_for(model: Model, work: list[tuple[Scope, list[tuple[int, onnx.NodePro
     """Fold constants where that makes illegal nodes legal (see ``fold``); how many nodes were folded.
 
     Nodes illegal only for computed inputs or dynamic shapes: everything computed from constants is
-    folded (shape arithmetic upstream of them). Illegal main-graph nodes whose inputs are all
-    initializers (an Identity of a shared weight, say): those nodes are computed once.
+    folded (shape arithmetic upstream of them). Otherwise the illegal main-graph nodes and what they
+    are computed from: a node whose inputs are all initializers (an Identity of a shared weight) is
+    computed once, and the shape arithmetic upstream of an illegal node (``Shape -> Gather -> Concat``
+    feeding a Reshape, an Expand, a ConstantOfShape) becomes the constant its rules need. Nothing
+    else in the model is folded.
     """
     if any(verdict.static_only for _, illegal in work for _, _, verdict in illegal):
         return fold(model).nodes
     if not work or not work[0][1]:
         return 0
-    constants = constant_names(model.proto.graph)
-    computed = set()
-    for _, node, _ in work[0][1]:
-        inputs = node.input
-        # The first input decides for almost every node (a computed value), so test it alone first.
-        first = inputs[0] if inputs else None
-        if (first in constants or first == "") and node.output and all(not n or n in constants for n in inputs):
-            computed.add(node.output[0])
-    if not computed:
+    graph = model.proto.graph
+    cone = _upstream(graph, [node for _, node, _ in work[0][1]])
+    if not cone:
         return 0
-    return fold(model, lambda node: bool(node.output) and node.output[0] in computed).nodes
+    return fold(model, lambda node: bool(node.output) and node.output[0] in cone).nodes
+
+
+def _upstream(graph: onnx.GraphProto, illegal: list[onnx.NodeProto]) -> set[str]:
+    """First outputs of ``illegal`` and of every main-graph node they are computed from.
+
+    Empty when nothing in that cone could fold (no node reads only initializers and none is a
+    Shape or Size), so a large model with nothing to fold pays for no shape inference.
+    """
+    constants = constant_names(graph)
+    producer = {o: node for node in graph.node for o in node.output if o}
+    cone: set[str] = set()
+    seeded = False
+    stack = list(illegal)
+    while stack:
+        node = stack.pop()
+        if not node.output or node.output[0] in cone:
+            continue
+        cone.add(node.output[0])
+        inputs = [name for name in node.input if name]
+        if node.op_type in ("Shape", "Size") or all(name in constants for name in inputs):
+            seeded = True
+        stack.extend(producer[name] for name in inputs if name in producer)
+    return cone if seeded else set()
 
 
 def _illegal(judge: Judge) -> list[tuple[Scope, list[tuple[int, onnx.NodeProto, Verdict]]]]:

@@ -42,6 +42,36 @@ def min_via_binary_min(op: Builder, *xs: Value) -> Value:
     return _chain(op, "Min", xs)
 
 
+@rule("Max")
+def max_via_where(op: Builder, *xs: Value) -> Value:
+    """Max(a, b) as Where(a > b or a is NaN, a, b): ONNX Runtime's own choice on ties and NaN.
+
+    ONNX Runtime returns ``b`` when the two are equal (so Max(-0, +0) is +0 and Max(+0, -0) is -0)
+    and NaN when either is NaN; the Where picks the same element, so the result is bit for bit.
+    """
+    return _pick(op, "Greater", xs)
+
+
+@rule("Min")
+def min_via_where(op: Builder, *xs: Value) -> Value:
+    """Min(a, b) as Where(a < b or a is NaN, a, b): ties and NaN as ONNX Runtime has them."""
+    return _pick(op, "Less", xs)
+
+
+def _pick(op: Builder, compare: str, xs: tuple[Value, ...]) -> Value:
+    if len(xs) == 1:
+        return op.Identity(xs[0])  # type: ignore[no-any-return]
+    if len(xs) != 2:
+        raise RuleNotApplicable("two inputs (more are chained first)")
+    a, b = xs
+    if a.dtype != b.dtype:
+        raise RuleNotApplicable("inputs of different element types")
+    take_a = op.emit(compare, a, b)
+    if _is_float(a):
+        take_a = op.Or(take_a, op.IsNaN(a))
+    return op.Where(take_a, a, b)  # type: ignore[no-any-return]
+
+
 @rule("Mean")
 def mean_via_add_div(op: Builder, *xs: Value) -> Value:
     """Mean(a, b, ...) as (a + b + ...) / n."""

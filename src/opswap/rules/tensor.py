@@ -172,6 +172,61 @@ def unsqueeze_via_reshape(
     return op.Reshape(x, op.constant(np.asarray(shape, dtype=np.int64), INT64))  # type: ignore[no-any-return]
 
 
+def _named_by(op: Builder, axes: Value, rank: int) -> Value:
+    """int64 [rank]: 1 at each position an axis computed at run time names (negative ones counted from the end)."""
+    (count,) = axes.static_shape()
+    if count == 0:
+        raise RuleNotApplicable("no axes")
+    normalized = op.Where(op.Less(axes, 0), op.Add(axes, rank), axes)
+    row = op.Reshape(normalized, op.constant(np.asarray([1, count], dtype=np.int64), INT64))
+    positions = op.constant(np.arange(rank, dtype=np.int64).reshape(rank, 1), INT64)
+    return op.reduce("ReduceMax", op.Cast(op.Equal(positions, row), to=INT64), [1], keepdims=0)
+
+
+def _reshape_to_computed(op: Builder, x: Value, shape: Value, zeros: bool) -> Value:
+    """Reshape to a shape computed at run time; where it may hold a 0, that 0 must mean 0 (allowzero)."""
+    if not zeros:
+        return op.Reshape(x, shape)  # type: ignore[no-any-return]
+    if op.opset < 14:
+        raise RuleNotApplicable("the computed shape may hold a 0, which Reshape before opset 14 reads as 'copy'")
+    return op.Reshape(x, shape, allowzero=1)  # type: ignore[no-any-return]
+
+
+def _may_be_empty(x: Value) -> bool:
+    return x.shape is None or any(d is None or d == 0 for d in x.shape)
+
+
+@rule("Unsqueeze", opsets=(13, 21, 23, 24, 25), shapes=True)
+def unsqueeze_via_computed_shape(op: Builder, x: Value, axes: Value) -> Value:
+    """Unsqueeze with axes computed at run time, as Reshape to the shape they give.
+
+    Position p of the output is 1 where an axis names it, else the next dimension of ``x``
+    (Gather of Shape(x) at the count of earlier positions no axis names).
+    """
+    if axes.const is not None:
+        raise RuleNotApplicable("the axes are constants (unsqueeze_via_reshape)")
+    (count,) = axes.static_shape()
+    rank = x.rank + count
+    one = op.constant(1, INT64)
+    if x.rank == 0:
+        return op.Reshape(x, op.constant(np.ones(rank, dtype=np.int64), INT64))  # type: ignore[no-any-return]
+    inserted = _named_by(op, axes, rank)
+    earlier = op.Sub(op.CumSum(op.Sub(one, inserted), op.constant(0, INT64)), one)
+    dims = op.Gather(op.Shape(x), op.Max(earlier, op.constant(0, INT64)), axis=0)
+    shape = op.Where(op.Cast(inserted, to=BOOL), one, dims)
+    return _reshape_to_computed(op, x, shape, _may_be_empty(x))
+
+
+@rule("Squeeze", opsets=(13, 21, 23, 24, 25), shapes=True)
+def squeeze_via_computed_shape(op: Builder, x: Value, axes: Value | None = None) -> Value:
+    """Squeeze with axes computed at run time, as Reshape to Shape(x) without the dimensions they name."""
+    if axes is None or axes.const is not None:
+        raise RuleNotApplicable("no axes computed at run time (squeeze_via_reshape)")
+    kept = op.Equal(_named_by(op, axes, x.rank), op.constant(0, INT64))
+    shape = op.Compress(op.Shape(x), kept, axis=0)
+    return _reshape_to_computed(op, x, shape, _may_be_empty(x))
+
+
 @rule("Dropout", opsets=(7, 10, 12, 13, 22))
 def dropout_inference_via_identity(
     op: Builder,
@@ -222,6 +277,19 @@ def expand_via_mul(op: Builder, x: Value, shape: Value) -> Value:
     return op.Mul(x, op.constant(np.ones(dims), x.dtype))  # type: ignore[no-any-return]
 
 
+@rule("Expand")
+def expand_via_where(op: Builder, x: Value, shape: Value) -> Value:
+    """Expand(x, shape) as Where(ConstantOfShape(shape, true), x, x), for a shape computed at run time.
+
+    Where broadcasts its three inputs as Expand broadcasts ``x`` with ``shape`` (bidirectionally), and
+    picks ``x`` everywhere: every element type, bit for bit, with no constant of the output's size.
+    """
+    if shape.const is not None:
+        raise RuleNotApplicable("the shape is a constant (expand_via_mul)")
+    true = helper.make_tensor("", BOOL, [1], [True])
+    return op.Where(op.ConstantOfShape(shape, value=true), x, x)  # type: ignore[no-any-return]
+
+
 @rule("Tile")
 def tile_via_concat(op: Builder, x: Value, repeats: Value) -> Value:
     """Tile as Concat of copies along each repeated axis."""
@@ -233,6 +301,34 @@ def tile_via_concat(op: Builder, x: Value, repeats: Value) -> Value:
         if count > 1:
             result = op.Concat(*([result] * count), axis=axis)
     return result if result is not x else op.Identity(x)  # type: ignore[no-any-return]
+
+
+@rule("Tile", shapes=True)
+def tile_via_expand(op: Builder, x: Value, repeats: Value) -> Value:
+    """Tile with repeats computed at run time: a new axis before each axis, expanded to its count, merged.
+
+    [d0, d1] -> [1, d0, 1, d1] -> Expand to [r0, d0, r1, d1] -> Reshape to [r0*d0, r1*d1]: the copies
+    in Tile's order, moved, never computed. A repeat of 0 is tiled once and sliced away after, so
+    the Reshape never meets a 0 (which before opset 14 it reads as "copy that dimension").
+    """
+    if repeats.const is not None:
+        raise RuleNotApplicable("the repeats are constants (tile_via_concat)")
+    if op.opset < 12:
+        raise RuleNotApplicable("Max of int64 needs opset 12")
+    rank = x.rank
+    if rank == 0:
+        raise RuleNotApplicable("Tile of a scalar")
+    column = op.constant(np.asarray([rank, 1], dtype=np.int64), INT64)
+    shape = op.Shape(x)
+    zero = op.constant(np.zeros(rank, dtype=np.int64), INT64)
+    counts = repeats if _may_be_empty(x) else op.Max(repeats, op.constant(1, INT64))
+    pairs = op.Concat(op.Reshape(counts, column), op.Reshape(shape, column), axis=1)
+    interleaved = op.Reshape(pairs, op.constant(np.asarray([2 * rank], dtype=np.int64), INT64))
+    spread = op.Expand(op.unsqueeze(x, [2 * k for k in range(rank)]), interleaved)
+    tiled = _reshape_to_computed(op, spread, op.Mul(counts, shape), zeros=_may_be_empty(x))
+    if counts is repeats:
+        return tiled
+    return op.Slice(tiled, zero, op.Mul(repeats, shape))  # type: ignore[no-any-return]
 
 
 @rule("Constant")
@@ -293,6 +389,20 @@ def constantofshape_via_constant(op: Builder, shape: Value, *, value: onnx.Tenso
     fill = numpy_helper.to_array(value) if value is not None else np.zeros(1, dtype=np.float32)
     dtype = value.data_type if value is not None else onnx.TensorProto.FLOAT
     return op.initializer(np.full(dims, fill.ravel()[0], dtype=fill.dtype), dtype)
+
+
+@rule("ConstantOfShape")
+def constantofshape_via_expand(op: Builder, shape: Value, *, value: onnx.TensorProto | None = None) -> Value:
+    """ConstantOfShape with a shape computed at run time, as Expand of the one-element value to it.
+
+    The value becomes a rank-0 constant, so the output has rank len(shape) (rank 0 for an empty
+    shape) and every dimension the shape gives, zeros included.
+    """
+    if shape.const is not None:
+        raise RuleNotApplicable("the shape is a constant (constantofshape_via_constant)")
+    fill = numpy_helper.to_array(value) if value is not None else np.zeros(1, dtype=np.float32)
+    dtype = value.data_type if value is not None else onnx.TensorProto.FLOAT
+    return op.Expand(op.constant(np.asarray(fill.ravel()[0], dtype=fill.dtype), dtype), shape)  # type: ignore[no-any-return]
 
 
 @rule("Range")
