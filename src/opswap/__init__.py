@@ -12,7 +12,8 @@ The pipeline, each step a plain function on plain objects::
     numbers = opswap.verify(original, model)         # ONNX Runtime, original vs fixed
     opswap.save(model, "fixed.onnx")                 # atomic
 
-or all of it in one call: ``opswap.fix(model, target, Path("fixed.onnx"))``.
+or all of it in one call: ``opswap.fix(model, target, Path("fixed.onnx"))``. A detector's
+post-processing (NonZero, NonMaxSuppression) can be cut off first: ``opswap.cut(model, ["scores", "boxes"])``.
 
 Importing opswap loads nothing heavy: each name is imported on first use (onnx with the first step,
 onnxruntime and torch when a step needs them), so ``opswap --help`` and usage errors are instant.
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from opswap.check import CheckReport, check
+    from opswap.cut import CutReport, cut
     from opswap.errors import OpswapError
     from opswap.fix import FixReport, fix
     from opswap.frontends import open_model
@@ -41,6 +43,8 @@ __version__ = "0.1.0"
 _API = {
     "CheckReport": "opswap.check",
     "check": "opswap.check",
+    "CutReport": "opswap.cut",
+    "cut": "opswap.cut",
     "OpswapError": "opswap.errors",
     "FixReport": "opswap.fix",
     "fix": "opswap.fix",
@@ -61,6 +65,7 @@ _API = {
 
 __all__ = [
     "CheckReport",
+    "CutReport",
     "FixReport",
     "LegalizeReport",
     "Level",
@@ -71,6 +76,7 @@ __all__ = [
     "builtin_names",
     "check",
     "copy",
+    "cut",
     "fix",
     "legalize",
     "load",

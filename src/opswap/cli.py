@@ -20,6 +20,7 @@ from rich.console import Console
 from opswap.text import escape, printable
 
 if TYPE_CHECKING:
+    from opswap.cut import CutReport
     from opswap.model import Model
 
 app = typer.Typer(
@@ -72,6 +73,14 @@ InputShapeOpt = Annotated[
     ),
 ]
 SamplesOpt = Annotated[int, typer.Option(min=1, help="How many random inputs to verify on.")]
+OutputsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--outputs",
+        help="NAME,NAME,...: cut the model at these values first (they become its outputs; what only "
+        "the rest needs is removed), e.g. before a detector's post-processing. Verified up to the cut.",
+    ),
+]
 InputsOpt = Annotated[Path | None, typer.Option(help="A .npz file of inputs to verify on instead of random ones.")]
 RtolOpt = Annotated[
     float | None,
@@ -228,6 +237,7 @@ def check(
     weights: WeightsOpt = None,
     opset: OpsetOpt = None,
     input_shape: InputShapeOpt = None,
+    outputs: OutputsOpt = None,
 ) -> None:
     """Report every node the target rejects, at once. Exit 0 if legal, 1 if not.
 
@@ -241,11 +251,19 @@ def check(
     names = [name for item in targets for name in item.split(",") if name]
     sources = _expand_models(models)
     if len(names) != 1 or len(sources) != 1:
+        if outputs is not None:
+            from opswap.errors import OpswapError
+
+            raise OpswapError("--outputs names values of one model: check one model at a time with it")
         _check_matrix(sources, names, format, weights, opset, input_shape)
         return
     (model,), (target,) = sources, names
     profile = _say_resolved(load_target(target))
+    cut_at = _value_names(outputs)
     loaded = _open(model, weights, opset, input_shape, background_check=True)
+    cut_report = _cut(loaded, cut_at)
+    if cut_report is not None:
+        err.print(f"Checking the cut: {escape(str(cut_report))}")
     result = run_check(loaded, profile)
     if result.count(Level.WARNING) or not result.legal:
         from opswap.opsets import lowering_advice
@@ -304,6 +322,7 @@ def fix(
     verbose: VerboseOpt = False,
     weights: WeightsOpt = None,
     opset: OpsetOpt = None,
+    outputs: OutputsOpt = None,
 ) -> None:
     """Rewrite illegal nodes into exact equivalents, verify, and write OUTPUT.
 
@@ -327,7 +346,9 @@ def fix(
         artifact_of=profile if convert is not False else None,
         calibrate=calibrate,
     )
+    cut_at = _value_names(outputs)
     loaded = _open(model, weights, opset, input_shape, background_check=True)
+    cut_report = _cut(loaded, cut_at)
     if is_torch_spec(model):
         shapes = {}
     feeds = load_inputs(inputs, loaded.proto) if inputs else None
@@ -352,11 +373,30 @@ def fix(
             announce=_announce,
         )
 
+    result.cut = cut_report
+
     def print_text() -> None:
         rp.print_fix(out, result, verbose)
         rp.print_converter(out, result.converter, profile)
 
     _finish(result, format, print_text, result.ok and result.output is not None)
+
+
+def _value_names(text: str | None) -> list[str] | None:
+    from opswap.errors import OpswapError
+
+    if text is None:
+        return None
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise OpswapError("--outputs: give value names, NAME,NAME,...")
+    return names
+
+
+def _cut(model: Model, names: list[str] | None) -> CutReport | None:
+    from opswap.cut import cut
+
+    return cut(model, names) if names else None
 
 
 def _opset_choice(text: str | None) -> int | str | None:
@@ -391,6 +431,7 @@ def convert_command(
     format: FormatOpt = Format.text,
     weights: WeightsOpt = None,
     opset: OpsetOpt = None,
+    outputs: OutputsOpt = None,
 ) -> None:
     """Fix, then run the target's converter (its rejections are fed back); compare where it can run.
 
@@ -408,7 +449,11 @@ def convert_command(
     shapes = parse_input_shapes(input_shape or [])
     profile = _say_resolved(load_target(target))
     _guard_output(model, output, weights=weights, artifact_of=profile)
+    cut_at = _value_names(outputs)
     loaded = _open(model, weights, opset, input_shape)
+    cut_report = _cut(loaded, cut_at)
+    if cut_report is not None:
+        err.print(f"Converting the cut: {escape(str(cut_report))}")
     if is_torch_spec(model):
         shapes = {}
     with rp.progress(err) as stage:

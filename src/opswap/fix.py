@@ -12,6 +12,7 @@ import numpy as np
 
 from opswap.check import CheckReport, check
 from opswap.converters import ConverterResult, converter_outputs, run_converter
+from opswap.cut import DATA_DEPENDENT, CutReport, cut, suggest_cut
 from opswap.fold import fix_dims
 from opswap.graphs import no_gc
 from opswap.legalize import LegalizeReport, legalize
@@ -43,6 +44,11 @@ class FixReport:
     lowering_failed: str = ""
     #: Symbolic dimensions written as the values ``input_shapes`` gave (targets that need fixed shapes).
     fixed_dims: dict[str, int] = field(default_factory=dict)
+    #: The cut made before fixing (``opswap.cut``, the CLI's ``--outputs``): what was verified is the cut.
+    cut: CutReport | None = None
+    #: Where a dead end is data-dependent post-processing: values to cut at (``--outputs``), tried on
+    #: a copy and found to leave a model the target takes; None when there is no such cut.
+    cut_hint: list[str] | None = None
 
     @property
     def unchanged(self) -> bool:
@@ -95,6 +101,8 @@ class FixReport:
             "opset_not_lowered": self.lowering_failed or None,
             "fixed_dims": self.fixed_dims,
             "unchanged": self.unchanged,
+            "cut": self.cut.to_dict() if self.cut else None,
+            "cut_hint": self.cut_hint,
         }
 
 
@@ -185,6 +193,8 @@ def fix(
             lowering_failed=lowering_failed,
             fixed_dims=fixed_dims,
         )
+        if not after.legal and original is not None:
+            report.cut_hint = _cut_hint(original, target, legalization, allow_approx)
         if not after.legal and not allow_partial:
             report.not_written = "some illegal nodes have no legal route (pass --allow-partial to write anyway)"
         elif verification is not None and verification.vacuous:
@@ -205,6 +215,24 @@ def fix(
                     target, report.output, source=source, options=shapes, asked=convert is True, announce=announce
                 )
         return report
+
+
+def _cut_hint(original: Model, target: Target, legalization: LegalizeReport, allow_approx: bool) -> list[str] | None:
+    """Values to cut ``original`` at, before the data-dependent nodes left without a route.
+
+    Only when the part before the cut legalizes for ``target`` (tried on a copy); else None: a hint
+    must lead somewhere.
+    """
+    stuck = {u.op_type for u in legalization.unresolved if not u.domain} & DATA_DEPENDENT
+    if not stuck:
+        return None
+    names = suggest_cut(original, stuck)
+    if names is None:
+        return None
+    trial = copy(original)
+    cut(trial, names)
+    legalize(trial, target, allow_approx=allow_approx)
+    return names if check(trial, target).legal else None
 
 
 def _lower_if_asked(

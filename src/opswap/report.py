@@ -228,15 +228,7 @@ def print_converter(console: Console, result: ConverterResult | None, target: Ta
 
 def print_fix(console: Console, report: FixReport, verbose: bool = False) -> None:
     """The fix report: what was illegal, the rewrites, what is left, verification, output."""
-    if verbose:
-        print_check(console, report.before, verbose)
-    else:
-        ranked = report.before.per_op(Level.ERROR)
-        console.print(
-            f"[bold]{escape(report.model)}[/] against [bold]{escape(report.target)}[/]: "
-            f"{report.before.node_count} nodes, "
-            + (", ".join(f"{n} {escape(op)}" for op, n in ranked.items()) + " illegal" if ranked else "nothing illegal")
-        )
+    _print_fix_header(console, report, verbose)
     rewrites = report.legalization.rewrites
     _print_shape_changes(console, report)
     if rewrites:
@@ -266,6 +258,7 @@ def print_fix(console: Console, report: FixReport, verbose: bool = False) -> Non
         console.print(f"[bold red]No legal route[/] for {len(u.nodes)} {name} nodes:")
         for line in u.explanation.splitlines():  # one line per route tried; each line escaped
             console.print(escape(line))
+    _print_cut_hint(console, report)
     if report.lowering is not None:
         low = report.lowering
         adapted = ", ".join(f"{n} {op}" for op, n in sorted(low.adapted.items())) or "no node needed changes"
@@ -293,6 +286,40 @@ def print_fix(console: Console, report: FixReport, verbose: bool = False) -> Non
         console.print(f"Wrote {escape(str(report.output))}")
     elif report.not_written:
         console.print(f"[bold red]Not written[/]: {escape(report.not_written)}")
+
+
+def _print_fix_header(console: Console, report: FixReport, verbose: bool) -> None:
+    """What was illegal (each finding with ``verbose``), and the cut made first."""
+    if verbose:
+        print_check(console, report.before, verbose)
+    else:
+        ranked = report.before.per_op(Level.ERROR)
+        console.print(
+            f"[bold]{escape(report.model)}[/] against [bold]{escape(report.target)}[/]: "
+            f"{report.before.node_count} nodes, "
+            + (", ".join(f"{n} {escape(op)}" for op, n in ranked.items()) + " illegal" if ranked else "nothing illegal")
+        )
+    if report.cut is not None:
+        console.print(f"Cut before fixing: {escape(str(report.cut))}")
+
+
+def _print_cut_hint(console: Console, report: FixReport) -> None:
+    """Where the dead end is post-processing: the cut that was tried and works."""
+    if not report.cut_hint:
+        return
+    import shlex
+
+    from opswap.cut import DATA_DEPENDENT
+
+    stuck = sorted({u.op_type for u in report.legalization.unresolved} & DATA_DEPENDENT)
+    console.print()
+    console.print(
+        f"{escape(', '.join(stuck))}: output sizes that depend on the input's values (post-processing), "
+        f"which {escape(report.target)} cannot run. The network before it legalizes for "
+        f"{escape(report.target)} (tried): cut there, verified up to the cut, and run the rest on the CPU:"
+    )
+    command = shlex.join(["--outputs", ",".join(report.cut_hint)])
+    console.print(f"  {escape(command)}", soft_wrap=True)
 
 
 def _print_quantization(console: Console, q: QuantizeReport | None) -> None:

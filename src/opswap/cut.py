@@ -1,0 +1,203 @@
+"""Cutting a model at named values: the network before its post-processing, alone.
+
+Detection models end in work whose output sizes depend on the data (NonZero, TopK of a computed
+count, NonMaxSuppression): targets that need static shapes or lack those ops cannot run it, and no
+rewrite changes that. The standard way out is to convert the network up to the values the
+post-processing reads and run the rest on the CPU. ``cut`` keeps exactly the nodes those values are
+computed from (the same nodes, untouched, so the cut computes what the original computed there),
+the graph inputs and initializers they read, and makes the values the graph's outputs.
+``suggest_cut`` finds that boundary for the data-dependent nodes a target rejects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import onnx
+
+from opswap.errors import OpswapError
+from opswap.model import Model
+from opswap.typeinfo import infer_shapes
+
+#: Ops whose output size depends on their input values (TopK: on a computed K).
+DATA_DEPENDENT = frozenset({"NonZero", "NonMaxSuppression", "Unique", "Compress", "TopK"})
+
+_SUBGRAPH = (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
+
+
+@dataclass
+class CutReport:
+    """What a cut kept and removed."""
+
+    outputs: list[str]
+    kept: int
+    removed: int
+    #: Graph inputs only the removed part read (no longer inputs of the cut model).
+    inputs_dropped: list[str]
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON form."""
+        return {
+            "outputs": self.outputs,
+            "nodes_kept": self.kept,
+            "nodes_removed": self.removed,
+            "inputs_dropped": self.inputs_dropped,
+        }
+
+    def __str__(self) -> str:
+        dropped = f"; inputs no longer read: {', '.join(self.inputs_dropped)}" if self.inputs_dropped else ""
+        return (
+            f"cut at {', '.join(self.outputs)}: {self.kept} nodes kept, {self.removed} after the cut removed{dropped}"
+        )
+
+
+def cut(model: Model, outputs: Sequence[str]) -> CutReport:
+    """Make ``outputs`` (value names) the graph's outputs and keep only what computes them, in place.
+
+    An ``OpswapError`` (exit 2) for a name no node computes and no graph input carries, or whose
+    element type is unknown.
+    """
+    names = list(dict.fromkeys(n.strip() for n in outputs if n.strip()))
+    if not names:
+        raise OpswapError("--outputs: no value names given")
+    graph = model.proto.graph
+    producer = {o: k for k, node in enumerate(graph.node) for o in node.output if o}
+    inputs = {i.name for i in graph.input}
+    missing = [n for n in names if n not in producer and n not in inputs]
+    if missing:
+        raise OpswapError(f"--outputs: no value named {', '.join(map(repr, missing))} in the main graph")
+    kept = _cone(graph, names, producer)
+    declared = _declared(model.proto, names)
+    unknown = [n for n in names if declared.get(n) is None]
+    if unknown:
+        raise OpswapError(f"--outputs: the element type of {', '.join(map(repr, unknown))} is unknown")
+    read = {name for k in kept for name in _reads(graph.node[k])}
+    nodes = [graph.node[k] for k in sorted(kept)]
+    removed = len(graph.node) - len(nodes)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    stored = {t.name for t in graph.initializer}
+    dropped = [i.name for i in graph.input if i.name not in read and i.name not in names and i.name not in stored]
+    kept_inputs = [i for i in graph.input if i.name in read or i.name in names]
+    del graph.input[:]
+    graph.input.extend(kept_inputs)
+    initializers = [t for t in graph.initializer if t.name in read]
+    del graph.initializer[:]
+    graph.initializer.extend(initializers)
+    computed = {o for node in nodes for o in node.output if o}
+    value_info = [v for v in graph.value_info if v.name in computed and v.name not in names]
+    del graph.value_info[:]
+    graph.value_info.extend(value_info)
+    del graph.output[:]
+    graph.output.extend(declared[n] for n in names)
+    return CutReport(names, len(nodes), removed, dropped)
+
+
+def suggest_cut(model: Model, op_types: Iterable[str]) -> list[str] | None:
+    """Values to cut at so that no main-graph node of ``op_types`` in :data:`DATA_DEPENDENT` is left.
+
+    The nodes of those types and everything computed from them are the post-processing; the cut is
+    every value it reads that the rest computes from the graph's inputs, plus the graph's outputs
+    the rest computes. None when nothing would be left before the cut.
+    """
+    chosen = set(op_types) & DATA_DEPENDENT
+    graph = model.proto.graph
+    tail: set[int] = {k for k, node in enumerate(graph.node) if node.op_type in chosen}
+    if not tail:
+        return None
+    readers: dict[str, list[int]] = {}
+    for k, node in enumerate(graph.node):
+        for name in _reads(node):
+            readers.setdefault(name, []).append(k)
+    stack = list(tail)
+    while stack:
+        for o in graph.node[stack.pop()].output:
+            for reader in readers.get(o, ()):
+                if reader not in tail:
+                    tail.add(reader)
+                    stack.append(reader)
+    varying = _computed_from_inputs(graph)
+    boundary: dict[str, None] = {}
+    for k in sorted(tail):
+        for name in _reads(graph.node[k]):
+            if name in varying and name not in boundary and not _made_by(graph, name, tail):
+                boundary[name] = None
+    head = {o for k, node in enumerate(graph.node) if k not in tail for o in node.output if o}
+    boundary.update((o.name, None) for o in graph.output if o.name in head and o.name in varying)
+    if not boundary or not head:
+        return None
+    return list(boundary)
+
+
+def _made_by(graph: onnx.GraphProto, name: str, nodes: set[int]) -> bool:
+    return any(name in graph.node[k].output for k in nodes)
+
+
+def _computed_from_inputs(graph: onnx.GraphProto) -> set[str]:
+    """Values that depend on a graph input (not on constants alone): the only ones worth an output."""
+    initializers = {t.name for t in graph.initializer}
+    varying = {i.name for i in graph.input if i.name not in initializers}
+    for node in graph.node:  # nodes are in topological order
+        if any(name in varying for name in _reads(node)):
+            varying.update(o for o in node.output if o)
+    return varying
+
+
+def _cone(graph: onnx.GraphProto, names: list[str], producer: dict[str, int]) -> set[int]:
+    kept: set[int] = set()
+    stack = [producer[n] for n in names if n in producer]
+    while stack:
+        k = stack.pop()
+        if k in kept:
+            continue
+        kept.add(k)
+        stack.extend(producer[name] for name in _reads(graph.node[k]) if name in producer)
+    return kept
+
+
+def _reads(node: onnx.NodeProto) -> list[str]:
+    """Names ``node`` reads: its inputs and, inside its subgraphs, names from outer scopes."""
+    names = [n for n in node.input if n]
+    for attribute in node.attribute:
+        if attribute.type in _SUBGRAPH:
+            for sub in [attribute.g] if attribute.type == onnx.AttributeProto.GRAPH else list(attribute.graphs):
+                names.extend(_outer_reads(sub))
+    return names
+
+
+def _outer_reads(graph: onnx.GraphProto) -> list[str]:
+    local = {i.name for i in graph.input} | {t.name for t in graph.initializer}
+    local.update(o for node in graph.node for o in node.output if o)
+    return [name for node in graph.node for name in _reads(node) if name not in local]
+
+
+def _declared(proto: onnx.ModelProto, names: list[str]) -> dict[str, onnx.ValueInfoProto | None]:
+    """A typed ValueInfo for each name: the file's own, else shape inference's."""
+    wanted = set(names)
+    graph = proto.graph
+    found: dict[str, onnx.ValueInfoProto | None] = {}
+    for value in [*graph.output, *graph.input, *graph.value_info]:
+        if value.name in wanted and value.name not in found and _typed(value):
+            found[value.name] = value
+    if len(found) < len(wanted):
+        inferred = infer_shapes(proto)
+        if inferred is not None:
+            for value in inferred.graph.value_info:
+                if value.name in wanted and value.name not in found and _typed(value):
+                    found[value.name] = value
+    result: dict[str, onnx.ValueInfoProto | None] = {}
+    for name in names:
+        value = found.get(name)
+        result[name] = None if value is None else _copy(value)
+    return result
+
+
+def _typed(value: onnx.ValueInfoProto) -> bool:
+    return value.type.HasField("tensor_type") and bool(value.type.tensor_type.elem_type)
+
+
+def _copy(value: onnx.ValueInfoProto) -> onnx.ValueInfoProto:
+    out = onnx.ValueInfoProto()
+    out.CopyFrom(value)
+    return out
