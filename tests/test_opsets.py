@@ -144,3 +144,166 @@ def test_lowering_drops_attributes_a_newer_version_added_when_at_their_default()
     assert np.array_equal(ort_run(model.proto, {"x": x})[0], before[0])
     with pytest.raises(LoweringError, match="antialias"):
         lower(resize(antialias=1), 13)
+
+
+# --- Raising -------------------------------------------------------------------------------------------
+
+RAISED_TO = 21
+
+
+def _node_tests_between(low: int, high: int) -> list[Path]:
+    from conftest import onnx_node_test_dir
+
+    cases = []
+    for case in sorted(onnx_node_test_dir().iterdir()):
+        header = onnx.load(str(case / "model.onnx"), load_external_data=False)
+        version = next((o.version for o in header.opset_import if o.domain in ("", "ai.onnx")), 0)
+        if low <= version <= high and not header.functions:
+            cases.append(case)
+    return cases
+
+
+def test_raising_onnx_node_tests_keeps_what_onnx_runtime_computes() -> None:
+    """Every node test written at opsets 11-19, raised to 21: where raising succeeds, the raised model
+    is valid where the original was (onnx's full check) and ORT computes what it computed for the
+    original, at the test's tolerance; refusals are counted."""
+    import json
+
+    from conftest import read_test_data
+
+    raised, refused, skipped, wrong = 0, 0, 0, []
+    for case in _node_tests_between(11, 19):
+        original = onnx.load(str(case / "model.onnx"))
+        data = read_test_data(case, original)
+        try:
+            onnx.checker.check_model(original, full_check=True)
+            before = [ort_run(original, inputs) for inputs, _ in data]
+        except Exception:
+            skipped += 1  # invalid as written, or ORT cannot run it: nothing to compare with
+            continue
+        model = opswap.model.from_proto(original)
+        try:
+            opswap.opsets.raise_opset(model, RAISED_TO)
+        except LoweringError:
+            refused += 1
+            continue
+        raised += 1
+        tolerance = json.loads((case / "tolerance.json").read_text())
+        try:
+            onnx.checker.check_model(model.proto, full_check=True)
+            for (inputs, _), want in zip(data, before, strict=True):
+                for w, got in zip(want, ort_run(model.proto, inputs), strict=True):
+                    np.testing.assert_allclose(got, w, rtol=tolerance["rtol"], atol=tolerance["atol"])
+        except Exception as exc:
+            wrong.append(f"{case.name}: {str(exc).strip().splitlines()[-1][:160]}")
+    print(f"\nraised to {RAISED_TO}: {raised} node tests compute the same, {refused} refused, {skipped} not comparable")
+    assert not wrong, "\n".join(wrong)
+    assert raised > 300
+
+
+def _raisable() -> onnx.ModelProto:
+    """Opset 11: every form that moved on the way up (axes, split sizes, Softmax's axis, Dropout's ratio)."""
+    return make_model(
+        [
+            helper.make_node("ReduceMean", ["x"], ["m"], axes=[2], keepdims=1),
+            helper.make_node("Sub", ["x", "m"], ["c"]),
+            helper.make_node("Split", ["c"], ["a", "b"], axis=1, split=[1, 3]),
+            helper.make_node("Squeeze", ["a"], ["a1"], axes=[1]),
+            helper.make_node("Softmax", ["a1"], ["s"], axis=1),
+            helper.make_node("Dropout", ["s"], ["d"], ratio=0.25),
+            helper.make_node("ReduceSum", ["b"], ["r"], axes=[1], keepdims=0),
+            helper.make_node("Add", ["d", "r"], ["y"]),
+            helper.make_node("Split", ["y"], ["y1", "y2"], axis=1),
+        ],
+        [tensor("x", [2, 4, 6])],
+        [tensor("y1", [2, 3]), tensor("y2", [2, 3])],
+        opset=11,
+    )
+
+
+def test_raising_11_to_20_moves_attributes_to_inputs_and_keeps_outputs() -> None:
+    original = _raisable()
+    model = opswap.model.from_proto(original)
+    report = opswap.opsets.raise_opset(model, 20)
+    assert (report.from_opset, report.to_opset) == (11, 20) and model.opset == 20
+    assert report.adapted["Split"] == 2 and report.adapted["ReduceMean"] == 1
+    onnx.checker.check_model(model.proto, full_check=True)
+    nodes = {n.output[0]: n for n in model.proto.graph.node}
+    assert not [a for a in nodes["m"].attribute if a.name == "axes"] and len(nodes["m"].input) == 2
+    assert [a.i for a in nodes["y1"].attribute if a.name == "num_outputs"] == [2]
+    x = np.random.default_rng(0).normal(size=(2, 4, 6)).astype(np.float32)
+    for want, got in zip(ort_run(original, {"x": x}), ort_run(model.proto, {"x": x}), strict=True):
+        np.testing.assert_array_equal(want, got)
+
+
+def test_raising_is_all_or_nothing_and_names_the_blocker() -> None:
+    original = make_model(
+        [helper.make_node("Softmax", ["x"], ["y"], axis=1)],
+        [tensor("x", [2, 3, 4])],
+        [tensor("y", [2, 3, 4])],
+        opset=11,
+    )
+    model = opswap.model.from_proto(original)
+    with pytest.raises(LoweringError, match=r"Softmax over axis 1 \(not the last\) changes meaning at opset 13"):
+        opswap.opsets.raise_opset(model, 13)
+    assert model.proto == original
+    with pytest.raises(LoweringError, match="lower than the model's"):
+        opswap.opsets.raise_opset(model, 10)
+
+
+def test_roialign_raised_past_16_keeps_its_old_coordinate_mode() -> None:
+    rng = np.random.default_rng(0)
+    original = make_model(
+        [helper.make_node("RoiAlign", ["x", "rois", "idx"], ["y"], output_height=2, output_width=2, sampling_ratio=2)],
+        [tensor("x", [1, 2, 8, 8]), tensor("rois", [3, 4]), tensor("idx", [3], TensorProto.INT64)],
+        [tensor("y", [3, 2, 2, 2])],
+        opset=11,
+    )
+    model = opswap.model.from_proto(original)
+    opswap.opsets.raise_opset(model, 16)
+    feeds = {
+        "x": rng.normal(size=(1, 2, 8, 8)).astype(np.float32),
+        "rois": np.array([[0, 0, 4, 4], [1.5, 1.5, 6.2, 7], [2, 0, 7.5, 3]], np.float32),
+        "idx": np.zeros(3, np.int64),
+    }
+    (want,) = ort_run(original, feeds)
+    (got,) = ort_run(model.proto, feeds)
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+
+
+def test_fix_raises_to_fuse_gelu_for_a_target_that_takes_gelu_not_erf(cli, tmp_path: Path) -> None:
+    from conftest import target_of  # noqa: F401  (the profile below is written as a file)
+
+    half, root2 = 0.5, float(np.sqrt(2.0))
+    consts = [
+        numpy_helper.from_array(np.array(root2, np.float32), "root2"),
+        numpy_helper.from_array(np.array(1.0, np.float32), "one"),
+        numpy_helper.from_array(np.array(half, np.float32), "half"),
+    ]
+    model = make_model(
+        [
+            helper.make_node("Div", ["x", "root2"], ["scaled"]),
+            helper.make_node("Erf", ["scaled"], ["erf"]),
+            helper.make_node("Add", ["erf", "one"], ["shifted"]),
+            helper.make_node("Mul", ["x", "shifted"], ["prod"]),
+            helper.make_node("Mul", ["prod", "half"], ["y"]),
+        ],
+        [tensor("x", [2, 8])],
+        [tensor("y", [2, 8])],
+        opset=17,
+        initializers=consts,
+    )
+    source = save_model(model, tmp_path / "gelu.onnx")
+    profile = tmp_path / "t.toml"
+    profile.write_text(
+        '[target]\nname = "t"\nsource = "test"\n' + "".join(f"[ops.{op}]\n" for op in ("Gelu", "Mul", "Add", "Div"))
+    )
+    stuck = cli("fix", source, "-t", profile, "-o", tmp_path / "out.onnx")
+    assert stuck.code == 1 and "Erf" in stuck.stdout
+    done = cli("fix", source, "-t", profile, "--raise-opset", "20", "-o", tmp_path / "out.onnx")
+    assert done.code == 0, done.stdout + done.stderr
+    assert "Raised opset 17 -> 20" in done.stdout and "PASSED" in done.stdout
+    fixed = onnx.load(str(tmp_path / "out.onnx"))
+    assert [n.op_type for n in fixed.graph.node] == ["Gelu"] and fixed.opset_import[0].version == 20
+    both = cli("fix", source, "-t", profile, "--raise-opset", "20", "--lower-opset", "13", "-o", tmp_path / "x.onnx")
+    assert both.code == 2 and "give one" in both.stderr

@@ -308,6 +308,13 @@ def fix(
         str | None,
         typer.Option(help="Lower the model's opset: a number, or 'auto' for the highest the target fully lists."),
     ] = None,
+    raise_opset: Annotated[
+        str | None,
+        typer.Option(
+            help="Raise the model's opset first (before any rewrite): a number, or 'auto' for the lowest "
+            "at which the target lists more of its versions (e.g. 20, to use Gelu).",
+        ),
+    ] = None,
     in_place: Annotated[bool, typer.Option(help="Allow the output to overwrite the input file.")] = False,
     convert: Annotated[
         bool | None,
@@ -336,6 +343,12 @@ def fix(
     from opswap.verify import load_inputs, parse_input_shapes
 
     shapes = parse_input_shapes(input_shape or [])
+    raise_to = _opset_choice(raise_opset, "--raise-opset")
+    lower_to = _opset_choice(lower_opset)
+    if raise_to is not None and lower_to is not None:
+        from opswap.errors import OpswapError
+
+        raise OpswapError("--raise-opset and --lower-opset: give one")
     profile = _say_resolved(load_target(target))
     _guard_output(
         model,
@@ -366,7 +379,8 @@ def fix(
             calibration=calibration,
             allow_partial=allow_partial,
             allow_approx=allow_approx,
-            lower_opset=_opset_choice(lower_opset),
+            lower_opset=lower_to,
+            raise_opset=raise_to,
             in_place=in_place,
             convert=convert,
             stage=stage,
@@ -399,13 +413,13 @@ def _cut(model: Model, names: list[str] | None) -> CutReport | None:
     return cut(model, names) if names else None
 
 
-def _opset_choice(text: str | None) -> int | str | None:
+def _opset_choice(text: str | None, flag: str = "--lower-opset") -> int | str | None:
     from opswap.errors import OpswapError
 
     if text is None or text == "auto":
         return text
     if not text.isdigit():
-        raise OpswapError(f"--lower-opset {text!r}: expected a number or 'auto'")
+        raise OpswapError(f"{flag} {text!r}: expected a number or 'auto'")
     return int(text)
 
 

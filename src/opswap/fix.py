@@ -17,7 +17,8 @@ from opswap.fold import fix_dims
 from opswap.graphs import no_gc
 from opswap.legalize import LegalizeReport, legalize
 from opswap.model import Model, check_output, copy, protected_files, save
-from opswap.opsets import Lowering, LoweringError, best_opset, lower
+from opswap.opsets import Lowering, LoweringError, best_opset, lower, raise_target
+from opswap.opsets import raise_opset as raise_opset_to
 from opswap.targets import Level, Target
 from opswap.verify import DEFAULT_SAMPLES, VerifyReport, calibrator, verify
 
@@ -120,6 +121,7 @@ def fix(
     allow_partial: bool = False,
     allow_approx: bool = False,
     lower_opset: int | str | None = None,
+    raise_opset: int | str | None = None,
     in_place: bool = False,
     convert: bool | None = None,
     stage: StageFactory | None = None,
@@ -129,8 +131,10 @@ def fix(
 
     Only exact rules are used unless ``allow_approx``. ``lower_opset`` ("auto" or a number) lowers
     the model's opset afterwards so nodes are at versions the target lists; "auto" is also tried when
-    the target rejects unlisted versions and the model is still illegal. The output is written only when the result
-    is legal (or ``allow_partial``) and verification passed (or was skipped); otherwise
+    the target rejects unlisted versions and the model is still illegal. ``raise_opset`` (a number, or
+    "auto": the lowest opset at which the target lists more of the model's versions) raises it first,
+    before any rewrite, so rules and fusions see the newer versions (Gelu-20). The output is written
+    only when the result is legal (or ``allow_partial``) and verification passed (or was skipped); otherwise
     ``FixReport.not_written`` says why. When written and the target's converter is on PATH, the
     converter runs on it: by default (``convert=None``) only a converter opswap ships a profile
     for; one named by a user's profile file only with ``convert=True``; none with ``convert=False``.
@@ -157,20 +161,23 @@ def fix(
         fixed_dims: dict[str, int] = {}
         if input_shapes and target.fixed_shapes and not before.legal:
             fixed_dims = fix_dims(model, input_shapes)  # the target needs fixed shapes; the user gave them
-        illegal = before.count(Level.ERROR)
+        raised = _raise_if_asked(model, target, raise_opset)
+        current = check(model, target) if raised is not None else before
+        illegal = current.count(Level.ERROR)
         advance = stage("legalize", illegal) if stage else None
         feeds = calibration if calibration is not None else inputs
         calibrate = calibrator(feeds, samples=samples, input_shapes=input_shapes, base_dir=model.base_dir)
-        if before.legal:
+        if current.legal:
             # Nothing to rewrite. (For ONNX Runtime's EPs the judged graph is the one ORT partitions:
             # the Constant nodes and shape arithmetic it folds itself are not opswap's to change.)
             legalization = LegalizeReport(target=target.name)
-            after = before
+            after = current
         else:
             legalization = legalize(model, target, advance, allow_approx=allow_approx, calibrate=calibrate)
             model.ensure_valid()
             after = check(model, target)
         lowering, lowering_failed, after = _lower_if_asked(model, target, after, lower_opset)
+        lowering = raised or lowering
         verification = None
         # Nothing is written when illegal nodes remain (without allow_partial): verifying would only
         # fail on ops ONNX Runtime lacks (a custom domain) and hide the real answer, "no route".
@@ -233,6 +240,16 @@ def _cut_hint(original: Model, target: Target, legalization: LegalizeReport, all
     cut(trial, names)
     legalize(trial, target, allow_approx=allow_approx)
     return names if check(trial, target).legal else None
+
+
+def _raise_if_asked(model: Model, target: Target, raise_opset: int | str | None) -> Lowering | None:
+    """Raise the opset when asked (a number, or "auto"); None when it stays."""
+    if raise_opset is None:
+        return None
+    opset = raise_target(model, target) if raise_opset == "auto" else int(raise_opset)
+    if opset == model.opset:
+        return None
+    return raise_opset_to(model, opset)
 
 
 def _lower_if_asked(

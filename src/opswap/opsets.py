@@ -20,15 +20,17 @@ import onnx
 from onnx import helper, numpy_helper
 
 from opswap.errors import OpswapError
-from opswap.graphs import iter_scopes, node_label
+from opswap.graphs import Scope, iter_scopes, node_label, splice
 from opswap.model import Model
-from opswap.rules.base import AXES_INPUT_SINCE
+from opswap.rules.base import AXES_INPUT_SINCE, NameGen
 from opswap.schemas import since_version
 from opswap.targets import Target
 from opswap.typeinfo import TypeIndex
 
 #: Lowest opset this module lowers to (older opsets moved Slice, TopK, Clip, Pad inputs to attributes).
 LOWEST = 11
+#: Highest opset it raises to: the newest the installed onnx defines.
+HIGHEST = onnx.defs.onnx_opset_version()
 
 
 class LoweringError(OpswapError):
@@ -62,6 +64,20 @@ def version_warnings(model: Model, target: Target, opset: int) -> int | None:
             if entry is not None and entry.opsets is not None and version not in entry.opsets:
                 count += 1
     return count
+
+
+def raise_target(model: Model, target: Target) -> int:
+    """The lowest opset above the model's with fewer nodes at versions ``target`` does not list.
+
+    The model's own opset when no higher one has fewer (``--raise-opset auto``).
+    """
+    current = model.opset
+    best, best_warnings = current, version_warnings(model, target, current)
+    for opset in range(current + 1, HIGHEST + 1):
+        warnings = version_warnings(model, target, opset)
+        if warnings is not None and (best_warnings is None or warnings < best_warnings):
+            best, best_warnings = opset, warnings
+    return best
 
 
 def best_opset(model: Model, target: Target) -> int:
@@ -114,21 +130,54 @@ def lower(model: Model, opset: int) -> Lowering:
     current = model.opset
     if opset > current:
         raise LoweringError(
-            f"{model.name}: opset {opset} is higher than the model's {current}; only lowering is supported"
+            f"{model.name}: opset {opset} is higher than the model's {current}; to go up, use --raise-opset"
         )
     if opset < LOWEST:
         raise LoweringError(f"opset {opset}: lowering below {LOWEST} is not supported")
+    return _change(model, opset)
+
+
+def raise_opset(model: Model, opset: int) -> Lowering:
+    """Rewrite ``model`` in place up to ai.onnx ``opset``; raises LoweringError naming the first blocker.
+
+    To use Gelu-20, say, or reach versions a profile lists; all or nothing, like ``lower``.
+
+    Adapters for the ops whose form or meaning changed on the way up: reduction and squeeze axes and
+    split sizes from attributes to inputs, Split-18's num_outputs, the Softmax family's axis (13),
+    Dropout's ratio (12), RoiAlign's coordinate mode (16: the default changed), GridSample's mode
+    names (20). GroupNormalization (21: per-channel scale) and deprecated ops are refused.
+    """
+    current = model.opset
+    if opset < current:
+        raise LoweringError(f"{model.name}: opset {opset} is lower than the model's {current}; use --lower-opset")
+    if current < LOWEST:
+        raise LoweringError(f"{model.name}: raising from opset {current} (below {LOWEST}) is not supported")
+    if opset > HIGHEST:
+        raise LoweringError(f"opset {opset}: the highest this onnx knows is {HIGHEST}")
+    return _change(model, opset)
+
+
+def _change(model: Model, opset: int) -> Lowering:
+    current = model.opset
     report = Lowering(current, opset)
     if opset == current:
         return report
-    # All or nothing: adapt a copy, and take it only when every node could be lowered.
+    up = opset > current
+    # All or nothing: adapt a copy, and take it only when every node could be changed.
     work = onnx.ModelProto()
     work.CopyFrom(model.proto)
     types = TypeIndex(work)
+    # Shapes are learnt from the model as it was: halfway through, its nodes are at mixed versions.
+    if any(n.op_type in ("Softmax", "LogSoftmax", "Hardmax") for s in iter_scopes(work) for n in s.nodes):
+        types.complete()
+    from opswap.legalize import unused_token
+
+    names = NameGen(token=unused_token(work)) if up else None
     for scope in iter_scopes(work):
         if scope.opsets.get("", current) != current:
             raise LoweringError(f"{scope.path}: its ai.onnx opset differs from the model's")
-        for index, node in enumerate(scope.nodes):
+        inserted: dict[int, list[onnx.NodeProto]] = {}
+        for index, node in enumerate(list(scope.nodes)):
             if node.domain not in ("", "ai.onnx"):
                 continue
             old, new = since_version(node.op_type, "", current), since_version(node.op_type, "", opset)
@@ -137,13 +186,43 @@ def lower(model: Model, opset: int) -> Lowering:
                 raise LoweringError(f"{where}: {node.op_type} does not exist at opset {opset}")
             if old == new:
                 continue
-            _adapt(node, int(old or 0), new, types, where)
-            _drop_new_defaults(node, int(old or 0), new)
+            if up:
+                assert names is not None
+                constants = _Constants(scope, names)
+                _adapt_up(node, int(old or 0), new, types, where, constants)
+                if constants.nodes:
+                    inserted[index] = [*constants.nodes, node]
+            else:
+                _adapt(node, int(old or 0), new, types, where)
+                _drop_new_defaults(node, int(old or 0), new)
             _check_structure(node, new, where)
             report.adapted[node.op_type] = report.adapted.get(node.op_type, 0) + 1
+        if inserted:
+            splice(scope.nodes, inserted)
     _set_opset(work, opset)
     model.proto.CopyFrom(work)
     return report
+
+
+class _Constants:
+    """New constant inputs for one node: initializers in a graph, Constant nodes before it in a function."""
+
+    def __init__(self, scope: Scope, names: NameGen) -> None:
+        self._scope = scope
+        self._names = names
+        self.nodes: list[onnx.NodeProto] = []
+
+    def add(self, value: np.ndarray) -> str:
+        name = self._names.fresh("opswap_opset")
+        tensor = numpy_helper.from_array(value, name)
+        owner = self._scope.owner
+        if isinstance(owner, onnx.GraphProto):
+            owner.initializer.append(tensor)
+        else:
+            node = helper.make_node("Constant", [], [name], name=name, value=tensor)
+            owner.node.append(node)  # spliced in before its reader
+            self.nodes.append(node)
+        return name
 
 
 def _set_opset(proto: onnx.ModelProto, opset: int) -> None:
@@ -223,6 +302,66 @@ def _adapt(node: onnx.NodeProto, old: int, new: int, types: TypeIndex, where: st
             raise LoweringError(f"{where}: Pad mode 'wrap' has no equivalent before opset 19")
     elif op == "Constant" and new < 12:
         _constant_as_tensor(node)
+
+
+def _attr_to_input(node: onnx.NodeProto, name: str, position: int, value: np.ndarray, constants: _Constants) -> None:
+    """Move an attribute's value into the constant input newer versions take at ``position``."""
+    attr = _attr(node, name)
+    if attr is None:
+        return
+    node.attribute.remove(attr)
+    while len(node.input) < position:
+        node.input.append("")
+    node.input.insert(position, constants.add(value))
+
+
+def _adapt_up(node: onnx.NodeProto, old: int, new: int, types: TypeIndex, where: str, constants: _Constants) -> None:
+    op = node.op_type
+    if onnx.defs.get_schema(op, new, "").deprecated:
+        raise LoweringError(f"{where}: {op} is deprecated at opset {new}")
+    moved = AXES_INPUT_SINCE.get(op)
+    axes = _attr(node, "axes")
+    split = _attr(node, "split")
+    if moved is not None and old < moved <= new and axes is not None:
+        _attr_to_input(node, "axes", 1, np.asarray(list(axes.ints), dtype=np.int64), constants)
+    elif op == "Split":
+        if old < 13 <= new and split is not None:
+            _attr_to_input(node, "split", 1, np.asarray(list(split.ints), dtype=np.int64), constants)
+        has_sizes = len(node.input) > 1 and bool(node.input[1])
+        if old < 18 <= new and not has_sizes and _attr(node, "num_outputs") is None:
+            node.attribute.append(helper.make_attribute("num_outputs", len(node.output)))
+    elif op in ("Softmax", "LogSoftmax", "Hardmax") and old < 13 <= new:
+        _softmax_axis_up(node, types, where)
+    elif op == "Dropout" and old < 12 <= new:
+        ratio = _attr(node, "ratio")
+        if ratio is not None:
+            _attr_to_input(node, "ratio", 1, np.asarray(ratio.f, dtype=np.float32), constants)
+    elif op == "RoiAlign" and old < 16 <= new and _attr(node, "coordinate_transformation_mode") is None:
+        # RoiAlign-16 added the mode with default half_pixel; before, it was output_half_pixel.
+        node.attribute.append(helper.make_attribute("coordinate_transformation_mode", "output_half_pixel"))
+    elif op == "Resize" and old < 13 <= new:
+        mode = _attr(node, "coordinate_transformation_mode")
+        if mode is not None and mode.s == b"tf_half_pixel_for_nn":
+            raise LoweringError(f"{where}: Resize mode tf_half_pixel_for_nn was removed at opset 13")
+    elif op == "GridSample" and old < 20 <= new:
+        mode = _attr(node, "mode")
+        if mode is not None:
+            mode.s = {b"bilinear": b"linear", b"bicubic": b"cubic"}.get(mode.s, mode.s)
+    elif op == "GroupNormalization" and old < 21 <= new:
+        raise LoweringError(f"{where}: GroupNormalization's scale and bias are per group before 21, per channel after")
+
+
+def _softmax_axis_up(node: onnx.NodeProto, types: TypeIndex, where: str) -> None:
+    # Before 13: the input flattened to 2-D at `axis` (default 1); the same as 13's one axis only on the last.
+    attr = _attr(node, "axis")
+    axis = attr.i if attr is not None else 1
+    shape = types.shape(node.input[0])
+    if not (axis == -1 or (shape is not None and axis == len(shape) - 1)):
+        raise LoweringError(f"{where}: {node.op_type} over axis {axis} (not the last) changes meaning at opset 13")
+    if attr is None:
+        node.attribute.append(helper.make_attribute("axis", -1))
+    else:
+        attr.i = -1
 
 
 def _drop_attr_if_divisible(node: onnx.NodeProto, where: str) -> None:

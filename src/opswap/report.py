@@ -262,7 +262,8 @@ def print_fix(console: Console, report: FixReport, verbose: bool = False) -> Non
     if report.lowering is not None:
         low = report.lowering
         adapted = ", ".join(f"{n} {op}" for op, n in sorted(low.adapted.items())) or "no node needed changes"
-        console.print(f"Lowered opset {low.from_opset} -> {low.to_opset} (adapted: {escape(adapted)})")
+        moved = "Raised" if low.to_opset > low.from_opset else "Lowered"
+        console.print(f"{moved} opset {low.from_opset} -> {low.to_opset} (adapted: {escape(adapted)})")
     elif report.lowering_failed:
         console.print(f"[yellow]Could not lower the opset[/]: {escape(report.lowering_failed)}")
     console.print()

@@ -56,6 +56,12 @@ class TypeIndex:
         """Index the model now; ``with_shapes`` when shapes will be asked for (saves a second pass)."""
         self._build(with_shapes)
 
+    def complete(self) -> None:
+        """Learn every type and shape shape inference can tell, now: before the model is changed."""
+        self._build()
+        if not self._inferred:
+            self._infer()
+
     def known(self) -> tuple[dict[str, int], dict[str, onnx.TensorProto | onnx.AttributeProto]]:
         """For hot loops: element types found so far, and the names of constants (values via ``const``)."""
         return self._build(), self._consts
