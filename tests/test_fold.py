@@ -293,7 +293,10 @@ def test_input_shapes_given_are_written_where_the_target_needs_fixed_shapes(cli,
     for info in (*written.input, *written.output, *written.value_info):
         assert [d.dim_value for d in info.type.tensor_type.shape.dim] == [2, 4], info.name
     text = cli("fix", source, "--target", "ort-nnapi", "-o", out, "--input-shape", "x=2,4").stdout
-    assert "Fixed symbolic dimensions (ort-nnapi needs fixed shapes): N=2" in " ".join(text.split())
+    assert (
+        "Fixed symbolic dimensions as given (ort-nnapi needs fixed shapes or values computed from them "
+        "as constants): N=2" in " ".join(text.split())
+    )
     # A target without that need keeps the model's dynamic batch.
     other = cli("fix", source, "--target", "snpe-2.7", "-o", out, "--input-shape", "x=2,4", "--format", "json")
     assert other.code == 0 and other.json()["fixed_dims"] == {}
@@ -327,3 +330,29 @@ def test_a_castlike_of_a_constant_folds_to_the_type_it_reads() -> None:
     assert report.nodes == 2 and [n.op_type for n in model.proto.graph.node] == ["Pow"]
     (stored,) = [t for t in model.proto.graph.initializer if t.name == "three_like"]
     assert stored.data_type == TensorProto.DOUBLE and numpy_helper.to_array(stored) == 3.0
+
+
+def test_a_constant_computed_from_a_dynamic_dimension_says_how_to_fix_it(cli, tmp_path: Path) -> None:
+    """snpe-2.7's Expand needs a constant shape; here it is Shape(x) of a dynamic sequence. No rewrite
+    may move that computed value into another op: fix says to give --input-shape, and with it writes
+    the dimension into the model (snpe-2.7 is not a fixed-shapes target) so the shape folds."""
+    model = make_model(
+        [
+            helper.make_node("Shape", ["x"], ["s"]),
+            helper.make_node("Expand", ["b", "s"], ["e"]),
+            helper.make_node("Add", ["x", "e"], ["y"]),
+        ],
+        [tensor("x", [1, "seq", 8])],
+        [tensor("y", [1, "seq", 8])],
+        initializers=[numpy_helper.from_array(np.ones((1, 1, 8), np.float32), "b")],
+    )
+    source = save_model(model, tmp_path / "dynamic.onnx")
+    stuck = cli("fix", source, "-t", "snpe-2.7", "-o", tmp_path / "out.onnx")
+    assert stuck.code == 1 and not (tmp_path / "out.onnx").exists()
+    assert "Expand: input 1 must be a constant: it is computed from the inputs' dynamic dimensions" in stuck.stdout
+    assert "--input-shape x=1,seq,8 with numbers" in stuck.stdout
+    done = cli("fix", source, "-t", "snpe-2.7", "--input-shape", "x=1,16,8", "-o", tmp_path / "out.onnx")
+    assert done.code == 0, done.stdout
+    fixed = onnx.load(str(tmp_path / "out.onnx"))
+    assert [d.dim_value for d in fixed.graph.input[0].type.tensor_type.shape.dim] == [1, 16, 8]
+    assert collections.Counter(n.op_type for n in fixed.graph.node) == {"Add": 1}

@@ -159,8 +159,10 @@ def fix(
         before = check(model, target)
         original = copy(model) if run_verify else None
         fixed_dims: dict[str, int] = {}
-        if input_shapes and target.fixed_shapes and not before.legal:
-            fixed_dims = fix_dims(model, input_shapes)  # the target needs fixed shapes; the user gave them
+        static = any(f.static_only for f in before.at(Level.ERROR))
+        if input_shapes and (target.fixed_shapes or static) and not before.legal:
+            # The target needs fixed shapes, or a constant computed from the dimensions: the user gave them.
+            fixed_dims = fix_dims(model, input_shapes)
         raised = _raise_if_asked(model, target, raise_opset)
         current = check(model, target) if raised is not None else before
         illegal = current.count(Level.ERROR)

@@ -750,7 +750,15 @@ def _legalize(
                 on_node()
             label = prefix + node_label(node, index)
             op_type, domain = node.op_type, node.domain  # the node is overwritten by its replacement
-            outcome = planner.replace(node, scope, names, constants, label, quantized=label in keep)
+            if verdict.static_only:
+                # The target takes the op, but needs a value at conversion time that is computed at
+                # run time: a rewrite would only move the computed value to another op. Folding (with
+                # the dimensions fixed) is the way; say how.
+                outcome: tuple[Route, list[onnx.NodeProto]] | DeadEnd = DeadEnd(
+                    op_type, (f"{op_name(op_type, domain)}: {verdict.reason}: {_static_hint(proto)}",)
+                )
+            else:
+                outcome = planner.replace(node, scope, names, constants, label, quantized=label in keep)
             if isinstance(outcome, DeadEnd):
                 entry = unresolved.get((op_type, domain))
                 if entry is None:
@@ -783,6 +791,23 @@ def _legalize(
     report.rewrites = sorted(rewrites.values(), key=lambda r: (-len(r.nodes), r.op_type))
     report.unresolved = sorted(unresolved.values(), key=lambda u: (-len(u.nodes), u.op_type))
     return report
+
+
+def _static_hint(proto: onnx.ModelProto) -> str:
+    """What makes a value computed at run time a constant: fixed input dimensions, when there are any."""
+    dynamic = []
+    for value in proto.graph.input:
+        dims = value.type.tensor_type.shape.dim if value.type.HasField("tensor_type") else []
+        if any(not d.HasField("dim_value") for d in dims):
+            shown = ",".join(str(d.dim_value) if d.HasField("dim_value") else (d.dim_param or "?") for d in dims)
+            dynamic.append(f"{value.name}={shown}")
+    if not dynamic:
+        return "it is computed from the inputs' values at run time, so no rewrite or fold makes it a constant"
+    return (
+        "it is computed from the inputs' dynamic dimensions: give them, "
+        f"--input-shape {' --input-shape '.join(dynamic)} with numbers, and fix writes them into the model so "
+        "it folds to a constant"
+    )
 
 
 def _fold_and_fuse(

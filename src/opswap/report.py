@@ -341,7 +341,10 @@ def _print_shape_changes(console: Console, report: FixReport) -> None:
     if report.fixed_dims:
         dims = ", ".join(f"{name}={value}" for name, value in report.fixed_dims.items())
         console.print()
-        console.print(f"Fixed symbolic dimensions ({escape(report.target)} needs fixed shapes): {escape(dims)}")
+        console.print(
+            f"Fixed symbolic dimensions as given ({escape(report.target)} needs fixed shapes or values computed "
+            f"from them as constants): {escape(dims)}"
+        )
     if report.legalization.folded:
         console.print()
         console.print(f"Folded {report.legalization.folded} nodes computed from constants into initializers")
