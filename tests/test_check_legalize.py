@@ -486,3 +486,51 @@ def test_shape_arithmetic_upstream_of_an_illegal_node_is_folded_and_nothing_else
     feeds = {"x": np.ones((3, 4), np.float32), "b": np.arange(4, dtype=np.float32).reshape(1, 4)}
     for want, got in zip(ort_run(original, feeds), ort_run(model.proto, feeds), strict=True):
         assert np.array_equal(want, got)
+
+
+@pytest.mark.parametrize("fmod", [0, 1])
+@pytest.mark.parametrize("dtype", [np.int32, np.int64, np.uint8])
+def test_integer_mod_via_div_is_exact_for_every_sign(fmod: int, dtype: type) -> None:
+    """Qualcomm's HTP computes some Mod node tests wrong; the integer route gives ORT's Mod exactly,
+    Python's sign convention (fmod=0) and C's (fmod=1), extremes of the type included."""
+    from opswap.legalize import legalize
+    from opswap.model import from_proto
+
+    info = np.iinfo(dtype)
+    rng = np.random.default_rng(fmod)
+    a = rng.integers(info.min, info.max, 5000, dtype=dtype, endpoint=True)
+    b = rng.integers(info.min, info.max, 5000, dtype=dtype, endpoint=True)
+    a[:4] = [info.min, info.max, 0, 1]
+    b[b == 0] = 7
+    if info.min < 0:
+        b[(a == info.min) & (b == -1)] = 3  # INT_MIN / -1 overflows in both
+    elem = helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+    original = make_model(
+        [helper.make_node("Mod", ["a", "b"], ["y"], fmod=fmod)],
+        [tensor("a", [5000], elem), tensor("b", [5000], elem)],
+        [tensor("y", [5000], elem)],
+        opset=14,  # Div of 8-bit integers since 14
+    )
+    model = from_proto(original)
+    kept = ("Div", "Mul", "Sub", "Add", "Less", "Xor", "And", "Not", "Equal", "Where")
+    report = legalize(model, profile("\n".join(f"[ops.{op}]" for op in kept)))
+    assert report.complete and "Mod" not in ops(model.proto)
+    (want,) = ort_run(original, {"a": a, "b": b})
+    (got,) = ort_run(model.proto, {"a": a, "b": b})
+    assert np.array_equal(want, got)
+
+
+def test_float_mod_says_there_is_no_exact_route() -> None:
+    from opswap.legalize import legalize
+    from opswap.model import from_proto
+
+    model = from_proto(
+        make_model(
+            [helper.make_node("Mod", ["a", "b"], ["y"], fmod=1)],
+            [tensor("a", [4]), tensor("b", [4])],
+            [tensor("y", [4])],
+            opset=13,
+        )
+    )
+    report = legalize(model, profile("[ops.Div]\n[ops.Mul]\n[ops.Sub]"))
+    assert not report.complete and "float Mod: a - b * trunc(a / b) rounds" in report.unresolved[0].explanation

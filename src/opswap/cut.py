@@ -20,8 +20,9 @@ from opswap.errors import OpswapError
 from opswap.model import Model
 from opswap.typeinfo import infer_shapes
 
-#: Ops whose output size depends on their input values (TopK: on a computed K).
-DATA_DEPENDENT = frozenset({"NonZero", "NonMaxSuppression", "Unique", "Compress", "TopK"})
+#: Ops whose output size depends on their input values (TopK: on a computed K), and control flow on
+#: them (a detector's "if no boxes" branch): where post-processing starts.
+DATA_DEPENDENT = frozenset({"NonZero", "NonMaxSuppression", "Unique", "Compress", "TopK", "If", "Loop"})
 
 _SUBGRAPH = (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
 

@@ -72,6 +72,33 @@ def _pick(op: Builder, compare: str, xs: tuple[Value, ...]) -> Value:
     return op.Where(take_a, a, b)  # type: ignore[no-any-return]
 
 
+@rule("Mod")
+def mod_via_integer_div(op: Builder, a: Value, b: Value, *, fmod: int = 0) -> Value:
+    """Integer Mod as a - b * (a / b), ONNX's integer Div truncating toward zero, exact.
+
+    That remainder has the dividend's sign (fmod=1, C's %); for fmod=0 (the divisor's sign, Python's
+    %) a nonzero remainder of the other sign moves by b. Float Mod has no exact route here:
+    a - b * trunc(a / b) rounds twice.
+    """
+    if _is_float(a) or _is_float(b):
+        raise RuleNotApplicable("float Mod: a - b * trunc(a / b) rounds; no exact route")
+    if a.dtype != b.dtype:
+        raise RuleNotApplicable("inputs of different element types")
+    if a.dtype in _NARROW and op.opset < 14:
+        raise RuleNotApplicable("Div, Mul and Sub of 8- and 16-bit integers need opset 14")
+    remainder = op.Sub(a, op.Mul(op.Div(a, b), b))
+    if fmod or a.dtype in _UNSIGNED:
+        return remainder  # type: ignore[no-any-return]
+    zero = op.constant(0, a.dtype)
+    other_sign = op.Xor(op.Less(remainder, zero), op.Less(b, zero))
+    move = op.And(op.Not(op.Equal(remainder, zero)), other_sign)
+    return op.Where(move, op.Add(remainder, b), remainder)  # type: ignore[no-any-return]
+
+
+_UNSIGNED = (onnx.TensorProto.UINT8, onnx.TensorProto.UINT16, onnx.TensorProto.UINT32, onnx.TensorProto.UINT64)
+_NARROW = (onnx.TensorProto.INT8, onnx.TensorProto.INT16, onnx.TensorProto.UINT8, onnx.TensorProto.UINT16)
+
+
 @rule("Mean")
 def mean_via_add_div(op: Builder, *xs: Value) -> Value:
     """Mean(a, b, ...) as (a + b + ...) / n."""
