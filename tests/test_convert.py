@@ -152,3 +152,36 @@ def test_onnx2torch_converts_once_constant_computations_are_folded(cli, mnv3_onn
     assert second["returncode"] == 0 and report["converted"] and report["runtime"]["passed"]
     text = cli("convert", mnv3_onnx, "--target", "onnx2torch", "-o", tmp_path / "f.onnx").stdout
     assert "not over an op: folded" in text and "ran it again" in " ".join(text.split())
+
+
+def test_openvino_sends_no_telemetry_and_writes_nothing_in_home(tmp_path: Path) -> None:
+    """OpenVINO's converter sends usage data and writes a client id under ~/intel unless opted out
+    (it skips only when CI=true), and ONNX Runtime writes a device id under ~/.cache on import:
+    opswap keeps both off, so converting leaves the home folder as it was."""
+    pytest.importorskip("openvino")
+    import subprocess
+    import sys
+
+    from onnx import helper
+
+    from conftest import make_model, save_model, tensor
+
+    model = save_model(
+        make_model([helper.make_node("Relu", ["x"], ["y"])], [tensor("x", [1, 4])], [tensor("y", [1, 4])]),
+        tmp_path / "relu.onnx",
+    )
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "TF_BUILD", "JENKINS_URL", "ORT_DISABLE_TELEMETRY")}
+    env["HOME"] = str(home)
+    done = subprocess.run(
+        [sys.executable, "-m", "opswap", "convert", str(model), "-t", "openvino", "-o", str(tmp_path / "out.onnx")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / "out.xml").exists()
+    assert not list(home.iterdir()), sorted(p.name for p in home.rglob("*"))

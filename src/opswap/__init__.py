@@ -22,9 +22,15 @@ onnxruntime and torch when a step needs them), so ``opswap --help`` and usage er
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import types
 from typing import TYPE_CHECKING, Any
+
+# opswap runs ONNX Runtime on other people's machines and models: it may not phone home or write a
+# device id under ~/.cache (ORT does both on import unless this is set; a user's own setting stands).
+# OpenVINO's telemetry is blocked where it is imported (converters/openvino.py).
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 if TYPE_CHECKING:
     from opswap.check import CheckReport, check

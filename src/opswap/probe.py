@@ -209,7 +209,9 @@ Trial = Callable[[onnx.ModelProto, list[tuple[dict[str, np.ndarray], list[np.nda
 
 
 def _openvino() -> tuple[Trial, str]:
-    import openvino as ov
+    from opswap.converters.openvino import import_openvino
+
+    ov = import_openvino()
 
     core = ov.Core()
 
