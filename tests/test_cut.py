@@ -109,3 +109,30 @@ def test_no_cut_is_suggested_when_the_part_before_it_still_has_no_route(tmp_path
     report = run_cli("fix", source, "-t", target, "-o", tmp_path / "out.onnx", "--format", "json").json()
     assert {u["op_type"] for u in report["unresolved"]} == {"Mish", "NonZero"}
     assert report["cut_hint"] is None
+
+
+def test_the_suggested_cut_moves_up_through_light_work_when_that_narrows_it() -> None:
+    """Per-class post-processing (as torchvision's detectors unroll it): each class's scores are
+    sliced from one Sigmoid and thresholded before its NonZero. Cutting at the NonZeros' inputs would
+    take 5 values; the slices and compares only feed the post-processing, so the cut moves up to the
+    classifier's output: 1 value, and the Conv stays before it."""
+    rng = np.random.default_rng(0)
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["logits"], name="cls"),
+        helper.make_node("Sigmoid", ["logits"], ["scores"], name="sigmoid"),
+    ]
+    initializers = [
+        numpy_helper.from_array(rng.normal(0, 1, (5, 3, 1, 1)).astype(np.float32), "w"),
+        numpy_helper.from_array(np.array([0.5], np.float32), "threshold"),
+    ]
+    outputs = []
+    for c in range(5):
+        initializers.append(numpy_helper.from_array(np.array(c, np.int64), f"c{c}"))
+        nodes += [
+            helper.make_node("Gather", ["scores", f"c{c}"], [f"s{c}"], axis=1),
+            helper.make_node("Greater", [f"s{c}", "threshold"], [f"k{c}"]),
+            helper.make_node("NonZero", [f"k{c}"], [f"where{c}"]),
+        ]
+        outputs.append(tensor(f"where{c}", [3, "n"], TensorProto.INT64))
+    model = opswap.model.from_proto(make_model(nodes, [tensor("x", [1, 3, 4, 4])], outputs, initializers=initializers))
+    assert suggest_cut(model, ["NonZero"]) == ["logits"]

@@ -119,20 +119,103 @@ def suggest_cut(model: Model, op_types: Iterable[str]) -> list[str] | None:
                     tail.add(reader)
                     stack.append(reader)
     varying = _computed_from_inputs(graph)
+    # The light work that only feeds the post-processing (a detector's per-class score slices,
+    # reshapes and concats of the head's outputs) joins it when that makes the cut narrower: the cut
+    # then sits at the network's last heavy ops, where a person would put it.
+    grown = _grown(graph, tail, readers)
+    cuts = [c for c in (_boundary(graph, t, varying) for t in (tail, grown)) if c]
+    return min(cuts, key=len) if cuts else None  # on a tie, the cut that leaves more to the target
+
+
+#: Ops cheap enough to leave to the CPU after a cut: data movement, elementwise, compares, selection.
+_LIGHT = frozenset(
+    [
+        "Reshape",
+        "Transpose",
+        "Concat",
+        "Gather",
+        "GatherElements",
+        "GatherND",
+        "Slice",
+        "Squeeze",
+        "Unsqueeze",
+        "Flatten",
+        "Split",
+        "Expand",
+        "Tile",
+        "Identity",
+        "Softmax",
+        "LogSoftmax",
+        "Sigmoid",
+        "Exp",
+        "Log",
+        "Sqrt",
+        "Abs",
+        "Neg",
+        "Floor",
+        "Ceil",
+        "Round",
+        "Clip",
+        "Min",
+        "Max",
+        "Add",
+        "Sub",
+        "Mul",
+        "Div",
+        "Greater",
+        "Less",
+        "GreaterOrEqual",
+        "LessOrEqual",
+        "Equal",
+        "And",
+        "Or",
+        "Not",
+        "Xor",
+        "Where",
+        "Cast",
+        "Shape",
+        "Size",
+        "ConstantOfShape",
+        "Range",
+        "ReduceMax",
+        "ReduceMin",
+        "ArgMax",
+        "ArgMin",
+    ]
+)
+
+
+def _grown(graph: onnx.GraphProto, tail: set[int], readers: dict[str, list[int]]) -> set[int]:
+    """``tail`` and every light node all of whose outputs only the tail reads.
+
+    One reverse pass: nodes are in topological order, so a node's readers are decided before it.
+    """
+    grown = set(tail)
+    outputs = {o.name for o in graph.output}
+    for k in range(len(graph.node) - 1, -1, -1):
+        node = graph.node[k]
+        if k in grown or node.op_type not in _LIGHT or node.domain not in ("", "ai.onnx"):
+            continue
+        made = [o for o in node.output if o]
+        read = [reader for o in made for reader in readers.get(o, ())]
+        if made and read and not outputs.intersection(made) and all(reader in grown for reader in read):
+            grown.add(k)
+    return grown
+
+
+def _boundary(graph: onnx.GraphProto, tail: set[int], varying: set[str]) -> list[str] | None:
+    """The values the part before ``tail`` hands to it, and the graph outputs it computes itself."""
+    made_in_tail = {o for k in tail for o in graph.node[k].output if o}
     boundary: dict[str, None] = {}
     for k in sorted(tail):
         for name in _reads(graph.node[k]):
-            if name in varying and name not in boundary and not _made_by(graph, name, tail):
+            if name in varying and name not in made_in_tail:
                 boundary[name] = None
     head = {o for k, node in enumerate(graph.node) if k not in tail for o in node.output if o}
     boundary.update((o.name, None) for o in graph.output if o.name in head and o.name in varying)
     if not boundary or not head:
         return None
     return list(boundary)
-
-
-def _made_by(graph: onnx.GraphProto, name: str, nodes: set[int]) -> bool:
-    return any(name in graph.node[k].output for k in nodes)
 
 
 def _computed_from_inputs(graph: onnx.GraphProto) -> set[str]:
