@@ -308,6 +308,46 @@ first input); models at opsets 9 to 24. Restrictions are caveats, except "Only t
     )
 
 
+#: What the probe measured beyond the documentation (`opswap probe --converter openvino`, openvino
+#: 2026.4.1, onnx 1.23.2 node tests, 2026-12-02): inputs that convert but compute wrong unless
+#: constant, and node tests computed wrong (caveats). No attribute limits: every attribute value the
+#: node tests vary converted.
+OPENVINO_PROBED: dict[str, dict[str, object]] = {
+    "Attention": {
+        "note": "converts but computes wrong in ONNX node tests test_attention_4d_with_past_and_present_qk_matmul_bias_3d_mask_causal, test_attention_4d_with_past_and_present_qk_matmul_bias_4d_mask_causal, test_attention_local_window, test_attention_bidirectional_window, test_attention_local_window_rank1_boolean_mask, test_attention_local_window_with_past, ..."
+    },
+    "BitShift": {
+        "note": "converts but computes wrong in ONNX node tests test_bitshift_right_int8_negative_input, test_bitshift_right_int32_negative_input, test_bitshift_left_int8_overflow, test_bitshift_right_int8_shift_ge_width, test_bitshift_left_int8_shift_ge_width, test_bitshift_right_int32_shift_ge_width, ..."
+    },
+    "Col2Im": {"static_inputs": [1, 2]},
+    "DFT": {
+        "note": "converts but computes wrong in ONNX node tests test_dft_rfft_opset19, test_dft_irfft_opset19, test_dft_axis, test_dft_rfft, test_dft_irfft"
+    },
+    "GRU": {"note": "converts but computes wrong in ONNX node tests test_gru_batchwise"},
+    "LSTM": {"note": "converts but computes wrong in ONNX node tests test_lstm_with_peepholes, test_lstm_batchwise"},
+    "MaxPool": {
+        "note": "converts but computes wrong in ONNX node tests test_maxpool_2d_ceil_output_size_reduce_by_one"
+    },
+    "NonMaxSuppression": {
+        "note": "converts but computes wrong in ONNX node tests test_nonmaxsuppression_iou_threshold_boundary"
+    },
+    "RNN": {"note": "converts but computes wrong in ONNX node tests test_simple_rnn_batchwise"},
+    "ReduceLogSum": {"note": "converts but computes wrong in ONNX node tests test_reduce_log_sum_asc_axes"},
+    "ReduceMax": {"note": "converts but computes wrong in ONNX node tests test_reduce_max_empty_set"},
+    "Resize": {
+        "note": "converts but computes wrong in ONNX node tests test_resize_downsample_scales_linear_align_corners, test_resize_downsample_scales_cubic_align_corners, test_resize_upsample_scales_cubic_A_n0p5_exclude_outside, test_resize_downsample_scales_cubic_A_n0p5_exclude_outside, test_resize_downsample_scales_linear_antialias, test_resize_downsample_sizes_linear_antialias, ..."
+    },
+    "RoiAlign": {"note": "converts but computes wrong in ONNX node tests test_roialign_mode_max"},
+    "STFT": {"static_inputs": [1, 2]},
+    "SpaceToDepth": {"note": "converts but computes wrong in ONNX node tests test_spacetodepth_crd_mode_example"},
+    "Tile": {"static_inputs": [1]},
+    "TopK": {
+        "note": "converts but computes wrong in ONNX node tests test_top_k_same_values, test_top_k_same_values_largest, test_top_k_same_values_2d"
+    },
+    "Unsqueeze": {"static_inputs": [1]},
+}
+
+
 def openvino(facts: Path) -> None:
     text = (facts / "openvino-onnx-frontend.md").read_text()
     ops: dict[str, dict[str, object]] = {}
@@ -321,6 +361,9 @@ def openvino(facts: Path) -> None:
         if versions:
             entry["opsets"] = sorted(v for v in versions if v >= min(starts))
         ops[op] = entry
+    for op, measured in OPENVINO_PROBED.items():
+        if op in ops:
+            ops[op].update(measured)
     for domain in ("com.microsoft", "org.openvinotoolkit"):
         section = text.split(f"## {domain} domain", 1)[1].split("\n", 2)[1]
         for op in section.split("(")[0].replace(".", "").split(","):
@@ -331,7 +374,8 @@ def openvino(facts: Path) -> None:
         """OpenVINO ONNX frontend: src/frontends/onnx/docs/supported_ops.md (openvino @ b2cfecf8), transcribed
 in openvino-onnx-frontend.md. An op is supported when it has a translator; a translator registered
 since opset n serves every defined version from n on. Frontend support is not device support (the
-per-device conformance reports are not transcribed).""",
+per-device conformance reports are not transcribed). Constant inputs and notes on wrong results are
+what opswap's probe of openvino 2026.4.1 measured (scripts/make_profiles.py: OPENVINO_PROBED).""",
         {
             "name": "openvino",
             "description": "OpenVINO ONNX frontend (openvino.convert_model)",
