@@ -534,3 +534,28 @@ def test_float_mod_says_there_is_no_exact_route() -> None:
     )
     report = legalize(model, profile("[ops.Div]\n[ops.Mul]\n[ops.Sub]"))
     assert not report.complete and "float Mod: a - b * trunc(a / b) rounds" in report.unresolved[0].explanation
+
+
+@pytest.mark.parametrize("op_type", ["Unsqueeze", "Squeeze"])
+def test_constant_axes_of_a_dynamic_batch_go_through_a_computed_reshape(op_type: str) -> None:
+    """A target without Unsqueeze/Squeeze, a dynamic batch: Reshape to a shape computed from Shape(x)."""
+    from opswap.legalize import legalize
+    from opswap.model import from_proto
+
+    shape_in, shape_out = (["n", 3], ["n", 1, 3]) if op_type == "Unsqueeze" else (["n", 1, 3], ["n", 3])
+    original = make_model(
+        [helper.make_node(op_type, ["x", "axes"], ["y"])],
+        [tensor("x", shape_in)],
+        [tensor("y", shape_out)],
+        opset=14,  # a dynamic dimension may be 0: the computed Reshape needs allowzero
+        initializers=[numpy_helper.from_array(np.array([1], np.int64), "axes")],
+    )
+    model = from_proto(original)
+    kept = ("Shape", "Reshape", "Where", "Less", "Add", "Equal", "Cast", "ReduceMax", "Sub", "CumSum")
+    report = legalize(model, profile("\n".join(f"[ops.{op}]" for op in (*kept, "Gather", "Max", "Compress"))))
+    assert report.complete and op_type not in ops(model.proto)
+    for batch in (1, 4, 0):
+        x = np.arange(batch * 3, dtype=np.float32).reshape([batch, 3] if op_type == "Unsqueeze" else [batch, 1, 3])
+        (want,) = ort_run(original, {"x": x})
+        (got,) = ort_run(model.proto, {"x": x})
+        assert want.shape == got.shape and np.array_equal(want, got)

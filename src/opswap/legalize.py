@@ -861,44 +861,57 @@ def _fold_for(model: Model, work: list[tuple[Scope, list[tuple[int, onnx.NodePro
     """Fold constants where that makes illegal nodes legal (see ``fold``); how many nodes were folded.
 
     Nodes illegal only for computed inputs or dynamic shapes: everything computed from constants is
-    folded (shape arithmetic upstream of them). Otherwise the illegal main-graph nodes and what they
-    are computed from: a node whose inputs are all initializers (an Identity of a shared weight) is
-    computed once, and the shape arithmetic upstream of an illegal node (``Shape -> Gather -> Concat``
-    feeding a Reshape, an Expand, a ConstantOfShape) becomes the constant its rules need. Nothing
-    else in the model is folded.
+    folded (shape arithmetic upstream of them). Otherwise, for the illegal main-graph nodes: a node
+    whose inputs are all initializers (an Identity of a shared weight) is computed once, and the
+    shape arithmetic upstream of one (``Shape -> Gather -> Concat`` feeding a Reshape, an Expand, a
+    ConstantOfShape: what starts at a Shape, Size or Constant node) becomes the constant its rules
+    need. Nothing else in the model is folded.
     """
     if any(verdict.static_only for _, illegal in work for _, _, verdict in illegal):
         return fold(model).nodes
     if not work or not work[0][1]:
         return 0
     graph = model.proto.graph
-    cone = _upstream(graph, [node for _, node, _ in work[0][1]])
-    if not cone:
-        return 0
-    return fold(model, lambda node: bool(node.output) and node.output[0] in cone).nodes
-
-
-def _upstream(graph: onnx.GraphProto, illegal: list[onnx.NodeProto]) -> set[str]:
-    """First outputs of ``illegal`` and of every main-graph node they are computed from.
-
-    Empty when nothing in that cone could fold (no node reads only initializers and none is a
-    Shape or Size), so a large model with nothing to fold pays for no shape inference.
-    """
+    illegal = [node for _, node, _ in work[0][1]]
     constants = constant_names(graph)
+    chosen = {n.output[0] for n in illegal if n.output and all(not i or i in constants for i in n.input)}
+    chosen |= _shape_arithmetic_upstream(graph, illegal)
+    if not chosen:
+        return 0
+    return fold(model, lambda node: bool(node.output) and node.output[0] in chosen).nodes
+
+
+#: Where shape arithmetic starts: values known without running the model.
+_SEEDS = frozenset({"Shape", "Size", "Constant"})
+
+
+def _shape_arithmetic_upstream(graph: onnx.GraphProto, illegal: list[onnx.NodeProto]) -> set[str]:
+    """Outputs of shape arithmetic upstream of ``illegal`` nodes, for a fold to make constants of.
+
+    Shape arithmetic: what starts at a Shape or Size node or a Constant, the constants its rules
+    need. Weights and activations upstream are not among them, nor a Constant that feeds no such
+    computation (a rule reads it as it is).
+    """
     producer = {o: node for node in graph.node for o in node.output if o}
     cone: set[str] = set()
-    seeded = False
     stack = list(illegal)
     while stack:
         node = stack.pop()
         if not node.output or node.output[0] in cone:
             continue
         cone.add(node.output[0])
-        inputs = [name for name in node.input if name]
-        if node.op_type in ("Shape", "Size") or all(name in constants for name in inputs):
-            seeded = True
-        stack.extend(producer[name] for name in inputs if name in producer)
-    return cone if seeded else set()
+        stack.extend(producer[name] for name in node.input if name in producer)
+    seeded: set[str] = set()
+    computed: list[onnx.NodeProto] = []
+    for node in graph.node:  # in topological order: a node's producers are decided before it
+        in_cone = bool(node.output) and node.output[0] in cone
+        if in_cone and (node.op_type in _SEEDS or any(name in seeded for name in node.input)):
+            seeded.update(o for o in node.output if o)
+            if node.op_type != "Constant":
+                computed.append(node)
+    chosen = {n.output[0] for n in computed}
+    chosen.update(name for n in computed for name in n.input if name in seeded and producer[name].op_type == "Constant")
+    return chosen
 
 
 def _illegal(judge: Judge) -> list[tuple[Scope, list[tuple[int, onnx.NodeProto, Verdict]]]]:

@@ -172,9 +172,16 @@ def unsqueeze_via_reshape(
     return op.Reshape(x, op.constant(np.asarray(shape, dtype=np.int64), INT64))  # type: ignore[no-any-return]
 
 
+def _axis_count(axes: Value) -> int:
+    if axes.const is not None:
+        return int(axes.const.size)
+    shape = axes.static_shape()
+    return int(np.prod(shape))  # one axis for a scalar
+
+
 def _named_by(op: Builder, axes: Value, rank: int) -> Value:
     """int64 [rank]: 1 at each position an axis computed at run time names (negative ones counted from the end)."""
-    (count,) = axes.static_shape()
+    count = _axis_count(axes)
     if count == 0:
         raise RuleNotApplicable("no axes")
     normalized = op.Where(op.Less(axes, 0), op.Add(axes, rank), axes)
@@ -198,15 +205,14 @@ def _may_be_empty(x: Value) -> bool:
 
 @rule("Unsqueeze", opsets=(13, 21, 23, 24, 25), shapes=True)
 def unsqueeze_via_computed_shape(op: Builder, x: Value, axes: Value) -> Value:
-    """Unsqueeze with axes computed at run time, as Reshape to the shape they give.
+    """Unsqueeze with axes computed at run time (or of a shape known only then), as Reshape to the shape they give.
 
     Position p of the output is 1 where an axis names it, else the next dimension of ``x``
     (Gather of Shape(x) at the count of earlier positions no axis names).
     """
-    if axes.const is not None:
-        raise RuleNotApplicable("the axes are constants (unsqueeze_via_reshape)")
-    (count,) = axes.static_shape()
-    rank = x.rank + count
+    if axes.const is not None and x.shape is not None and None not in x.shape:
+        raise RuleNotApplicable("constant axes of a static shape (unsqueeze_via_reshape)")
+    rank = x.rank + _axis_count(axes)
     one = op.constant(1, INT64)
     if x.rank == 0:
         return op.Reshape(x, op.constant(np.ones(rank, dtype=np.int64), INT64))  # type: ignore[no-any-return]
@@ -219,9 +225,12 @@ def unsqueeze_via_computed_shape(op: Builder, x: Value, axes: Value) -> Value:
 
 @rule("Squeeze", opsets=(13, 21, 23, 24, 25), shapes=True)
 def squeeze_via_computed_shape(op: Builder, x: Value, axes: Value | None = None) -> Value:
-    """Squeeze with axes computed at run time, as Reshape to Shape(x) without the dimensions they name."""
-    if axes is None or axes.const is not None:
-        raise RuleNotApplicable("no axes computed at run time (squeeze_via_reshape)")
+    """Squeeze with axes computed at run time (or of a shape known only then), as a computed Reshape.
+
+    The shape is Shape(x) without the dimensions the axes name.
+    """
+    if axes is None or (axes.const is not None and x.shape is not None and None not in x.shape):
+        raise RuleNotApplicable("no axes, or constant axes of a static shape (squeeze_via_reshape)")
     kept = op.Equal(_named_by(op, axes, x.rank), op.constant(0, INT64))
     shape = op.Compress(op.Shape(x), kept, axis=0)
     return _reshape_to_computed(op, x, shape, _may_be_empty(x))
