@@ -44,22 +44,6 @@ SEGMENTERS = ["lraspp_mobilenet_v3_large", "deeplabv3_mobilenet_v3_large"]
 TIMM = ["ghostnetv2_100", "hgnetv2_b0", "mobilevit_xs"]
 
 
-def _calibrate(module: Any, batch: Callable[[Any], Any]) -> None:
-    """BatchNorm statistics from random batches (random weights with untouched statistics output ~0)."""
-    import torch
-
-    norms = [m for m in module.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
-    for norm in norms:
-        norm.reset_running_stats()
-        norm.momentum = None
-    generator = torch.Generator().manual_seed(0)
-    module.train()
-    with torch.no_grad():
-        for _ in range(4):
-            batch(generator)
-    module.eval()
-
-
 def _export(module: Any, args: tuple[Any, ...], path: Path, opset: int, **names: Any) -> None:
     import torch
 
@@ -71,6 +55,8 @@ def export(folder: Path) -> None:
     import torch
     import torchvision
 
+    from opswap.frontends.torch import calibrate_batchnorm
+
     folder.mkdir(parents=True, exist_ok=True)
     image = torch.randn(1, 3, 224, 224, generator=torch.Generator().manual_seed(1))
 
@@ -79,7 +65,7 @@ def export(folder: Path) -> None:
         for layer in module.modules():  # ViT's head starts at zero: every logit would be 0
             if isinstance(layer, torch.nn.Linear) and not layer.weight.any():
                 torch.nn.init.normal_(layer.weight, std=0.02)
-        _calibrate(module, lambda g: module(torch.randn(4, 3, 224, 224, generator=g)))
+        calibrate_batchnorm(module, (1, 3, 224, 224))
         _export(module, (image,), folder / f"{name}.onnx", 14, input_names=["input"], output_names=["logits"])
 
     jobs: dict[str, Callable[[], None]] = {}
@@ -100,7 +86,7 @@ def export(folder: Path) -> None:
                 return self.net(x)["out"]
 
         module = Out()
-        _calibrate(module, lambda g: module(torch.randn(2, 3, 224, 224, generator=g)))
+        calibrate_batchnorm(module, (1, 3, 224, 224))
         _export(module, (image,), folder / f"{name}.onnx", 14, input_names=["input"], output_names=["out"])
 
     for name in SEGMENTERS:
@@ -109,7 +95,7 @@ def export(folder: Path) -> None:
     def detector(name: str) -> None:
         module = getattr(torchvision.models.detection, name)(weights=None, weights_backbone=None)
         size = 320
-        _calibrate(module.backbone, lambda g: module.backbone(torch.randn(2, 3, size, size, generator=g)))
+        calibrate_batchnorm(module.backbone, (1, 3, size, size))  # the detector takes a list of images
         module.eval()
         picture = torch.rand(3, size, size, generator=torch.Generator().manual_seed(2))
         _export(
@@ -159,6 +145,9 @@ def _bert(folder: Path) -> None:
 
 def run(folder: Path, out: Path, targets: list[str] | None = None) -> None:
     import opswap
+
+    if out.suffix != ".json" or folder.resolve() in out.resolve().parents:
+        sys.exit(f"{out}: the results go to a .json file outside the models' folder")
 
     names = targets or [t for t in opswap.builtin_names() if t != "snpe-latest"]
     rows: dict[str, dict[str, Any]] = {}

@@ -271,16 +271,14 @@ def test_roialign_raised_past_16_keeps_its_old_coordinate_mode() -> None:
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
 
 
-def test_fix_raises_to_fuse_gelu_for_a_target_that_takes_gelu_not_erf(cli, tmp_path: Path) -> None:
-    from conftest import target_of  # noqa: F401  (the profile below is written as a file)
-
-    half, root2 = 0.5, float(np.sqrt(2.0))
+def _gelu_pattern() -> onnx.ModelProto:
+    """GELU as the TorchScript exporter writes it below opset 20: x * 0.5 * (1 + Erf(x / sqrt(2)))."""
     consts = [
-        numpy_helper.from_array(np.array(root2, np.float32), "root2"),
+        numpy_helper.from_array(np.array(np.sqrt(2.0), np.float32), "root2"),
         numpy_helper.from_array(np.array(1.0, np.float32), "one"),
-        numpy_helper.from_array(np.array(half, np.float32), "half"),
+        numpy_helper.from_array(np.array(0.5, np.float32), "half"),
     ]
-    model = make_model(
+    return make_model(
         [
             helper.make_node("Div", ["x", "root2"], ["scaled"]),
             helper.make_node("Erf", ["scaled"], ["erf"]),
@@ -293,6 +291,10 @@ def test_fix_raises_to_fuse_gelu_for_a_target_that_takes_gelu_not_erf(cli, tmp_p
         opset=17,
         initializers=consts,
     )
+
+
+def test_fix_raises_to_fuse_gelu_for_a_target_that_takes_gelu_not_erf(cli, tmp_path: Path) -> None:
+    model = _gelu_pattern()
     source = save_model(model, tmp_path / "gelu.onnx")
     profile = tmp_path / "t.toml"
     profile.write_text(
@@ -307,3 +309,21 @@ def test_fix_raises_to_fuse_gelu_for_a_target_that_takes_gelu_not_erf(cli, tmp_p
     assert [n.op_type for n in fixed.graph.node] == ["Gelu"] and fixed.opset_import[0].version == 20
     both = cli("fix", source, "-t", profile, "--raise-opset", "20", "--lower-opset", "13", "-o", tmp_path / "x.onnx")
     assert both.code == 2 and "give one" in both.stderr
+
+
+def test_a_raised_model_is_not_lowered_again_by_a_target_that_rejects_unlisted_versions() -> None:
+    """unlisted_opset = "error" makes fix lower by itself; after --raise-opset it must not undo it."""
+    from opswap.fix import fix
+
+    target = parse_profile(
+        '[target]\nname = "t"\nsource = "test"\nunlisted_opset = "error"\n'
+        "[ops.Gelu]\nopsets = [20]\n[ops.Mul]\n[ops.Add]\n[ops.Div]\n",
+        "t.toml",
+    )
+    model = opswap.model.from_proto(_gelu_pattern())
+    report = fix(model, target, raise_opset=20)
+    assert report.legal and report.lowering is not None and report.lowering.to_opset == 20
+    assert model.opset == 20 and [n.op_type for n in model.proto.graph.node] == ["Gelu"]
+    assert report.verification is not None and report.verification.passed
+    with pytest.raises(opswap.OpswapError, match="give one"):
+        fix(opswap.model.from_proto(_gelu_pattern()), target, raise_opset=20, lower_opset=13)

@@ -337,6 +337,7 @@ def fix(
     fails (nothing written); 2 on bad input.
     """
     from opswap import report as rp
+    from opswap.fix import check_opset_choice
     from opswap.fix import fix as run_fix
     from opswap.frontends import is_torch_spec
     from opswap.targets import load_target
@@ -345,10 +346,7 @@ def fix(
     shapes = parse_input_shapes(input_shape or [])
     raise_to = _opset_choice(raise_opset, "--raise-opset")
     lower_to = _opset_choice(lower_opset)
-    if raise_to is not None and lower_to is not None:
-        from opswap.errors import OpswapError
-
-        raise OpswapError("--raise-opset and --lower-opset: give one")
+    check_opset_choice(lower_to, raise_to)  # before any work
     profile = _say_resolved(load_target(target))
     _guard_output(
         model,

@@ -17,14 +17,13 @@ from dataclasses import dataclass
 import onnx
 
 from opswap.errors import OpswapError
+from opswap.graphs import reads, upstream
 from opswap.model import Model
 from opswap.typeinfo import infer_shapes
 
 #: Ops whose output size depends on their input values (TopK: on a computed K), and control flow on
 #: them (a detector's "if no boxes" branch): where post-processing starts.
 DATA_DEPENDENT = frozenset({"NonZero", "NonMaxSuppression", "Unique", "Compress", "TopK", "If", "Loop"})
-
-_SUBGRAPH = (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
 
 
 @dataclass
@@ -63,17 +62,18 @@ def cut(model: Model, outputs: Sequence[str]) -> CutReport:
     if not names:
         raise OpswapError("--outputs: no value names given")
     graph = model.proto.graph
-    producer = {o: k for k, node in enumerate(graph.node) for o in node.output if o}
+    made = {o for node in graph.node for o in node.output if o}
     inputs = {i.name for i in graph.input}
-    missing = [n for n in names if n not in producer and n not in inputs]
+    missing = [n for n in names if n not in made and n not in inputs]
     if missing:
         raise OpswapError(f"--outputs: no value named {', '.join(map(repr, missing))} in the main graph")
-    kept = _cone(graph, names, producer)
-    declared = _declared(model.proto, names)
-    unknown = [n for n in names if declared.get(n) is None]
+    declared = _typed_infos(model.proto, names)
+    unknown = [n for n in names if declared[n] is None]
     if unknown:
         raise OpswapError(f"--outputs: the element type of {', '.join(map(repr, unknown))} is unknown")
-    read = {name for k in kept for name in _reads(graph.node[k])}
+    nodes_read = [reads(node) for node in graph.node]
+    kept = upstream(graph.node, names, nodes_read.__getitem__)
+    read = {name for k in kept for name in nodes_read[k]}
     nodes = [graph.node[k] for k in sorted(kept)]
     removed = len(graph.node) - len(nodes)
     del graph.node[:]
@@ -91,7 +91,7 @@ def cut(model: Model, outputs: Sequence[str]) -> CutReport:
     del graph.value_info[:]
     graph.value_info.extend(value_info)
     del graph.output[:]
-    graph.output.extend(declared[n] for n in names)
+    graph.output.extend(info for info in declared.values() if info is not None)
     return CutReport(names, len(nodes), removed, dropped)
 
 
@@ -107,9 +107,10 @@ def suggest_cut(model: Model, op_types: Iterable[str]) -> list[str] | None:
     tail: set[int] = {k for k, node in enumerate(graph.node) if node.op_type in chosen}
     if not tail:
         return None
+    nodes_read = [reads(node) for node in graph.node]
     readers: dict[str, list[int]] = {}
-    for k, node in enumerate(graph.node):
-        for name in _reads(node):
+    for k, names in enumerate(nodes_read):
+        for name in names:
             readers.setdefault(name, []).append(k)
     stack = list(tail)
     while stack:
@@ -118,12 +119,12 @@ def suggest_cut(model: Model, op_types: Iterable[str]) -> list[str] | None:
                 if reader not in tail:
                     tail.add(reader)
                     stack.append(reader)
-    varying = _computed_from_inputs(graph)
+    varying = _computed_from_inputs(graph, nodes_read)
     # The light work that only feeds the post-processing (a detector's per-class score slices,
     # reshapes and concats of the head's outputs) joins it when that makes the cut narrower: the cut
     # then sits at the network's last heavy ops, where a person would put it.
     grown = _grown(graph, tail, readers)
-    cuts = [c for c in (_boundary(graph, t, varying) for t in (tail, grown)) if c]
+    cuts = [c for c in (_boundary(graph, t, varying, nodes_read) for t in (tail, grown)) if c]
     return min(cuts, key=len) if cuts else None  # on a tie, the cut that leaves more to the target
 
 
@@ -203,12 +204,14 @@ def _grown(graph: onnx.GraphProto, tail: set[int], readers: dict[str, list[int]]
     return grown
 
 
-def _boundary(graph: onnx.GraphProto, tail: set[int], varying: set[str]) -> list[str] | None:
+def _boundary(
+    graph: onnx.GraphProto, tail: set[int], varying: set[str], nodes_read: list[list[str]]
+) -> list[str] | None:
     """The values the part before ``tail`` hands to it, and the graph outputs it computes itself."""
     made_in_tail = {o for k in tail for o in graph.node[k].output if o}
     boundary: dict[str, None] = {}
     for k in sorted(tail):
-        for name in _reads(graph.node[k]):
+        for name in nodes_read[k]:
             if name in varying and name not in made_in_tail:
                 boundary[name] = None
     head = {o for k, node in enumerate(graph.node) if k not in tail for o in node.output if o}
@@ -218,70 +221,36 @@ def _boundary(graph: onnx.GraphProto, tail: set[int], varying: set[str]) -> list
     return list(boundary)
 
 
-def _computed_from_inputs(graph: onnx.GraphProto) -> set[str]:
+def _computed_from_inputs(graph: onnx.GraphProto, nodes_read: list[list[str]]) -> set[str]:
     """Values that depend on a graph input (not on constants alone): the only ones worth an output."""
     initializers = {t.name for t in graph.initializer}
     varying = {i.name for i in graph.input if i.name not in initializers}
-    for node in graph.node:  # nodes are in topological order
-        if any(name in varying for name in _reads(node)):
+    for node, names in zip(graph.node, nodes_read, strict=True):  # nodes are in topological order
+        if any(name in varying for name in names):
             varying.update(o for o in node.output if o)
     return varying
 
 
-def _cone(graph: onnx.GraphProto, names: list[str], producer: dict[str, int]) -> set[int]:
-    kept: set[int] = set()
-    stack = [producer[n] for n in names if n in producer]
-    while stack:
-        k = stack.pop()
-        if k in kept:
-            continue
-        kept.add(k)
-        stack.extend(producer[name] for name in _reads(graph.node[k]) if name in producer)
-    return kept
-
-
-def _reads(node: onnx.NodeProto) -> list[str]:
-    """Names ``node`` reads: its inputs and, inside its subgraphs, names from outer scopes."""
-    names = [n for n in node.input if n]
-    for attribute in node.attribute:
-        if attribute.type in _SUBGRAPH:
-            for sub in [attribute.g] if attribute.type == onnx.AttributeProto.GRAPH else list(attribute.graphs):
-                names.extend(_outer_reads(sub))
-    return names
-
-
-def _outer_reads(graph: onnx.GraphProto) -> list[str]:
-    local = {i.name for i in graph.input} | {t.name for t in graph.initializer}
-    local.update(o for node in graph.node for o in node.output if o)
-    return [name for node in graph.node for name in _reads(node) if name not in local]
-
-
-def _declared(proto: onnx.ModelProto, names: list[str]) -> dict[str, onnx.ValueInfoProto | None]:
-    """A typed ValueInfo for each name: the file's own, else shape inference's."""
+def _typed_infos(proto: onnx.ModelProto, names: list[str]) -> dict[str, onnx.ValueInfoProto | None]:
+    """A copy of a typed ValueInfo for each name: the file's own, else shape inference's; None if neither."""
     wanted = set(names)
     graph = proto.graph
-    found: dict[str, onnx.ValueInfoProto | None] = {}
+    found: dict[str, onnx.ValueInfoProto] = {}
     for value in [*graph.output, *graph.input, *graph.value_info]:
-        if value.name in wanted and value.name not in found and _typed(value):
-            found[value.name] = value
+        if value.name in wanted and _typed(value):
+            found.setdefault(value.name, value)
     if len(found) < len(wanted):
         inferred = infer_shapes(proto)
-        if inferred is not None:
-            for value in inferred.graph.value_info:
-                if value.name in wanted and value.name not in found and _typed(value):
-                    found[value.name] = value
-    result: dict[str, onnx.ValueInfoProto | None] = {}
-    for name in names:
-        value = found.get(name)
-        result[name] = None if value is None else _copy(value)
+        for value in inferred.graph.value_info if inferred is not None else ():
+            if value.name in wanted and _typed(value):
+                found.setdefault(value.name, value)
+    result: dict[str, onnx.ValueInfoProto | None] = dict.fromkeys(names)
+    for name, info in found.items():
+        copy = onnx.ValueInfoProto()
+        copy.CopyFrom(info)  # a copy: the graph's value_info is rewritten after
+        result[name] = copy
     return result
 
 
 def _typed(value: onnx.ValueInfoProto) -> bool:
     return value.type.HasField("tensor_type") and bool(value.type.tensor_type.elem_type)
-
-
-def _copy(value: onnx.ValueInfoProto) -> onnx.ValueInfoProto:
-    out = onnx.ValueInfoProto()
-    out.CopyFrom(value)
-    return out

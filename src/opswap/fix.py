@@ -13,6 +13,7 @@ import numpy as np
 from opswap.check import CheckReport, check
 from opswap.converters import ConverterResult, converter_outputs, run_converter
 from opswap.cut import DATA_DEPENDENT, CutReport, cut, suggest_cut
+from opswap.errors import OpswapError
 from opswap.fold import fix_dims
 from opswap.graphs import no_gc
 from opswap.legalize import LegalizeReport, legalize
@@ -48,8 +49,14 @@ class FixReport:
     #: The cut made before fixing (``opswap.cut``, the CLI's ``--outputs``): what was verified is the cut.
     cut: CutReport | None = None
     #: Where a dead end is data-dependent post-processing: values to cut at (``--outputs``), tried on
-    #: a copy and found to leave a model the target takes; None when there is no such cut.
+    #: a copy of the model as it was read and found to leave a model the target takes; None when there
+    #: is no such cut, or nothing to try it on (``run_verify=False`` keeps no copy).
     cut_hint: list[str] | None = None
+
+    @property
+    def post_processing(self) -> list[str]:
+        """Ops left without a route whose outputs depend on the data (where a cut helps), sorted."""
+        return sorted({u.op_type for u in self.legalization.unresolved if not u.domain} & DATA_DEPENDENT)
 
     @property
     def unchanged(self) -> bool:
@@ -149,6 +156,7 @@ def fix(
     from opswap.arguments import as_model, as_target
 
     model, target = as_model(model), as_target(target)
+    check_opset_choice(lower_opset, raise_opset)
     output = Path(output) if output is not None else None
     if output is not None:
         guard_outputs(model, target, output, in_place=in_place, convert=convert is not False)
@@ -178,8 +186,7 @@ def fix(
             legalization = legalize(model, target, advance, allow_approx=allow_approx, calibrate=calibrate)
             model.ensure_valid()
             after = check(model, target)
-        lowering, lowering_failed, after = _lower_if_asked(model, target, after, lower_opset)
-        lowering = raised or lowering
+        lowering, lowering_failed, after = _lower_if_asked(model, target, after, lower_opset, raised)
         verification = None
         # Nothing is written when illegal nodes remain (without allow_partial): verifying would only
         # fail on ops ONNX Runtime lacks (a custom domain) and hide the real answer, "no route".
@@ -202,8 +209,8 @@ def fix(
             lowering_failed=lowering_failed,
             fixed_dims=fixed_dims,
         )
-        if not after.legal and original is not None:
-            report.cut_hint = _cut_hint(original, target, legalization, allow_approx)
+        if not after.legal and original is not None and report.post_processing:
+            report.cut_hint = _cut_hint(original, target, report.post_processing, allow_approx)
         if not after.legal and not allow_partial:
             report.not_written = "some illegal nodes have no legal route (pass --allow-partial to write anyway)"
         elif verification is not None and verification.vacuous:
@@ -226,15 +233,12 @@ def fix(
         return report
 
 
-def _cut_hint(original: Model, target: Target, legalization: LegalizeReport, allow_approx: bool) -> list[str] | None:
-    """Values to cut ``original`` at, before the data-dependent nodes left without a route.
+def _cut_hint(original: Model, target: Target, stuck: list[str], allow_approx: bool) -> list[str] | None:
+    """Values to cut ``original`` at, before the data-dependent ``stuck`` ops left without a route.
 
     Only when the part before the cut legalizes for ``target`` (tried on a copy); else None: a hint
     must lead somewhere.
     """
-    stuck = {u.op_type for u in legalization.unresolved if not u.domain} & DATA_DEPENDENT
-    if not stuck:
-        return None
     names = suggest_cut(original, stuck)
     if names is None:
         return None
@@ -242,6 +246,12 @@ def _cut_hint(original: Model, target: Target, legalization: LegalizeReport, all
     cut(trial, names)
     legalize(trial, target, allow_approx=allow_approx)
     return names if check(trial, target).legal else None
+
+
+def check_opset_choice(lower_opset: int | str | None, raise_opset: int | str | None) -> None:
+    """An ``OpswapError`` when both a lowering and a raising are asked for (exit 2)."""
+    if lower_opset is not None and raise_opset is not None:
+        raise OpswapError("--raise-opset and --lower-opset: give one")
 
 
 def _raise_if_asked(model: Model, target: Target, raise_opset: int | str | None) -> Lowering | None:
@@ -255,12 +265,15 @@ def _raise_if_asked(model: Model, target: Target, raise_opset: int | str | None)
 
 
 def _lower_if_asked(
-    model: Model, target: Target, after: CheckReport, lower_opset: int | str | None
+    model: Model, target: Target, after: CheckReport, lower_opset: int | str | None, raised: Lowering | None
 ) -> tuple[Lowering | None, str, CheckReport]:
     """Lower the opset when asked, or ("auto") when the target rejects versions it does not list.
 
-    Returns the lowering (None if none), why "auto" could not lower, and the check after it.
+    Returns the lowering (None if none), why "auto" could not lower, and the check after it. A model
+    whose opset was ``raised`` on purpose is not lowered again by itself: the raising is returned.
     """
+    if raised is not None:
+        return raised, "", after
     if lower_opset is None and not after.legal and target.unlisted_opset == Level.ERROR:
         lower_opset = "auto"  # the target rejects versions it does not list: try an opset it does
     if lower_opset is None:

@@ -31,7 +31,7 @@ from onnx import helper, numpy_helper
 
 from opswap.graphs import iter_scopes, splice
 from opswap.model import Model
-from opswap.typeinfo import Shape, declared_shapes, infer_shapes
+from opswap.typeinfo import Shape, declared, declared_shapes, infer_shapes
 
 #: Largest constant a fold (or a rule folding to a constant) writes, in elements: shape arithmetic is
 #: tiny; folding big tensors bloats files.
@@ -111,10 +111,9 @@ class _Plan:
 def _plan(proto: onnx.ModelProto, select: Callable[[onnx.NodeProto], bool] | None) -> _Plan:
     graph = proto.graph
     inferred = infer_shapes(proto, data_prop=True)
-    shapes = declared_shapes((inferred or proto).graph)  # outputs need static shapes
+    types, shapes = declared((inferred or proto).graph)  # outputs need static shapes
     constants = constant_names(graph)
     folded: set[str] = set()
-    types: dict[str, int] = {}
     plan = _Plan([], [], {}, [])
     reads: dict[str, None] = {}
     for index, node in enumerate(graph.node):
@@ -139,7 +138,7 @@ def _plan(proto: onnx.ModelProto, select: Callable[[onnx.NodeProto], bool] | Non
             for name in node.input:
                 if name in constants:
                     reads[name] = None
-        elif (cast := _cast_like(node, folded, constants, inferred or proto, types)) is not None:
+        elif (cast := _cast_like(node, folded, constants, types)) is not None:
             plan.nodes.append(cast)  # CastLike reads its second input's type only, not its value
             if node.input[0] in constants:
                 reads[node.input[0]] = None
@@ -153,31 +152,18 @@ def _plan(proto: onnx.ModelProto, select: Callable[[onnx.NodeProto], bool] | Non
 
 
 def _cast_like(
-    node: onnx.NodeProto, folded: set[str], constants: set[str], typed: onnx.ModelProto, types: dict[str, int]
+    node: onnx.NodeProto, folded: set[str], constants: set[str], types: Mapping[str, int]
 ) -> onnx.NodeProto | None:
-    """A CastLike of a constant to a computed value's known element type, as the Cast it is; else None.
-
-    ``types`` is filled on first use (element types of the main graph's values), so models without
-    such a CastLike pay nothing.
-    """
+    """A CastLike of a constant to a computed value's known element type, as the Cast it is; else None."""
     if node.op_type != "CastLike" or len(node.input) != 2 or not node.output:
         return None
     if node.input[0] not in folded and node.input[0] not in constants:
         return None
-    if not types:
-        graph = typed.graph
-        for value in [*graph.input, *graph.value_info, *graph.output]:
-            if value.type.HasField("tensor_type") and value.type.tensor_type.elem_type:
-                types[value.name] = value.type.tensor_type.elem_type
-        types.update((t.name, t.data_type) for t in graph.initializer)
-        types[""] = 0  # filled: not looked up again
-    to = types.get(node.input[1], 0)
+    to = types.get(node.input[1])
     if not to:
         return None
-    saturate = [a for a in node.attribute if a.name == "saturate"]
-    return helper.make_node(
-        "Cast", [node.input[0]], list(node.output), to=to, **({"saturate": saturate[0].i} if saturate else {})
-    )
+    saturate = {a.name: a.i for a in node.attribute if a.name == "saturate"}
+    return helper.make_node("Cast", [node.input[0]], list(node.output), to=to, **saturate)
 
 
 def _drop_unbounded(proto: onnx.ModelProto, plan: _Plan) -> None:

@@ -10,7 +10,7 @@ import contextlib
 import functools
 import gc
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import onnx
@@ -77,6 +77,33 @@ def _graph_scopes(owner: onnx.GraphProto | onnx.FunctionProto, path: str, opsets
 def node_label(node: onnx.NodeProto, index: int) -> str:
     """The node's name, or its position when the exporter left it unnamed."""
     return node.name or f"{node.op_type}#{index}"
+
+
+def reads(node: onnx.NodeProto) -> list[str]:
+    """Names ``node`` reads: its inputs and, inside its subgraphs, names from outer scopes."""
+    names = [n for n in node.input if n]
+    for attribute in node.attribute:
+        if attribute.type in (_GRAPH, _GRAPHS):
+            for sub in [attribute.g] if attribute.type == _GRAPH else list(attribute.graphs):
+                local = {i.name for i in sub.input} | {t.name for t in sub.initializer}
+                local.update(o for n in sub.node for o in n.output if o)
+                names.extend(name for n in sub.node for name in reads(n) if name not in local)
+    return names
+
+
+def upstream(nodes: Sequence[onnx.NodeProto], names: Iterable[str], read: Callable[[int], Iterable[str]]) -> set[int]:
+    """Positions of the nodes the values ``names`` are computed from, those computing them included.
+
+    One reverse pass over nodes in topological order; ``read(k)`` is what node k reads (its inputs,
+    or ``reads`` of it where subgraphs matter).
+    """
+    needed = set(names)
+    found: set[int] = set()
+    for k in range(len(nodes) - 1, -1, -1):
+        if any(o in needed for o in nodes[k].output if o):
+            found.add(k)
+            needed.update(read(k))
+    return found
 
 
 def iter_tensors(model: onnx.ModelProto) -> Iterator[onnx.TensorProto]:

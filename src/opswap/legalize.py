@@ -20,7 +20,7 @@ Before any rule, nodes computed from constants are folded where that makes illeg
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Set
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -31,7 +31,7 @@ from onnx import helper
 from opswap.check import QDQ_KEYS, Judge
 from opswap.fold import constant_names, fold
 from opswap.fusions import GELU_PATTERN, fuse_gelu
-from opswap.graphs import Scope, iter_scopes, no_gc, node_label, splice
+from opswap.graphs import Scope, iter_scopes, no_gc, node_label, splice, upstream
 from opswap.model import Model
 from opswap.quant import Calibrator, QuantFacts, QuantizeReport, UnitToKeep, facts, quantize_rewrites, units_to_keep
 from opswap.rules.base import (
@@ -820,7 +820,7 @@ def _fold_and_fuse(
     """
     judge = Judge(model.proto, target)
     work = _illegal(judge)
-    report.folded = _fold_for(model, work)
+    report.folded = _fold_for(model, work, judge.seen)
     if report.folded:
         judge = Judge(model.proto, target)
         work = _illegal(judge)
@@ -857,7 +857,9 @@ def _fuse_for(
     return {f"{GELU_PATTERN} -> Gelu": fused} if fused else {}
 
 
-def _fold_for(model: Model, work: list[tuple[Scope, list[tuple[int, onnx.NodeProto, Verdict]]]]) -> int:
+def _fold_for(
+    model: Model, work: list[tuple[Scope, list[tuple[int, onnx.NodeProto, Verdict]]]], seen: Set[str | tuple[str, str]]
+) -> int:
     """Fold constants where that makes illegal nodes legal (see ``fold``); how many nodes were folded.
 
     Nodes illegal only for computed inputs or dynamic shapes: everything computed from constants is
@@ -875,7 +877,8 @@ def _fold_for(model: Model, work: list[tuple[Scope, list[tuple[int, onnx.NodePro
     illegal = [node for _, node, _ in work[0][1]]
     constants = constant_names(graph)
     chosen = {n.output[0] for n in illegal if n.output and all(not i or i in constants for i in n.input)}
-    chosen |= _shape_arithmetic_upstream(graph, illegal)
+    if seen & _SEEDS:  # no Shape, Size or Constant anywhere (a large synthetic graph): no walk
+        chosen |= _shape_arithmetic_upstream(graph, illegal)
     if not chosen:
         return 0
     return fold(model, lambda node: bool(node.output) and node.output[0] in chosen).nodes
@@ -892,25 +895,21 @@ def _shape_arithmetic_upstream(graph: onnx.GraphProto, illegal: list[onnx.NodePr
     need. Weights and activations upstream are not among them, nor a Constant that feeds no such
     computation (a rule reads it as it is).
     """
-    producer = {o: node for node in graph.node for o in node.output if o}
-    cone: set[str] = set()
-    stack = list(illegal)
-    while stack:
-        node = stack.pop()
-        if not node.output or node.output[0] in cone:
-            continue
-        cone.add(node.output[0])
-        stack.extend(producer[name] for name in node.input if name in producer)
+    nodes = graph.node
+    cone = upstream(nodes, (n.output[0] for n in illegal if n.output), lambda k: nodes[k].input)
     seeded: set[str] = set()
-    computed: list[onnx.NodeProto] = []
-    for node in graph.node:  # in topological order: a node's producers are decided before it
-        in_cone = bool(node.output) and node.output[0] in cone
-        if in_cone and (node.op_type in _SEEDS or any(name in seeded for name in node.input)):
-            seeded.update(o for o in node.output if o)
-            if node.op_type != "Constant":
-                computed.append(node)
-    chosen = {n.output[0] for n in computed}
-    chosen.update(name for n in computed for name in n.input if name in seeded and producer[name].op_type == "Constant")
+    constants: set[str] = set()
+    chosen: set[str] = set()
+    for k in sorted(cone):  # in topological order: a node's producers are decided before it
+        node = nodes[k]
+        if node.op_type not in _SEEDS and not any(name in seeded for name in node.input):
+            continue
+        seeded.update(o for o in node.output if o)
+        if node.op_type == "Constant":
+            constants.update(node.output)
+        else:
+            chosen.add(node.output[0])
+            chosen.update(name for name in node.input if name in constants)
     return chosen
 
 

@@ -166,10 +166,9 @@ def _change(model: Model, opset: int) -> Lowering:
     # All or nothing: adapt a copy, and take it only when every node could be changed.
     work = onnx.ModelProto()
     work.CopyFrom(model.proto)
-    types = TypeIndex(work)
-    # Shapes are learnt from the model as it was: halfway through, its nodes are at mixed versions.
-    if any(n.op_type in ("Softmax", "LogSoftmax", "Hardmax") for s in iter_scopes(work) for n in s.nodes):
-        types.complete()
+    # Types, shapes and constants are read from the model as it was (the same names): halfway through,
+    # the copy's nodes are at mixed versions, where shape inference fails.
+    types = TypeIndex(model.proto)
     from opswap.legalize import unused_token
 
     names = NameGen(token=unused_token(work)) if up else None
@@ -278,7 +277,7 @@ def _adapt(node: onnx.NodeProto, old: int, new: int, types: TypeIndex, where: st
         if new < 13 <= old:
             _input_to_attr(node, 1, "split", types, where)
     elif op in ("Softmax", "LogSoftmax", "Hardmax") and new < 13 <= old:
-        _softmax_axis(node, types, where)
+        _softmax_axis(node, types, where, old_default=-1, change="changes meaning before opset 13")
     elif op == "Reshape" and new < 14 <= old:
         shape = types.const(node.input[1])
         if shape is not None and not np.any(np.asarray(shape) == 0):
@@ -331,7 +330,7 @@ def _adapt_up(node: onnx.NodeProto, old: int, new: int, types: TypeIndex, where:
         if old < 18 <= new and not has_sizes and _attr(node, "num_outputs") is None:
             node.attribute.append(helper.make_attribute("num_outputs", len(node.output)))
     elif op in ("Softmax", "LogSoftmax", "Hardmax") and old < 13 <= new:
-        _softmax_axis_up(node, types, where)
+        _softmax_axis(node, types, where, old_default=1, change="changes meaning at opset 13")
     elif op == "Dropout" and old < 12 <= new:
         ratio = _attr(node, "ratio")
         if ratio is not None:
@@ -351,19 +350,6 @@ def _adapt_up(node: onnx.NodeProto, old: int, new: int, types: TypeIndex, where:
         raise LoweringError(f"{where}: GroupNormalization's scale and bias are per group before 21, per channel after")
 
 
-def _softmax_axis_up(node: onnx.NodeProto, types: TypeIndex, where: str) -> None:
-    # Before 13: the input flattened to 2-D at `axis` (default 1); the same as 13's one axis only on the last.
-    attr = _attr(node, "axis")
-    axis = attr.i if attr is not None else 1
-    shape = types.shape(node.input[0])
-    if not (axis == -1 or (shape is not None and axis == len(shape) - 1)):
-        raise LoweringError(f"{where}: {node.op_type} over axis {axis} (not the last) changes meaning at opset 13")
-    if attr is None:
-        node.attribute.append(helper.make_attribute("axis", -1))
-    else:
-        attr.i = -1
-
-
 def _drop_attr_if_divisible(node: onnx.NodeProto, where: str) -> None:
     # Split-18's num_outputs equals Split-13's even split when the axis divides evenly; verification checks it.
     attr = _attr(node, "num_outputs")
@@ -373,14 +359,18 @@ def _drop_attr_if_divisible(node: onnx.NodeProto, where: str) -> None:
         node.attribute.remove(attr)
 
 
-def _softmax_axis(node: onnx.NodeProto, types: TypeIndex, where: str) -> None:
-    # Before 13 the op works on the input flattened to 2-D at `axis`; that is the same only on the last axis.
+def _softmax_axis(node: onnx.NodeProto, types: TypeIndex, where: str, old_default: int, change: str) -> None:
+    """Set the Softmax family's axis to -1, where that means the same on both sides of opset 13.
+
+    Before 13 the op works on the input flattened to 2-D at ``axis`` (default 1); from 13 on, on that
+    one axis (default -1): the same only on the last axis. ``old_default``: the default of the
+    version the node is at now.
+    """
     attr = _attr(node, "axis")
-    axis = attr.i if attr is not None else -1
+    axis = attr.i if attr is not None else old_default
     shape = types.shape(node.input[0])
-    last = axis == -1 or (shape is not None and axis == len(shape) - 1)
-    if not last:
-        raise LoweringError(f"{where}: {node.op_type} over axis {axis} (not the last) changes meaning before opset 13")
+    if not (axis == -1 or (shape is not None and axis == len(shape) - 1)):
+        raise LoweringError(f"{where}: {node.op_type} over axis {axis} (not the last) {change}")
     if attr is None:
         node.attribute.append(helper.make_attribute("axis", -1))
     else:

@@ -310,12 +310,9 @@ def _print_cut_hint(console: Console, report: FixReport) -> None:
         return
     import shlex
 
-    from opswap.cut import DATA_DEPENDENT
-
-    stuck = sorted({u.op_type for u in report.legalization.unresolved} & DATA_DEPENDENT)
     console.print()
     console.print(
-        f"{escape(', '.join(stuck))}: output sizes or control flow that depend on the input's values "
+        f"{escape(', '.join(report.post_processing))}: output sizes or control flow that depend on the input's values "
         "(post-processing), "
         f"which {escape(report.target)} cannot run. The network before it legalizes for "
         f"{escape(report.target)} (tried): cut there, verified up to the cut, and run the rest on the CPU:"

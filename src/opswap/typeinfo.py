@@ -56,12 +56,6 @@ class TypeIndex:
         """Index the model now; ``with_shapes`` when shapes will be asked for (saves a second pass)."""
         self._build(with_shapes)
 
-    def complete(self) -> None:
-        """Learn every type and shape shape inference can tell, now: before the model is changed."""
-        self._build()
-        if not self._inferred:
-            self._infer()
-
     def known(self) -> tuple[dict[str, int], dict[str, onnx.TensorProto | onnx.AttributeProto]]:
         """For hot loops: element types found so far, and the names of constants (values via ``const``)."""
         return self._build(), self._consts
@@ -180,9 +174,13 @@ _GENERATORS = frozenset({"Range", "ConstantOfShape", "Expand", "Tile"})
 
 def declared_shapes(graph: onnx.GraphProto) -> dict[str, Shape]:
     """The shapes one graph declares (inputs, outputs, value_info, initializers)."""
+    return declared(graph)[1]
+
+
+def declared(graph: onnx.GraphProto) -> tuple[dict[str, int], dict[str, Shape]]:
+    """The element types and shapes one graph declares (inputs, outputs, value_info, initializers)."""
     shapes: dict[str, Shape] = {}
-    _declared([Scope("main", graph, {})], shapes, {})
-    return shapes
+    return _declared([Scope("main", graph, {})], shapes, {}), shapes
 
 
 def _declared(
