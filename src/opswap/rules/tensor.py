@@ -203,6 +203,10 @@ def _may_be_empty(x: Value) -> bool:
     return x.shape is None or any(d is None or d == 0 for d in x.shape)
 
 
+def _static(x: Value) -> bool:
+    return x.shape is not None and None not in x.shape
+
+
 @rule("Unsqueeze", opsets=(13, 21, 23, 24, 25), shapes=True)
 def unsqueeze_via_computed_shape(op: Builder, x: Value, axes: Value) -> Value:
     """Unsqueeze with axes computed at run time (or of a shape known only then), as Reshape to the shape they give.
@@ -210,7 +214,7 @@ def unsqueeze_via_computed_shape(op: Builder, x: Value, axes: Value) -> Value:
     Position p of the output is 1 where an axis names it, else the next dimension of ``x``
     (Gather of Shape(x) at the count of earlier positions no axis names).
     """
-    if axes.const is not None and x.shape is not None and None not in x.shape:
+    if axes.const is not None and _static(x):
         raise RuleNotApplicable("constant axes of a static shape (unsqueeze_via_reshape)")
     rank = x.rank + _axis_count(axes)
     one = op.constant(1, INT64)
@@ -229,7 +233,7 @@ def squeeze_via_computed_shape(op: Builder, x: Value, axes: Value | None = None)
 
     The shape is Shape(x) without the dimensions the axes name.
     """
-    if axes is None or (axes.const is not None and x.shape is not None and None not in x.shape):
+    if axes is None or (axes.const is not None and _static(x)):
         raise RuleNotApplicable("no axes, or constant axes of a static shape (squeeze_via_reshape)")
     kept = op.Equal(_named_by(op, axes, x.rank), op.constant(0, INT64))
     shape = op.Compress(op.Shape(x), kept, axis=0)
@@ -395,9 +399,8 @@ def constantofshape_via_constant(op: Builder, shape: Value, *, value: onnx.Tenso
     reason = too_big(dims)
     if reason is not None:
         raise RuleNotApplicable(f"the constant: {reason}")
-    fill = numpy_helper.to_array(value) if value is not None else np.zeros(1, dtype=np.float32)
-    dtype = value.data_type if value is not None else onnx.TensorProto.FLOAT
-    return op.initializer(np.full(dims, fill.ravel()[0], dtype=fill.dtype), dtype)
+    fill, dtype = _fill(value)
+    return op.initializer(np.full(dims, fill), dtype)
 
 
 @rule("ConstantOfShape")
@@ -409,9 +412,15 @@ def constantofshape_via_expand(op: Builder, shape: Value, *, value: onnx.TensorP
     """
     if shape.const is not None:
         raise RuleNotApplicable("the shape is a constant (constantofshape_via_constant)")
-    fill = numpy_helper.to_array(value) if value is not None else np.zeros(1, dtype=np.float32)
-    dtype = value.data_type if value is not None else onnx.TensorProto.FLOAT
-    return op.Expand(op.constant(np.asarray(fill.ravel()[0], dtype=fill.dtype), dtype), shape)  # type: ignore[no-any-return]
+    fill, dtype = _fill(value)
+    return op.Expand(op.constant(fill, dtype), shape)  # type: ignore[no-any-return]
+
+
+def _fill(value: onnx.TensorProto | None) -> tuple[np.ndarray, int]:
+    """ConstantOfShape's one value as a rank-0 array, and its element type (default: float 0)."""
+    if value is None:
+        return np.zeros((), dtype=np.float32), onnx.TensorProto.FLOAT
+    return numpy_helper.to_array(value).reshape(()), value.data_type
 
 
 @rule("Range")
