@@ -876,7 +876,8 @@ def _fold_for(
     graph = model.proto.graph
     illegal = [node for _, node, _ in work[0][1]]
     constants = constant_names(graph)
-    chosen = {n.output[0] for n in illegal if n.output and all(not i or i in constants for i in n.input)}
+    # Computed from initializers alone (a node with no inputs is a Constant: its own rule takes it).
+    chosen = {n.output[0] for n in illegal if n.output and n.input and all(not i or i in constants for i in n.input)}
     if seen & _SEEDS:  # no Shape, Size or Constant anywhere (a large synthetic graph): no walk
         chosen |= _shape_arithmetic_upstream(graph, illegal)
     if not chosen:
