@@ -559,3 +559,43 @@ def test_constant_axes_of_a_dynamic_batch_go_through_a_computed_reshape(op_type:
         (want,) = ort_run(original, {"x": x})
         (got,) = ort_run(model.proto, {"x": x})
         assert want.shape == got.shape and np.array_equal(want, got)
+
+
+def test_causal_attention_with_a_kv_cache_for_a_target_without_attention() -> None:
+    """ONNX's own body for Attention, asked for the outputs the node uses (the KV cache), with the causal
+    mask typed like the ConstantOfShape it is added to: legal with --allow-approx (the body is not
+    certified against a kernel), and what ORT's Attention kernel computes."""
+    import onnx.defs
+
+    from opswap.legalize import legalize
+    from opswap.model import from_proto
+
+    b, heads, seq, past, dim = 2, 3, 4, 5, 8
+    original = make_model(
+        [
+            helper.make_node(
+                "Attention", ["q", "k", "v", "", "past_k", "past_v"], ["y", "present_k", "present_v"], is_causal=1
+            )
+        ],
+        [tensor(n, [b, heads, seq, dim]) for n in ("q", "k", "v")]
+        + [tensor(n, [b, heads, past, dim]) for n in ("past_k", "past_v")],
+        [tensor("y", [b, heads, seq, dim])]
+        + [tensor(n, [b, heads, past + seq, dim]) for n in ("present_k", "present_v")],
+        opset=23,
+    )
+    every_op_but_attention = sorted({s.name for s in onnx.defs.get_all_schemas() if s.domain == ""} - {"Attention"})
+    model = from_proto(original)
+    target = profile("\n".join(f"[ops.{op}]" for op in every_op_but_attention))
+    assert not legalize(from_proto(original), target).complete  # the body is not certified exact
+    report = legalize(model, target, allow_approx=True)
+    assert report.complete and "Attention" not in ops(model.proto)
+    rng = np.random.default_rng(0)
+    feeds = {
+        name: rng.standard_normal([b, heads, past if name.startswith("past") else seq, dim]).astype(np.float32)
+        for name in ("q", "k", "v", "past_k", "past_v")
+    }
+    want = ort_run(original, feeds)
+    got = ort_run(model.proto, feeds)
+    assert [w.shape for w in want] == [g.shape for g in got]
+    for w, g in zip(want, got, strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 import onnx
 
@@ -54,12 +55,41 @@ def output_type_sources(op_type: str, domain: str, opset: int) -> tuple[tuple[tu
     return tuple(result)
 
 
+#: Ops whose output element type an attribute sets: the attribute, and the type when it is absent
+#: (None: the first input's).
+_TYPE_ATTRIBUTE: dict[str, tuple[str, int | None]] = {
+    "Cast": ("to", None),
+    "ConstantOfShape": ("value", onnx.TensorProto.FLOAT),
+    "EyeLike": ("dtype", None),
+    "RandomNormal": ("dtype", onnx.TensorProto.FLOAT),
+    "RandomUniform": ("dtype", onnx.TensorProto.FLOAT),
+    "RandomNormalLike": ("dtype", None),
+    "RandomUniformLike": ("dtype", None),
+    "Multinomial": ("dtype", onnx.TensorProto.INT32),
+}
+
+
 def output_dtypes(
-    op_type: str, domain: str, opset: int, input_dtypes: list[int | None], to: int | None = None
+    op_type: str,
+    domain: str,
+    opset: int,
+    input_dtypes: list[int | None],
+    attribute: Callable[[str], object] = lambda name: None,
 ) -> list[int | None]:
-    """Element types of a node's outputs from its inputs' (``to`` is Cast's attribute)."""
-    if op_type == "Cast" and domain == "":
-        return [to]
+    """Element types of a node's outputs from its inputs' and, where one sets it, an attribute's.
+
+    ``attribute(name)`` gives the node's attribute value (a TensorProto for ``value``) or None.
+    """
+    if op_type in _TYPE_ATTRIBUTE and domain in ("", "ai.onnx"):
+        name, default = _TYPE_ATTRIBUTE[op_type]
+        value = attribute(name)
+        if isinstance(value, onnx.TensorProto):
+            return [int(value.data_type)]
+        if isinstance(value, int):
+            return [value]
+        if default is None and op_type != "Cast":
+            return [input_dtypes[0] if input_dtypes else None]
+        return [default]
     if op_type == "CastLike" and domain == "":
         return [input_dtypes[1] if len(input_dtypes) > 1 else None]
     result: list[int | None] = []

@@ -11,12 +11,13 @@ shapes, bounds); weights are never read.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import cast
 
 import numpy as np
 import onnx
 from google.protobuf.message import EncodeError
-from onnx import numpy_helper
+from onnx import helper, numpy_helper
 
 from opswap.graphs import Scope, iter_scopes, no_gc
 from opswap.schemas import output_dtypes, output_type_sources
@@ -284,12 +285,23 @@ def _scan(
                         dtypes.setdefault(out, _ATTRIBUTE_CONSTANTS[attr.name])
             elif kind == _GENERAL:
                 domain = "" if node.domain == "ai.onnx" else node.domain
-                to = next((int(a.i) for a in node.attribute if a.name == "to"), None)
-                found = output_dtypes(node.op_type, domain, opsets[domain], [dtypes.get(i) for i in node.input], to)
+                found = output_dtypes(
+                    node.op_type, domain, opsets[domain], [dtypes.get(i) for i in node.input], _attribute_of(node)
+                )
                 for out, dtype in zip(node.output, found, strict=False):
                     if out and dtype and out not in dtypes:
                         dtypes[out] = dtype
     return dtypes
+
+
+def _attribute_of(node: onnx.NodeProto) -> Callable[[str], object]:
+    """A lookup of ``node``'s attribute values by name (None when absent)."""
+
+    def attribute(name: str) -> object:
+        found = next((a for a in node.attribute if a.name == name), None)
+        return None if found is None else helper.get_attribute_value(found)
+
+    return attribute
 
 
 #: Ops whose output has the shape of their inputs broadcast together (of their one input if unary).

@@ -202,7 +202,7 @@ class Builder:
         node = helper.make_node(op_type, names, outputs, name=outputs[0], **attrs)
         self.nodes.append(node)
         input_dtypes = [i.dtype if isinstance(i, Value) else like for i in inputs]
-        inferred = output_dtypes(op_type, "", self.opset, input_dtypes, attrs.get("to"))
+        inferred = output_dtypes(op_type, "", self.opset, input_dtypes, attrs.get)
         values = []
         for k, out in enumerate(outputs):
             dtype = _dtype if _dtype is not None else (inferred[k] if k < len(inferred) else None)

@@ -36,7 +36,9 @@ _SKIP = {
 Const = np.ndarray
 
 
-def _body(op_type: str, opset: int, attrs: dict[str, Any], input_dtypes: list[int | None]) -> onnx.FunctionProto:
+def _body(
+    op_type: str, opset: int, attrs: dict[str, Any], input_dtypes: list[int | None], n_outputs: int
+) -> onnx.FunctionProto:
     try:
         schema: Any = onnx.defs.get_schema(op_type, opset, "")  # the stubs lack the function accessors
     except onnx.defs.SchemaError:
@@ -52,9 +54,10 @@ def _body(op_type: str, opset: int, attrs: dict[str, Any], input_dtypes: list[in
     if schema.has_function:
         raw = schema.get_function_with_opset_version(version)
     else:
-        # Absent optional inputs stay absent: context-dependent bodies are built for the inputs given.
+        # Absent optional inputs stay absent and only the outputs used are asked for: context-dependent
+        # bodies are built for the node's own inputs and outputs.
         names = [f"in{k}" if d is not None else "" for k, d in enumerate(input_dtypes)]
-        node = helper.make_node(op_type, names, ["out"], **attrs)
+        node = helper.make_node(op_type, names, [f"out{k}" for k in range(n_outputs)], **attrs)
         types = [
             helper.make_tensor_type_proto(d or onnx.TensorProto.UNDEFINED, None).SerializeToString()
             for d in input_dtypes
@@ -93,7 +96,7 @@ def expand(
 ) -> tuple[Value | None, ...]:
     """Emit ONNX's function body for ``op_type`` on ``inputs``; return the body's first ``n_outputs``."""
     input_dtypes = [i.dtype if i is not None else None for i in inputs]
-    body = _body(op_type, op.opset, attrs, input_dtypes)
+    body = _body(op_type, op.opset, attrs, input_dtypes, n_outputs)
     body_opset = next((int(o.version) for o in body.opset_import if o.domain in ("", "ai.onnx")), op.opset)
     schema = onnx.defs.get_schema(op_type, op.opset, "")
     defaults = {
@@ -178,8 +181,6 @@ def _emit_body_node(
         raise RuleNotApplicable(
             f"ONNX's body uses {op_type}-{since_version(op_type, '', body_opset)}, which differs at opset {op.opset}"
         )
-    if n_outputs > 1:
-        return tuple(op.emit(op_type, *tensors, _outputs=n_outputs, **attrs))
     if n_outputs > 1:
         return tuple(op.emit(op_type, *tensors, _outputs=n_outputs, **attrs))
     return (op.emit(op_type, *tensors, **attrs),)
