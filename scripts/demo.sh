@@ -31,7 +31,7 @@ v = r["verification"]
 print(f"(full report in {sys.argv[1]}; summary:)")
 print(f"legal={r['legal']} output={r['output']}")
 for w in r["rewrites"]:
-    print(f"rewrote {w['count']} {w['op_type']} via {w['rule']}")
+    print(f"rewrote {w['count']} {w['op_type']} via {' > '.join(w['route'])}")
 print(f"max_abs={v['max_abs']:.3g} max_rel={v['max_rel']:.3g} max_ref={v['max_ref']:.3g} "
       f"top1_agreement={v['top1_agreement']} passed={v['passed']}")
 PY

@@ -53,3 +53,44 @@ def test_the_api_functions_survive_their_modules_being_imported_first() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["True", "True"]
+
+
+def test_reports_render_in_a_notebook_with_names_escaped(tmp_path: Path) -> None:
+    """A notebook shows ``_repr_html_``: the verdict, findings, routes and figures; a node named like a
+    tag is text, not markup."""
+    from html.parser import HTMLParser
+
+    class Page(HTMLParser):
+        def __init__(self, html: str) -> None:
+            super().__init__()
+            self.tags: list[str] = []
+            self.text: list[str] = []
+            self.feed(html)
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            self.tags.append(tag)
+
+        def handle_data(self, data: str) -> None:
+            self.text.append(data)
+
+        @property
+        def shown(self) -> str:
+            return " ".join(" ".join(self.text).split())
+
+    model = hardswish_model()
+    model.graph.node[0].name = "<script>alert(1)</script>"
+    source = save_model(model, tmp_path / "m.onnx")
+    check = Page(opswap.check(source, "snpe-2.7")._repr_html_())
+    assert "script" not in check.tags and "<script>alert(1)</script>" in check.shown
+    assert "ILLEGAL for snpe-2.7: 2 nodes of 2 op types" in check.shown
+    assert "Illegal (2 nodes)" in check.shown and "HardSwish is not supported by snpe-2.7" in check.shown
+
+    fixed = opswap.fix(source, "snpe-2.7", tmp_path / "fixed.onnx")
+    page = Page(fixed._repr_html_())
+    assert (
+        "LEGAL for snpe-2.7" in page.shown
+        and "hardswish_via_onnx_function > hardsigmoid_via_pointwise_conv" in page.shown
+    )
+    assert fixed.verification is not None
+    assert "PASSED" in page.shown and f"wrote {tmp_path / 'fixed.onnx'}" in page.shown
+    assert Page(fixed.verification._repr_html_()).shown.startswith("PASSED: max |Δ| / max |out| = 0")

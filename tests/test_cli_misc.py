@@ -93,7 +93,7 @@ def test_piped_output_is_never_wrapped(cli, tmp_path: Path) -> None:
     lines = result.stdout.splitlines()
     command = next(line for line in lines if line.strip().startswith("snpe-onnx-to-dlc --input_network"))
     assert str(tmp_path / "fixed.onnx") in command and command.strip().endswith("fixed.dlc")
-    assert any(line.startswith(f"{source.name} against snpe-2.7:") and "illegal" in line for line in lines)
+    assert any(line.startswith(f"{source} against snpe-2.7:") and "illegal" in line for line in lines)
 
 
 def test_fix_of_a_legal_model_writes_it_without_comparing_it_with_itself(tmp_path: Path) -> None:
@@ -154,3 +154,34 @@ def test_check_many_models_and_targets_prints_a_matrix(tmp_path: Path) -> None:
     legal = run_cli("check", zoo / "relu.onnx", zoo / "relu.onnx", "-t", "tflite", "-t", "snpe-2.7")
     assert legal.code == 0, legal.stdout + legal.stderr  # a model given twice is judged once
     assert "2 pairs: 2 legal" in legal.stdout
+
+
+def test_warnings_and_caveats_are_summed_up_per_kind_with_advice_and_listed_per_level(cli, tmp_path: Path) -> None:
+    """Issue 15, point 6: one line per kind with what to do; -v lists the warnings, -vv the caveats too."""
+    model = make_model(
+        [
+            helper.make_node("Mul", ["x", "x"], ["m"], name="square"),
+            helper.make_node("Erf", ["m"], ["e"], name="erf"),
+            helper.make_node("Relu", ["e"], ["y"], name="relu"),
+        ],
+        [tensor("x", [1, 4])],
+        [tensor("y", [1, 4])],
+        opset=14,
+    )
+    source = save_model(model, tmp_path / "m.onnx")
+    plain = cli("check", source, "-t", "snpe-2.7")
+    assert plain.code == 0, plain.stderr
+    lines = plain.stdout.splitlines()
+    assert "2 nodes with warnings (-v lists them):" in lines  # Mul-14 and Relu-14 are versions snpe lists not
+    version = next(line for line in lines if "version warnings" in line)
+    assert "Mul × 1" in version and "Relu × 1" in version
+    assert version.endswith("fix --lower-opset auto lowers the model to opset 12: 2 of 2 version warnings go")
+    assert "1 node with caveats (-vv lists them):" in lines
+    assert any("under the profile's notes (Erf × 1)" in line for line in lines)
+    assert "square" not in plain.stdout and "Only certain cases" not in plain.stdout
+
+    one = cli("check", source, "-t", "snpe-2.7", "-v").stdout
+    assert "Warnings — the converter warns and goes on" in one and "square" in one
+    assert "1 node with caveats (-vv lists them):" in one and "Only certain cases" not in one
+    two = cli("check", source, "-t", "snpe-2.7", "-vv").stdout
+    assert "Caveats — conditions the profile states" in two and "Only certain cases" in two and "erf" in two

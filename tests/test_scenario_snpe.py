@@ -62,12 +62,14 @@ def test_fix_rewrites_exactly_verifies_and_writes(cli, mnv3_onnx: Path, tmp_path
     assert report["output"] == str(fixed)
     # Activations on [N, C, H, W] take the pointwise-Conv form (ORT fuses it: see bench_latency.py);
     # the classifier's HardSwish, on [N, C], the Clip form.
-    rewrites = {(r["op_type"], r["rule"]): r["count"] for r in report["rewrites"]}
+    rewrites = {(r["op_type"], tuple(r["route"])): r["count"] for r in report["rewrites"]}
     assert rewrites == {
-        ("HardSwish", "hardswish_via_onnx_function > hardsigmoid_via_pointwise_conv"): 20,
-        ("HardSwish", "hardswish_via_onnx_function > hardsigmoid_via_clip"): 1,
-        ("HardSigmoid", "hardsigmoid_via_pointwise_conv"): 8,
+        ("HardSwish", ("hardswish_via_onnx_function", "hardsigmoid_via_pointwise_conv")): 20,
+        ("HardSwish", ("hardswish_via_onnx_function", "hardsigmoid_via_clip")): 1,
+        ("HardSigmoid", ("hardsigmoid_via_pointwise_conv",)): 8,
     }
+    assert report["schema"] == "opswap/fix/1"
+    assert report["model"] == str(mnv3_onnx)  # the path as given, not the file name
     v = report["verification"]
     assert v["passed"] is True
     assert v["samples"] >= 8

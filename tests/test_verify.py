@@ -54,3 +54,74 @@ def test_a_comparison_of_nothing_is_not_a_pass(tmp_path) -> None:
     ref = np.zeros((2, 3))
     assert measure(["y"], [([ref], [ref])]).vacuous
     assert not measure(["y"], [([ref + 1], [ref + 1])]).vacuous
+
+
+def test_a_failed_fix_names_the_rewrite_whose_outputs_differ(tmp_path) -> None:
+    """Issue 15, point 11: the rewritten nodes' outputs (they keep the replaced nodes' names) are compared
+    one by one; the first that differs names its rewrite, not the exact one before it."""
+    from onnx import helper
+
+    import opswap
+    from conftest import make_model, save_model, target_of, tensor
+
+    model = make_model(
+        [
+            helper.make_node("HardSwish", ["x"], ["hs"], name="act"),
+            helper.make_node("Erf", ["hs"], ["e"], name="erf"),
+            helper.make_node("Relu", ["e"], ["r"], name="relu"),
+            helper.make_node("Erf", ["r"], ["y"], name="erf2"),
+        ],
+        [tensor("x", [4, 64])],
+        [tensor("y", [4, 64])],
+    )
+    target = target_of("Mul", "Add", "Sub", "Div", "Abs", "Sign", "Exp", "Relu", "HardSigmoid")
+    source = save_model(model, tmp_path / "m.onnx")
+    report = opswap.fix(source, target, tmp_path / "fixed.onnx", allow_approx=True, rtol=1e-12)
+    v = report.verification
+    assert v is not None and not v.passed and not (tmp_path / "fixed.onnx").exists()
+    per = v.per_value
+    assert per is not None and [x.name for x in per.values] == ["hs", "e", "y"]  # the rewritten nodes' outputs
+    assert not per.values[0].differs(per.rtol) and per.values[0].metrics.max_abs == 0.0  # HardSwish: exact
+    first = per.first
+    assert first is not None and first.name == "e" and first.node == "erf" and "erf_via_polynomial" in first.route
+    assert 0 < first.metrics.max_abs < 1e-5  # the polynomial's error, measured on the Erf's own output
+    data = report.to_dict()["verification"]["per_value"]
+    assert data["first"]["route"] == ["erf_via_polynomial"] and data["compared"] == 3
+
+    # Where verification passes, nothing is compared one by one (it costs a run per value set).
+    passed = opswap.fix(source, target, tmp_path / "ok.onnx", allow_approx=True)
+    assert passed.verification is not None and passed.verification.passed and passed.verification.per_value is None
+
+
+def test_verify_per_node_names_where_two_models_part(tmp_path) -> None:
+    """``verify --per-node``: every value both compute under one name, in the reference's order."""
+    from onnx import helper, numpy_helper
+
+    from conftest import make_model, run_cli, save_model, tensor
+
+    def net(scale: float) -> object:
+        return make_model(
+            [
+                helper.make_node("Relu", ["x"], ["r"], name="relu"),
+                helper.make_node("Mul", ["r", "c"], ["m"], name="scale"),
+                helper.make_node("Tanh", ["m"], ["y"], name="tanh"),
+            ],
+            [tensor("x", [2, 8])],
+            [tensor("y", [2, 8])],
+            initializers=[numpy_helper.from_array(np.full([8], scale, np.float32), "c")],
+        )
+
+    a = save_model(net(2.0), tmp_path / "a.onnx")  # type: ignore[arg-type]
+    b = save_model(net(2.001), tmp_path / "b.onnx")  # type: ignore[arg-type]
+    result = run_cli("verify", a, b, "--per-node")
+    assert result.code == 1, result.stderr
+    assert f"ONNX Runtime (CPU), {a} vs {b}" in result.stdout  # the pair as named, not "original vs fixed"
+    assert "Compared one by one: 3 values both models compute" in result.stdout
+    assert (
+        "the first value that differs: 2 of 3 values differ; the first is 'm', computed by Mul 'scale'" in result.stdout
+    )
+    data = run_cli("verify", a, b, "--per-node", "-f", "json").json()["per_value"]
+    assert [v["name"] for v in data["values"]] == ["r", "m", "y"] and data["first"]["name"] == "m"
+    assert data["values"][0]["max_abs"] == 0.0 and data["first"]["route"] is None
+    same = run_cli("verify", a, a, "--per-node")
+    assert same.code == 0 and "all agree within 1e-05" in same.stdout

@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 import onnx
 
 from opswap.graphs import Scope, iter_scopes, no_gc, node_label
+from opswap.jsonout import schema_id
 from opswap.model import Model
 from opswap.schemas import since_version
 from opswap.targets import Level, Target, Verdict, op_name
@@ -114,6 +115,12 @@ class CheckReport:
         ops = list(self.per_op(Level.ERROR))
         return f"ILLEGAL for {self.target}: {self.count(Level.ERROR)} nodes of {len(ops)} op types ({', '.join(ops)})"
 
+    def _repr_html_(self) -> str:
+        """What a notebook shows: the verdict and the findings of each level."""
+        from opswap.html import check_html
+
+        return check_html(self)
+
     def add(self, finding: Finding) -> None:
         """Record one finding."""
         f = finding
@@ -155,6 +162,7 @@ class CheckReport:
     def to_dict(self) -> dict[str, Any]:
         """JSON form of the report."""
         return {
+            "schema": schema_id("check"),
             "target": self.target,
             "model": self.model,
             "legal": self.legal,
@@ -401,7 +409,7 @@ def _check_as_onnxruntime_sees(model: Model, target: Target, on_scope: Callable[
             return report
         seen = Model(view, model.path, Path(tmp), label=model.label)
         report = _check(seen, target, on_scope)
-    report.model = model.name
+    report.model = model.source
     report.judged = (
         f"the graph ONNX Runtime partitions, after its basic optimizations (constants folded, Constant nodes "
         f"made initializers, redundant nodes removed): {report.node_count} nodes of the file's {node_count}"
@@ -411,7 +419,7 @@ def _check_as_onnxruntime_sees(model: Model, target: Target, on_scope: Callable[
 
 def _check(model: Model, target: Target, on_scope: Callable[[Scope], None] | None) -> CheckReport:
     judge = Judge(model.proto, target)
-    report = CheckReport(target=target.name, model=model.name, node_count=0)
+    report = CheckReport(target=target.name, model=model.source, node_count=0)
     if target.model_opsets is not None and not target.model_opsets[0] <= model.opset <= target.model_opsets[1]:
         low, high = target.model_opsets
         report.add(

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
+from opswap.jsonout import schema_id
 from opswap.text import escape, printable
 
 if TYPE_CHECKING:
@@ -59,7 +60,10 @@ TargetOpt = Annotated[
 FormatOpt = Annotated[
     Format, typer.Option("--format", "-f", help="text for people, json for CI (one object on stdout).")
 ]
-VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Also list warnings and caveats.")]
+VerboseOpt = Annotated[
+    int,
+    typer.Option("--verbose", "-v", count=True, help="-v lists every warning and every node, -vv the caveats too."),
+]
 WeightsOpt = Annotated[
     Path | None, typer.Option(help="PyTorch specs: a state dict file, loaded with weights_only=True.")
 ]
@@ -233,7 +237,7 @@ def check(
         ),
     ],
     format: FormatOpt = Format.text,
-    verbose: VerboseOpt = False,
+    verbose: VerboseOpt = 0,
     weights: WeightsOpt = None,
     opset: OpsetOpt = None,
     input_shape: InputShapeOpt = None,
@@ -326,7 +330,7 @@ def fix(
         ),
     ] = None,
     format: FormatOpt = Format.text,
-    verbose: VerboseOpt = False,
+    verbose: VerboseOpt = 0,
     weights: WeightsOpt = None,
     opset: OpsetOpt = None,
     outputs: OutputsOpt = None,
@@ -552,27 +556,34 @@ def verify_command(
     input_shape: InputShapeOpt = None,
     inputs: InputsOpt = None,
     rtol: RtolOpt = None,
+    per_node: Annotated[
+        bool,
+        typer.Option(
+            "--per-node",
+            help="Also compare every value both models compute under the same name, in the reference's order, "
+            "and name the first that differs (where the models part).",
+        ),
+    ] = False,
     format: FormatOpt = Format.text,
 ) -> None:
     """Compare two models' outputs with ONNX Runtime. Exit 0 if they agree, 1 if not."""
     from opswap import report as rp
     from opswap.model import load
-    from opswap.verify import load_inputs, parse_input_shapes, verify
+    from opswap.verify import compare_values, load_inputs, parse_input_shapes, random_inputs, shared_values, verify
 
     shapes = parse_input_shapes(input_shape or [])
     a, b = load(original), load(candidate)
     feeds = load_inputs(inputs, a.proto) if inputs else None
     with rp.progress(err) as stage:
         result = verify(
-            a,
-            b,
-            samples=samples,
-            input_shapes=shapes,
-            inputs=feeds,
-            rtol=rtol,
-            on_sample=stage("verify", samples),
+            a, b, samples=samples, input_shapes=shapes, inputs=feeds, rtol=rtol, on_sample=stage("verify", samples)
         )
-    _finish(result, format, lambda: rp.print_verification(out, result), result.passed)
+        if per_node:
+            names = shared_values(a.proto, b.proto)
+            drawn = feeds if feeds is not None else random_inputs(a.proto, samples, shapes)
+            result.per_value = compare_values(a, b, names, drawn, result.rtol)
+    title = f"ONNX Runtime (CPU), {a.source} vs {b.source}"
+    _finish(result, format, lambda: rp.print_verification(out, result, title), result.passed)
 
 
 @app.command()
@@ -635,7 +646,10 @@ def targets(ctx: typer.Context, format: FormatOpt = Format.text) -> None:
     profiles = [load_target(name) for name in builtin_names()]
     other_names = aliases()
     if format is Format.json:
-        rp.print_json(out, {"targets": [_target_dict(t) for t in profiles], "aliases": other_names})
+        rp.print_json(
+            out,
+            {"schema": schema_id("targets"), "targets": [_target_dict(t) for t in profiles], "aliases": other_names},
+        )
     else:
         rp.print_targets(out, profiles)
         listed = ", ".join(f"{n} (= {a['profile']}, {a['converter']})" for n, a in other_names.items())
@@ -652,9 +666,8 @@ def targets_show(
     from opswap.targets import load_target
 
     profile = _say_resolved(load_target(target))
-    data = _target_dict(profile)
     if format is Format.json:
-        rp.print_json(out, data)
+        rp.print_json(out, {"schema": schema_id("target"), **_target_dict(profile)})
         return
     rp.print_targets(out, [profile])
     for (domain, op_type), entry in sorted(profile.ops.items()):
@@ -683,7 +696,7 @@ def targets_diff(
     a, b = load_target(old), load_target(new)
     changes = diff_targets(a, b)
     if format is Format.json:
-        rp.print_json(out, {"from": a.name, "to": b.name, **changes})
+        rp.print_json(out, {"schema": schema_id("target-diff"), "from": a.name, "to": b.name, **changes})
         return
     out.print(f"{a.name} ({len(a.ops)} ops) -> {b.name} ({len(b.ops)} ops)", markup=False)
     for label, key in (("added", "added"), ("removed", "removed")):
@@ -783,7 +796,7 @@ def rules(
         for r in all_rules()
     ]
     if format is Format.json:
-        rp.print_json(out, {"rules": rows})
+        rp.print_json(out, {"schema": schema_id("rules"), "rules": rows})
         return
     table = Table(show_edge=False, pad_edge=False)
     table.add_column("source op", no_wrap=True)

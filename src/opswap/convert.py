@@ -21,6 +21,7 @@ from opswap.converters import ConverterResult, converter_output, run_converter, 
 from opswap.converters.ort_mobile import Partitions
 from opswap.fix import FixReport, StageFactory, fix, guard_outputs
 from opswap.fold import fold
+from opswap.jsonout import schema_id
 from opswap.model import Model, copy, load, save
 from opswap.targets import Target
 from opswap.verify import DEFAULT_SAMPLES, VerifyReport, verify
@@ -72,6 +73,7 @@ class ConvertReport:
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
         return {
+            "schema": schema_id("convert"),
             "target": self.target,
             "tool": self.tool,
             "ok": self.ok,

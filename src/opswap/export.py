@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from opswap.check import CheckReport, check
+from opswap.jsonout import schema_id
 from opswap.legalize import LegalizeReport, legalize
 from opswap.model import Model, copy, save
 from opswap.targets import Target
@@ -46,6 +47,7 @@ class ExportReport:
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
         return {
+            "schema": schema_id("export"),
             "spec": self.spec,
             "target": self.target,
             "via": self.via,

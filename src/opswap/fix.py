@@ -15,13 +15,23 @@ from opswap.converters import ConverterResult, converter_outputs, run_converter
 from opswap.cut import DATA_DEPENDENT, CutReport, cut, suggest_cut
 from opswap.errors import OpswapError
 from opswap.fold import fix_dims
-from opswap.graphs import no_gc
+from opswap.graphs import no_gc, node_label
+from opswap.jsonout import schema_id
 from opswap.legalize import LegalizeReport, legalize
 from opswap.model import Model, check_output, copy, protected_files, save
 from opswap.opsets import Lowering, LoweringError, best_opset, lower, raise_target
 from opswap.opsets import raise_opset as raise_opset_to
 from opswap.targets import Level, Target
-from opswap.verify import DEFAULT_SAMPLES, VerifyReport, calibrator, verify
+from opswap.verify import (
+    DEFAULT_SAMPLES,
+    PerValue,
+    VerifyReport,
+    calibrator,
+    compare_values,
+    random_inputs,
+    shared_values,
+    verify,
+)
 
 #: ``stage(description, total)`` returns a function to call once per unit of work done.
 StageFactory = Callable[[str, int | None], Callable[[], None]]
@@ -78,6 +88,12 @@ class FixReport:
         lines.append(f"wrote {self.output}" if self.output else f"not written: {self.not_written or 'no output given'}")
         return "\n".join(lines)
 
+    def _repr_html_(self) -> str:
+        """What a notebook shows: the verdict, each rewrite's route, the verification, the file written."""
+        from opswap.html import fix_html
+
+        return fix_html(self)
+
     @property
     def ok(self) -> bool:
         """Legal and verified (or verification skipped), and not held back from writing."""
@@ -87,6 +103,7 @@ class FixReport:
     def to_dict(self) -> dict[str, Any]:
         """JSON form: legal, output, rewrites, verification, and the rest."""
         return {
+            "schema": schema_id("fix"),
             "target": self.target,
             "model": self.model,
             "legal": self.legal,
@@ -193,13 +210,22 @@ def fix(
         # Nor is a model verified against itself: when nothing changed, there is nothing to compare.
         unchanged = _nothing_changed(legalization, fixed_dims, lowering)
         if original is not None and (after.legal or allow_partial) and not unchanged:
-            advance = stage("verify", samples if inputs is None else len(inputs)) if stage else None
             verification = verify(
-                original, model, samples=samples, input_shapes=input_shapes, inputs=inputs, rtol=rtol, on_sample=advance
+                original,
+                model,
+                samples=samples,
+                input_shapes=input_shapes,
+                inputs=inputs,
+                rtol=rtol,
+                on_sample=stage("verify", samples if inputs is None else len(inputs)) if stage else None,
             )
+            if not verification.passed and not verification.vacuous and verification.precision != "qdq":
+                # Which rewrite made them part: its outputs, on the same inputs (random ones are seeded).
+                feeds = inputs if inputs is not None else random_inputs(original.proto, samples, input_shapes)
+                verification.per_value = rewritten_values(original, model, legalization, feeds, verification.rtol)
         report = FixReport(
             target.name,
-            model.name,
+            model.source,
             before,
             legalization,
             after,
@@ -286,6 +312,26 @@ def _lower_if_asked(
             raise
         return None, str(exc), after
     return lowering, "", check(model, target) if lowering is not None else after
+
+
+def rewritten_values(
+    original: Model, fixed: Model, legalization: LegalizeReport, inputs: list[dict[str, np.ndarray]], rtol: float
+) -> PerValue:
+    """The rewritten nodes' outputs compared between the two models: which rewrite made them part.
+
+    A rewrite's last node keeps the replaced node's output names, so each such value is computed by
+    both; values of subgraphs, and outputs folded into constants, are not compared.
+    """
+    route_of = {label: r.route for r in legalization.rewrites for label in r.nodes}
+    routes = {
+        name: route_of[label]
+        for k, node in enumerate(original.proto.graph.node)
+        if (label := node_label(node, k)) in route_of
+        for name in node.output
+        if name
+    }
+    names = [n for n in shared_values(original.proto, fixed.proto) if n in routes]
+    return compare_values(original, fixed, names, inputs, rtol, routes)
 
 
 def _nothing_changed(legalization: LegalizeReport, fixed_dims: dict[str, int], lowering: Lowering | None) -> bool:

@@ -127,12 +127,12 @@ class Rewrite:
     nodes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form: op_type, count, rule."""
+        """JSON form: op_type, count, route (the rule ids, the node's own rule first)."""
         return {
             "op_type": self.op_type,
             "domain": self.domain,
             "count": len(self.nodes),
-            "rule": self.route,
+            "route": self.route.split(" > "),
             "exact": self.exact,
             "bounds": self.bounds,
             "nodes": self.nodes,

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from opswap.fix import fix
+from opswap.jsonout import schema_id
 from opswap.model import Model, copy
 from opswap.targets import Level, Target
 
@@ -67,6 +68,7 @@ class MatrixReport:
     def to_dict(self) -> dict[str, Any]:
         """JSON form: models, targets, cells and whether all are legal."""
         return {
+            "schema": schema_id("matrix"),
             "models": self.models,
             "targets": self.targets,
             "all_legal": self.all_legal,

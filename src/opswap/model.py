@@ -81,6 +81,11 @@ class Model:
         return self.label or self.proto.graph.name or "<model>"
 
     @property
+    def source(self) -> str:
+        """Where the model came from, as the user named it: the path as given, or the source label."""
+        return str(self.path) if self.path is not None else self.name
+
+    @property
     def opset(self) -> int:
         """The model's ai.onnx opset version."""
         return default_opset(self.proto.opset_import, self.name)

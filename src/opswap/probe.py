@@ -29,6 +29,7 @@ import onnx
 from onnx import helper
 
 from opswap.errors import OpswapError
+from opswap.jsonout import schema_id
 from opswap.model import atomic_write_text, from_proto
 from opswap.opsets import LOWEST, LoweringError, lower
 from opswap.schemas import since_version
@@ -175,6 +176,7 @@ class ProbeReport:
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
         return {
+            "schema": schema_id("probe"),
             "converter": self.converter,
             "version": self.version,
             "ops": {

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from opswap.fix import FixReport
     from opswap.matrix import MatrixReport
     from opswap.quant import QuantizeReport
-    from opswap.verify import VerifyReport
+    from opswap.verify import PerValue, VerifyReport
 from opswap.targets import Level, Target, op_name
 
 #: Node names shown per row before "+N more" (JSON output lists them all).
@@ -50,11 +50,29 @@ def _print_groups(console: Console, groups: list[FindingGroup], all_nodes: bool)
         for node in shown:
             console.print(f"      {escape(node)}", soft_wrap=True)
         if len(g.nodes) > len(shown):
-            console.print(f"      [dim]… {len(g.nodes) - len(shown)} more (--verbose or --format json lists all)[/]")
+            console.print(f"      [dim]… {len(g.nodes) - len(shown)} more (-v or --format json lists all)[/]")
 
 
-def print_check(console: Console, report: CheckReport, verbose: bool = False) -> None:
-    """The check report: illegal ops, then warnings and caveats (those two only with ``verbose``)."""
+#: How much ``-v`` it takes to list each level's findings (illegal ones are always listed).
+_LISTED_FROM = {Level.ERROR: 0, Level.WARNING: 1, Level.CAVEAT: 2}
+
+#: Per kind of warning or caveat (``targets.profile.finding_kind``): what it is, and what to do.
+FINDING_ADVICE = {
+    "version": ("version warnings", "the converter warns on op versions it does not list and goes on"),
+    "shape": ("unknown input shapes", "give them with --input-shape NAME=D1,D2,..."),
+    "kernel_shape": (
+        "Convs with computed weights",
+        "kernel_shape cannot be checked; fix folds weights computed from constants, which decides it",
+    ),
+    "note": ("under the profile's notes", "conditions its source states that the graph cannot show"),
+}
+
+
+def print_check(console: Console, report: CheckReport, verbose: int = 0) -> None:
+    """The check report: illegal ops, then warnings (listed with ``verbose`` >= 1) and caveats (>= 2).
+
+    A level not listed is summed up one line per kind, with what to do about it.
+    """
     illegal = report.groups(Level.ERROR)
     count = sum(g.count for g in illegal)
     console.print(
@@ -64,14 +82,14 @@ def print_check(console: Console, report: CheckReport, verbose: bool = False) ->
         groups = report.groups(level)
         if not groups:
             continue
-        if level != Level.ERROR and not verbose:
-            n = sum(g.count for g in groups)
-            what = "warnings" if level == Level.WARNING else "caveats"
-            console.print(f"{n} nodes with {what} ({len(groups)} kinds; --verbose lists them)")
+        if verbose < _LISTED_FROM[level]:
+            _print_summary(console, report, level, groups)
             continue
         console.print()
         console.print(_LEVEL_TITLES[level])
-        _print_groups(console, groups, verbose)
+        _print_groups(console, groups, verbose > 0)
+        if level == Level.WARNING and report.lowering_advice:
+            console.print(f"  {escape(report.lowering_advice)}")
     console.print()
     if report.legal:
         console.print(f"[bold green]LEGAL[/] for {escape(report.target)}")
@@ -90,8 +108,29 @@ def print_check(console: Console, report: CheckReport, verbose: bool = False) ->
     _print_quantization_check(console, report)
     if report.judged:
         console.print(f"[dim]Judged: {escape(report.judged)}[/]")
-    if report.lowering_advice:
-        console.print(f"Version warnings: {escape(report.lowering_advice)}")
+    if report.lowering_advice and not report.groups(Level.WARNING):
+        console.print(f"Op versions: {escape(report.lowering_advice)}")
+
+
+def _print_summary(console: Console, report: CheckReport, level: Level, groups: list[FindingGroup]) -> None:
+    """One line per kind of finding at ``level``: how many nodes, which ops, and what to do."""
+    from opswap.targets.profile import finding_kind
+
+    kinds: dict[str, dict[str, int]] = {}
+    for g in groups:
+        per_op = kinds.setdefault(finding_kind(g.reason), {})
+        name = op_name(g.op_type, g.domain)
+        per_op[name] = per_op.get(name, 0) + g.count
+    what, flag = ("warnings", "-v") if level == Level.WARNING else ("caveats", "-vv")
+    total = sum(g.count for g in groups)
+    console.print(f"{total} node{'s' if total != 1 else ''} with {what} ({flag} lists them):")
+    for kind, per_op in kinds.items():
+        label, advice = FINDING_ADVICE[kind]
+        if kind == "version" and report.lowering_advice:
+            advice = report.lowering_advice
+        ops = ", ".join(f"{escape(op)} × {n}" for op, n in sorted(per_op.items(), key=lambda item: -item[1])[:4])
+        more = f", +{len(per_op) - 4} ops" if len(per_op) > 4 else ""
+        console.print(f"  {sum(per_op.values())} {label} ({ops}{more}): {escape(advice)}", soft_wrap=True)
 
 
 def _print_quantization_check(console: Console, report: CheckReport) -> None:
@@ -115,6 +154,32 @@ def _print_quantization_check(console: Console, report: CheckReport) -> None:
         )
     if q.illegal_outside:
         console.print(f"  {q.illegal_outside} illegal nodes sit outside units: their rewrites stay float, as they are")
+
+
+#: Differing values listed by ``verify --per-node`` before "… N more" (JSON lists them all).
+SHOWN_VALUES = 10
+
+
+def _print_per_value(console: Console, per: PerValue) -> None:
+    """Where the models part: the first differing value, then the next few."""
+    rewrites = all(v.route for v in per.values)
+    what = "rewritten nodes' outputs" if rewrites else "values both models compute"
+    console.print(f"Compared one by one: {len(per.values)} {what}")
+    first = per.first
+    if first is None:
+        console.print(f"  all agree within {per.rtol:g}", soft_wrap=True)
+        return
+    lead = "the first rewrite whose outputs differ" if rewrites else "the first value that differs"
+    console.print(f"  [bold]{lead}[/]: {escape(str(per))}", soft_wrap=True)
+    for v in per.differing[1 : SHOWN_VALUES + 1]:
+        how = f" ({escape(v.route)})" if v.route else ""
+        console.print(
+            f"    then {escape(v.name)} ({escape(v.op_type)}{how}): max |Δ| / max |out| {v.metrics.max_rel:.3g}",
+            soft_wrap=True,
+        )
+    more = len(per.differing) - 1 - SHOWN_VALUES
+    if more > 0:
+        console.print(f"    [dim]… {more} more (--format json lists all)[/]")
 
 
 def print_verification(console: Console, v: VerifyReport, title: str = "ONNX Runtime (CPU), original vs fixed") -> None:
@@ -173,6 +238,8 @@ def print_verification(console: Console, v: VerifyReport, title: str = "ONNX Run
             "(untrained weights? calibrate BatchNorm, or verify with --inputs)"
         )
     console.print(f"  {verdict}")
+    if v.per_value is not None:
+        _print_per_value(console, v.per_value)
 
 
 _PRECISION_TITLES = {"qdq": "quantized, QDQ", "float16": "float16", "bfloat16": "bfloat16", "float64": "float64"}
@@ -226,7 +293,7 @@ def print_converter(console: Console, result: ConverterResult | None, target: Ta
         console.print(escape(line))
 
 
-def print_fix(console: Console, report: FixReport, verbose: bool = False) -> None:
+def print_fix(console: Console, report: FixReport, verbose: int = 0) -> None:
     """The fix report: what was illegal, the rewrites, what is left, verification, output."""
     _print_fix_header(console, report, verbose)
     rewrites = report.legalization.rewrites
@@ -289,7 +356,7 @@ def print_fix(console: Console, report: FixReport, verbose: bool = False) -> Non
         console.print(f"[bold red]Not written[/]: {escape(report.not_written)}")
 
 
-def _print_fix_header(console: Console, report: FixReport, verbose: bool) -> None:
+def _print_fix_header(console: Console, report: FixReport, verbose: int) -> None:
     """What was illegal (each finding with ``verbose``), and the cut made first."""
     if verbose:
         print_check(console, report.before, verbose)

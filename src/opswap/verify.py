@@ -45,6 +45,7 @@ import onnx
 from onnx import helper
 
 from opswap.errors import VerifyError
+from opswap.jsonout import schema_id
 from opswap.model import Model, external_tensors
 
 #: Default tolerance on ``max_rel``: exact rewrites differ by float rounding only (about 1e-7 here).
@@ -177,6 +178,83 @@ class QuantizedFigures:
 
 
 @dataclass
+class ValueFigures:
+    """One intermediate value both models compute, compared (see :func:`compare_values`)."""
+
+    #: The value's name, in both models.
+    name: str
+    #: The original's node computing it: op type and label.
+    op_type: str
+    node: str
+    metrics: OutputMetrics
+    #: The route of the rewrite that replaced that node, when it was rewritten ("" otherwise).
+    route: str = ""
+
+    def differs(self, rtol: float) -> bool:
+        """Whether the two models' values differ beyond ``rtol`` (or in shape, integers, NaNs)."""
+        return bool(self.metrics.mismatches) or self.metrics.max_rel > rtol
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        m = self.metrics
+        return {
+            "name": self.name,
+            "op_type": self.op_type,
+            "node": self.node,
+            "route": self.route.split(" > ") if self.route else None,
+            "max_abs": m.max_abs,
+            "max_rel": m.max_rel,
+            "cosine": m.cosine,
+            "mismatches": m.mismatches,
+        }
+
+
+@dataclass
+class PerValue:
+    """Intermediate values compared between two models, in the original's order of computation.
+
+    The first value that differs is where the models part: a rewrite's outputs keep the replaced
+    node's names, so after a failed verification the first rewritten value that differs names the
+    rewrite that did it (later values differ because their inputs do).
+    """
+
+    rtol: float
+    values: list[ValueFigures] = field(default_factory=list)
+
+    @property
+    def differing(self) -> list[ValueFigures]:
+        """The values that differ beyond the tolerance, in order."""
+        return [v for v in self.values if v.differs(self.rtol)]
+
+    @property
+    def first(self) -> ValueFigures | None:
+        """The first value computed that differs (None: all agree)."""
+        return next(iter(self.differing), None)
+
+    def __str__(self) -> str:
+        first = self.first
+        if first is None:
+            return f"all {len(self.values)} values compared agree (tolerance {self.rtol:g})"
+        how = f" ({first.route})" if first.route else ""
+        return (
+            f"{len(self.differing)} of {len(self.values)} values differ; the first is {first.name!r}, computed by "
+            f"{first.op_type} {first.node!r}{how}: max |Δ| / max |out| = {first.metrics.max_rel:.3g} "
+            f"(tolerance {self.rtol:g}), max |Δ| = {first.metrics.max_abs:.3g}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form: how many values were compared and differ, the first, and every value."""
+        first = self.first
+        return {
+            "rtol": self.rtol,
+            "compared": len(self.values),
+            "differ": len(self.differing),
+            "first": first.to_dict() if first is not None else None,
+            "values": [v.to_dict() for v in self.values],
+        }
+
+
+@dataclass
 class VerifyReport:
     """The comparison of two models on the same inputs."""
 
@@ -196,6 +274,9 @@ class VerifyReport:
     #: For a QDQ model on a target runtime: that runtime's own spread (the original there against the
     #: original on ORT's CPU). The verdict is then relative (see ``within_spread``).
     spread: VerifyReport | None = None
+    #: Intermediate values compared one by one (``verify --per-node``; after a failed ``fix``, the
+    #: rewritten nodes' outputs), naming where the models part.
+    per_value: PerValue | None = None
 
     @property
     def within_one(self) -> float | None:
@@ -234,6 +315,12 @@ class VerifyReport:
             changed = f"{q.changed:.1%} of codes changed"
             return f"{verdict}: {len(q.units)} rewritten units, at most {q.max_steps} step, {changed}"
         return f"{verdict}: max |Δ| / max |out| = {self.max_rel:.3g} (tolerance {self.rtol:g}), {self.samples} samples"
+
+    def _repr_html_(self) -> str:
+        """What a notebook shows: the verdict and the figures per output."""
+        from opswap.html import verify_html
+
+        return verify_html(self)
 
     @property
     def max_abs(self) -> float:
@@ -310,6 +397,7 @@ class VerifyReport:
     def to_dict(self) -> dict[str, Any]:
         """JSON form: max_abs, max_rel, cosine, top1_agreement, passed, and per output."""
         return {
+            "schema": schema_id("verify"),
             "samples": self.samples,
             "rtol": self.rtol,
             "min_top1": self.min_top1,
@@ -328,6 +416,7 @@ class VerifyReport:
             "within_one_step": self.within_one,
             "max_steps": self.max_steps,
             "spread": self.spread.to_dict() if self.spread else None,
+            "per_value": self.per_value.to_dict() if self.per_value else None,
             "passed": self.passed,
             "outputs": [o.to_dict() for o in self.outputs],
         }
@@ -657,6 +746,56 @@ def compare(
         if on_sample is not None:
             on_sample()
     return report
+
+
+def shared_values(original: onnx.ModelProto, fixed: onnx.ModelProto) -> list[str]:
+    """Values both main graphs compute with a node, in the original's order (inputs and constants not)."""
+    computed = {name for node in fixed.graph.node for name in node.output if name}
+    return [name for node in original.graph.node for name in node.output if name and name in computed]
+
+
+def compare_values(
+    original: Model,
+    fixed: Model,
+    names: list[str],
+    inputs: list[dict[str, np.ndarray]],
+    rtol: float,
+    routes: Mapping[str, str] | None = None,
+) -> PerValue:
+    """Run both models on ``inputs`` with ``names`` made outputs too, and compare each value.
+
+    ``names`` are values of both main graphs (see :func:`shared_values`); ``routes`` gives, for a value
+    a rewrite computes, the rewrite's route. Both models run once per input, holding every named value.
+    """
+    from opswap.graphs import node_label
+
+    producer = {
+        name: (node.op_type, node_label(node, k))
+        for k, node in enumerate(original.proto.graph.node)
+        for name in node.output
+        if name
+    }
+    runs = []
+    for model, role in ((original, "original"), (fixed, "fixed")):
+        probe = onnx.ModelProto()
+        probe.CopyFrom(model.proto)
+        declared = {o.name for o in probe.graph.output}
+        for name in names:
+            if name not in declared:
+                probe.graph.output.add().name = name
+        session = _session(Model(probe, model.path, model.base_dir), role)
+        runs.append(session)
+    result = PerValue(rtol, [ValueFigures(n, *producer[n], OutputMetrics(n), (routes or {}).get(n, "")) for n in names])
+    for feed in inputs:
+        try:
+            expected, actual = (session.run(names, feed) for session in runs)
+        except Exception as exc:  # ORT's own error types
+            raise VerifyError(
+                f"{original.name}: ONNX Runtime failed on an intermediate value: {_first_line(exc)}"
+            ) from None
+        for figures, ref, out in zip(result.values, expected, actual, strict=True):
+            _accumulate(figures.metrics, np.asarray(ref), np.asarray(out))
+    return result
 
 
 #: Seed of the random inputs calibration draws (verification draws with 0: not the same inputs).

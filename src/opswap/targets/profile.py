@@ -275,6 +275,22 @@ class Target:
         return problems
 
 
+def finding_kind(reason: str) -> str:
+    """What kind of warning or caveat ``reason`` is, for summaries (see ``report.FINDING_ADVICE``).
+
+    ``version``: a version the profile does not list; ``shape``: input shapes a fixed-shape target needs
+    are unknown; ``kernel_shape``: a Conv's weights are computed, so their shape is not known; ``note``:
+    a condition the profile's source states, which opswap cannot decide from the graph.
+    """
+    if reason.startswith("version ") and " not in the versions " in reason:
+        return "version"
+    if reason.startswith("kernel_shape must equal"):
+        return "kernel_shape"
+    if "needs fixed shapes" in reason:
+        return "shape"
+    return "note"
+
+
 def _suffix(value: str, where: str) -> str:
     """A converter's output name ending (``.dlc``, ``_tflite``).
 
