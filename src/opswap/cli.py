@@ -95,6 +95,50 @@ RtolOpt = Annotated[
 ]
 
 
+ReportOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--report",
+        help="Also write a self-contained HTML report here (.html): the verdict, findings, each rewrite "
+        "drawn before and after, the verification plotted. It loads nothing from anywhere.",
+    ),
+]
+
+
+def _guard_report(path: Path | None, source: str, *others: Path | None) -> None:
+    """Check a --report path before any work: an .html file in an existing folder, overwriting nothing read."""
+    if path is None:
+        return
+    from opswap.errors import ModelError
+
+    if path.suffix.lower() not in (".html", ".htm"):
+        raise ModelError(f"{path}: --report writes an HTML file; name it .html")
+    _guard_output(source, path)
+    for other in others:
+        if other is not None and other.resolve() == path.resolve():
+            raise ModelError(f"{path}: --report names the same file as another output ({other})")
+
+
+def _write_report(path: Path | None, **reports: Any) -> None:
+    """Write the HTML report atomically, then read it back and check it holds its report (else exit 2)."""
+    if path is None:
+        return
+    import json
+    import re
+
+    from opswap.errors import OpswapError
+    from opswap.html import report_page
+    from opswap.model import atomic_write_text
+
+    atomic_write_text(path, report_page(**reports))
+    found = re.search(
+        r'<script id="opswap-report" type="application/json">(.*?)</script>', path.read_text("utf-8"), re.S
+    )
+    if found is None or "schema" not in json.loads(found.group(1)):
+        raise OpswapError(f"{path}: the report written does not read back")
+    err.print(f"Report: {printable(str(path))}", markup=False)
+
+
 def _finish(result: Any, format: Format, print_text: Callable[[], None], ok: bool) -> None:
     """Print ``result`` as one JSON object or as text, then exit 0 when ``ok`` and 1 otherwise."""
     from opswap import report as rp
@@ -242,6 +286,7 @@ def check(
     opset: OpsetOpt = None,
     input_shape: InputShapeOpt = None,
     outputs: OutputsOpt = None,
+    report: ReportOpt = None,
 ) -> None:
     """Report every node the target rejects, at once. Exit 0 if legal, 1 if not.
 
@@ -255,15 +300,17 @@ def check(
     names = [name for item in targets for name in item.split(",") if name]
     sources = _expand_models(models)
     if len(names) != 1 or len(sources) != 1:
-        if outputs is not None:
+        if outputs is not None or report is not None:
             from opswap.errors import OpswapError
 
-            raise OpswapError("--outputs names values of one model: check one model at a time with it")
+            flag = "--outputs names values" if outputs is not None else "--report describes one check"
+            raise OpswapError(f"{flag} of one model: check one model against one target at a time with it")
         _check_matrix(sources, names, format, weights, opset, input_shape)
         return
     (model,), (target,) = sources, names
     profile = _say_resolved(load_target(target))
     cut_at = _value_names(outputs)
+    _guard_report(report, model)
     loaded = _open(model, weights, opset, input_shape, background_check=True)
     cut_report = _cut(loaded, cut_at)
     if cut_report is not None:
@@ -284,6 +331,7 @@ def check(
             command = shlex.join(["opswap", "fix", model, "--target", target, "-o", "fixed.onnx"])
             out.print(f"Fix with: {printable(command)}", markup=False, soft_wrap=True)
 
+    _write_report(report, check=result)
     _finish(result, format, print_text, result.legal)
 
 
@@ -334,6 +382,7 @@ def fix(
     weights: WeightsOpt = None,
     opset: OpsetOpt = None,
     outputs: OutputsOpt = None,
+    report: ReportOpt = None,
 ) -> None:
     """Rewrite illegal nodes into exact equivalents, verify, and write OUTPUT.
 
@@ -361,9 +410,11 @@ def fix(
         artifact_of=profile if convert is not False else None,
         calibrate=calibrate,
     )
+    _guard_report(report, model, output)
     cut_at = _value_names(outputs)
     loaded = _open(model, weights, opset, input_shape, background_check=True)
     cut_report = _cut(loaded, cut_at)
+    before = _copy_for_report(loaded, report)
     if is_torch_spec(model):
         shapes = {}
     feeds = load_inputs(inputs, loaded.proto) if inputs else None
@@ -390,12 +441,24 @@ def fix(
         )
 
     result.cut = cut_report
+    _write_report(report, fix=result, original=before, fixed=loaded.proto)
 
     def print_text() -> None:
         rp.print_fix(out, result, verbose)
         rp.print_converter(out, result.converter, profile)
 
     _finish(result, format, print_text, result.ok and result.output is not None)
+
+
+def _copy_for_report(model: Model, report: Path | None) -> Any:
+    """The model as read, kept to draw each rewrite in the report (None without --report)."""
+    if report is None:
+        return None
+    import onnx
+
+    kept = onnx.ModelProto()
+    kept.CopyFrom(model.proto)
+    return kept
 
 
 def _value_names(text: str | None) -> list[str] | None:
@@ -448,6 +511,7 @@ def convert_command(
     weights: WeightsOpt = None,
     opset: OpsetOpt = None,
     outputs: OutputsOpt = None,
+    report: ReportOpt = None,
 ) -> None:
     """Fix, then run the target's converter (its rejections are fed back); compare where it can run.
 
@@ -465,9 +529,11 @@ def convert_command(
     shapes = parse_input_shapes(input_shape or [])
     profile = _say_resolved(load_target(target))
     _guard_output(model, output, weights=weights, artifact_of=profile)
+    _guard_report(report, model, output)
     cut_at = _value_names(outputs)
     loaded = _open(model, weights, opset, input_shape)
     cut_report = _cut(loaded, cut_at)
+    before = _copy_for_report(loaded, report)
     if cut_report is not None:
         err.print(f"Converting the cut: {escape(str(cut_report))}")
     if is_torch_spec(model):
@@ -485,6 +551,7 @@ def convert_command(
             stage=stage,
             announce=_announce,
         )
+    _write_report(report, convert=result, original=before, fixed=loaded.proto)
     _finish(result, format, lambda: rp.print_convert(out, result), result.ok)
 
 

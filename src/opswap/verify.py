@@ -64,6 +64,8 @@ QDQ_MAX_CHANGED = 0.10
 #: On a target runtime, a rewrite of a QDQ model may lower the share of outputs within one step of
 #: the original's by at most this much below the runtime's own share (see ``VerifyReport.within_spread``).
 SPREAD_MARGIN = 0.05
+#: Element pairs kept per output for a report's plot (see ``OutputMetrics.plotted``).
+PLOTTED = 400
 _ULP = {"float16": 2.0**-10, "bfloat16": 2.0**-7, "float32": 2.0**-23, "float64": 2.0**-52}
 
 
@@ -89,6 +91,9 @@ class OutputMetrics:
     elements: int = 0
     identical: int = 0
     within_one: int = 0
+    #: Up to ``PLOTTED`` (original, candidate) element pairs of the first float sample, evenly spaced:
+    #: what a report plots (not in JSON).
+    plotted: list[tuple[float, float]] = field(default_factory=list, repr=False)
 
     @property
     def max_rel(self) -> float:
@@ -863,6 +868,9 @@ def _accumulate(m: OutputMetrics, ref: np.ndarray, out: np.ndarray) -> None:
         return
     m.informative += int(np.count_nonzero(ref) + np.count_nonzero(out))
     ref64, out64 = ref.astype(np.float64), out.astype(np.float64)
+    if not m.plotted and ref.size:
+        picked = np.linspace(0, ref.size - 1, min(PLOTTED, ref.size)).astype(np.int64)
+        m.plotted = list(zip(ref64.ravel()[picked].tolist(), out64.ravel()[picked].tolist(), strict=True))
     ref_nan, out_nan = np.isnan(ref64), np.isnan(out64)
     m.mismatches += int(np.count_nonzero(ref_nan != out_nan))
     ok = ~(ref_nan | out_nan)
