@@ -295,6 +295,7 @@ defs["export"] = obj(
         "verification": ref("verify"),
         "torch": opt(ref("verify")),
         "after": ref("check"),
+        "opset": opt(obj({"from": I(), "to": I(), "adapted": mapping(I())})),
     }
 )
 defs["op_support"] = obj(

@@ -53,8 +53,30 @@ def test_rules_lists_each_rule_with_what_it_produces(cli) -> None:
     assert all(r["exact"] or r["bound"] for r in rules.values())
     assert len({r["op_type"] for r in rules.values()}) >= 60
     assert rules["constant_as_initializer"]["produces"] == []  # no node: an initializer
-    table = cli("rules").stdout
-    assert any("constant_as_initializer" in line and "(an initializer)" in line for line in table.splitlines())
+    lines = cli("rules", env={"COLUMNS": "80"}).stdout.splitlines()
+    at = next(k for k, line in enumerate(lines) if "constant_as_initializer" in line)
+    assert lines[at + 1].strip() == "emits (an initializer)"
+    # Readable at 80 columns: one block per rule, never a table squeezed to ┃┃┃.
+    line = next(line for line in lines if " erf_via_polynomial " in line)
+    assert line.startswith("Erf") and "approximate: A&S 7.1.26" in line and line.endswith("ULP vs ORT")
+    assert "┃" not in "".join(lines)
+
+
+def test_rules_filter_by_op_rule_and_target(cli) -> None:
+    """Issue 15, point 7: comma lists or repeats, the same spelling as everywhere else."""
+    both = cli("rules", "--op", "HardSwish,Erf", "-f", "json").json()["rules"]
+    assert {r["op_type"] for r in both} == {"HardSwish", "Erf"}
+    assert cli("rules", "--op", "HardSwish", "--op", "Erf", "-f", "json").json()["rules"] == both
+    picked = cli("rules", "--rule", "erf_via_polynomial,abs_via_max", "-f", "json").json()["rules"]
+    assert [r["id"] for r in picked] == ["abs_via_max", "erf_via_polynomial"]
+    import opswap
+
+    snpe = opswap.load_target("snpe-2.7")
+    lacking = cli("rules", "-t", "snpe-2.7", "-f", "json").json()["rules"]
+    assert lacking and all((r["domain"], r["op_type"]) not in snpe.ops for r in lacking)
+    assert {"hardswish_via_onnx_function", "hardsigmoid_via_pointwise_conv"} <= {r["id"] for r in lacking}
+    none = cli("rules", "--op", "NoSuchOp")
+    assert none.code == 2 and "no rule matches" in none.stderr
 
 
 def test_verify_json(cli, tmp_path: Path) -> None:

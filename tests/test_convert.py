@@ -185,3 +185,26 @@ def test_openvino_sends_no_telemetry_and_writes_nothing_in_home(tmp_path: Path) 
     assert done.returncode == 0, done.stdout + done.stderr
     assert (tmp_path / "out.xml").exists()
     assert not list(home.iterdir()), sorted(p.name for p in home.rglob("*"))
+
+
+def test_convert_takes_the_verification_options_fix_takes(cli, tmp_path: Path) -> None:
+    """Issue 15, point 7: --inputs, --rtol and -v mean the same in convert as in fix; the converted model
+    is compared on the inputs given too."""
+    import numpy as np
+
+    from conftest import hardswish_model, save_model
+
+    source = save_model(hardswish_model(), tmp_path / "hs.onnx")
+    feeds = tmp_path / "in.npz"
+    np.savez(feeds, x=np.linspace(-4, 4, 2 * 3 * 8 * 8, dtype=np.float32).reshape(2, 3, 8, 8))
+    args = ("-t", "openvino", "-o", tmp_path / "o.onnx", "--inputs", feeds, "--rtol", "1e-6")
+    result = cli("convert", source, *args, "-f", "json")
+    assert result.code == 0, result.stderr
+    data = result.json()
+    assert data["runtime"]["samples"] == 1  # the one sample in the file, not 8 random ones
+    snpe = ("-t", "snpe-2.7", "-o", tmp_path / "s.onnx", "--inputs", feeds)
+    fixed = cli("convert", source, *snpe, "--rtol", "1e-6", "-f", "json").json()["fix"]
+    assert fixed["verification"]["samples"] == 1 and fixed["verification"]["rtol"] == 1e-6
+    quiet, verbose = cli("convert", source, *snpe).stdout, cli("convert", source, *snpe, "-v").stdout
+    assert "Warnings — the converter warns" not in quiet and "version 14 not in the versions" not in quiet
+    assert "Warnings — the converter warns and goes on" in verbose and "version 14 not in the versions" in verbose

@@ -139,9 +139,16 @@ def test_targets_rules_and_probe_output_validate(cli, tmp_path: Path, validator:
 
 @pytest.mark.torch
 def test_export_output_validates(cli, tmp_path: Path, validator: Any) -> None:
-    result = cli("export", "torchvision:mobilenet_v3_small", "-t", "snpe-2.7", "-o", tmp_path / "m.onnx", "-f", "json")
+    """export -t takes fix's --allow-approx and --lower-opset too (issue 15, point 7)."""
+    args = ("export", "torchvision:mobilenet_v3_small", "-t", "snpe-2.7", "-o", tmp_path / "m.onnx")
+    result = cli(*args, "--lower-opset", "auto", "--allow-approx", "-f", "json")
     assert result.code == 0, result.stderr
-    valid(validator, result.json(), "export")
+    data = result.json()
+    valid(validator, data, "export")
+    assert data["opset"]["from"] == 14 and data["opset"]["to"] < 14  # lowered, as fix --lower-opset auto does
+    assert onnx.load(str(tmp_path / "m.onnx")).opset_import[0].version == data["opset"]["to"]
+    plain = cli("export", "torchvision:mobilenet_v3_small", "-o", tmp_path / "p.onnx", "--allow-approx")
+    assert plain.code == 2 and "add --target" in plain.stderr
 
 
 def test_the_schema_rejects_what_the_output_must_not_be(cli, tmp_path: Path, validator: Any) -> None:

@@ -504,10 +504,13 @@ def convert_command(
     ],
     samples: SamplesOpt = 8,
     input_shape: InputShapeOpt = None,
+    inputs: InputsOpt = None,
+    rtol: RtolOpt = None,
     allow_approx: Annotated[bool, typer.Option(help="Also use approximate rules.")] = False,
     lower_opset: Annotated[str | None, typer.Option(help="Lower the opset: a number, or 'auto'.")] = None,
     max_rounds: Annotated[int, typer.Option(min=1, help="Converter runs at most, feeding its rejections back.")] = 5,
     format: FormatOpt = Format.text,
+    verbose: VerboseOpt = 0,
     weights: WeightsOpt = None,
     opset: OpsetOpt = None,
     outputs: OutputsOpt = None,
@@ -524,11 +527,11 @@ def convert_command(
     from opswap.convert import convert as run_convert
     from opswap.frontends import is_torch_spec
     from opswap.targets import load_target
-    from opswap.verify import parse_input_shapes
+    from opswap.verify import load_inputs, parse_input_shapes
 
     shapes = parse_input_shapes(input_shape or [])
     profile = _say_resolved(load_target(target))
-    _guard_output(model, output, weights=weights, artifact_of=profile)
+    _guard_output(model, output, weights=weights, inputs=inputs, artifact_of=profile)
     _guard_report(report, model, output)
     cut_at = _value_names(outputs)
     loaded = _open(model, weights, opset, input_shape)
@@ -538,6 +541,7 @@ def convert_command(
         err.print(f"Converting the cut: {escape(str(cut_report))}")
     if is_torch_spec(model):
         shapes = {}
+    feeds = load_inputs(inputs, loaded.proto) if inputs else None
     with rp.progress(err) as stage:
         result = run_convert(
             loaded,
@@ -545,6 +549,8 @@ def convert_command(
             output,
             samples=samples,
             input_shapes=shapes,
+            inputs=feeds,
+            rtol=rtol,
             allow_approx=allow_approx,
             lower_opset=_opset_choice(lower_opset),
             max_rounds=max_rounds,
@@ -552,7 +558,7 @@ def convert_command(
             announce=_announce,
         )
     _write_report(report, convert=result, original=before, fixed=loaded.proto)
-    _finish(result, format, lambda: rp.print_convert(out, result), result.ok)
+    _finish(result, format, lambda: rp.print_convert(out, result, verbose), result.ok)
 
 
 @app.command()
@@ -667,6 +673,12 @@ def export(
     weights: WeightsOpt = None,
     opset: OpsetOpt = None,
     input_shape: InputShapeOpt = None,
+    allow_approx: Annotated[
+        bool, typer.Option(help="With --target: also use approximate rules on the exported graph.")
+    ] = False,
+    lower_opset: Annotated[
+        str | None, typer.Option(help="With --target: lower the opset after legalizing: a number, or 'auto'.")
+    ] = None,
     format: FormatOpt = Format.text,
 ) -> None:
     """Export a PyTorch model to ONNX; with --target, legal for it and verified (exit 1 if not)."""
@@ -683,7 +695,10 @@ def export(
     from opswap.verify import parse_input_shapes
 
     parse_input_shapes(input_shape or [])
+    lower_to = _opset_choice(lower_opset)
     _guard_output(spec, output, weights=weights)
+    if target is None and (allow_approx or lower_to is not None):
+        raise FrontendError("--allow-approx and --lower-opset apply to an export for a target: add --target")
     if target is None:
         model = _open(spec, weights, opset, input_shape)
         save(model, output)
@@ -697,7 +712,16 @@ def export(
     shape = next(iter(parse_input_shapes(input_shape).values())) if input_shape else None
     with err.status(f"Building, {'swapping and ' if via == 'swap' else ''}exporting {escape(spec)} …"):
         result = export_for_target(
-            spec, profile, output, via=via, dynamo=dynamo, weights=weights, input_shape=shape, opset=opset
+            spec,
+            profile,
+            output,
+            via=via,
+            dynamo=dynamo,
+            weights=weights,
+            input_shape=shape,
+            opset=opset,
+            allow_approx=allow_approx,
+            lower_opset=lower_to,
         )
     _finish(result, format, lambda: rp.print_export(out, result), result.ok)
 
@@ -804,14 +828,22 @@ def rules(
         typer.Option(help="With --certify: write the certificates to this JSON file (merged into it with --rule)."),
     ] = None,
     only: Annotated[
-        list[str] | None, typer.Option("--rule", help="With --certify: only these rule ids (repeat the option).")
+        list[str] | None,
+        typer.Option("--rule", help="Only these rule ids: ID,ID,... or the option repeated (--certify too)."),
+    ] = None,
+    op: Annotated[
+        list[str] | None, typer.Option("--op", help="Only rules for these ops: OP,OP,... or the option repeated.")
+    ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option(
+            "--target", "-t", help="Only rules for ops this target lacks (what fix may use for it; routes may chain)."
+        ),
     ] = None,
 ) -> None:
     """List every rule: source op, ops produced, exact or its bound, and its certificate."""
     import json
     from datetime import date
-
-    from rich.table import Table
 
     from opswap import certify as cert
     from opswap import report as rp
@@ -819,6 +851,9 @@ def rules(
     from opswap.rules.base import emitted_ops
     from opswap.rules.certificates import recorded
 
+    only = _listed(only)
+    ops = _listed(op)
+    lacking = _say_resolved(_load_target(target)) if target is not None else None
     certificates = dict(recorded())
     if certify:
         import onnxruntime
@@ -861,32 +896,29 @@ def rules(
             "certificate": certificates.get(r.id),
         }
         for r in all_rules()
+        if (not only or r.id in only)
+        and (not ops or r.op_type in ops)
+        and (lacking is None or (r.domain, r.op_type) not in lacking.ops)
     ]
+    if not rows and (only or ops or lacking is not None):
+        from opswap.errors import OpswapError
+
+        raise OpswapError("no rule matches --rule, --op and --target together")
     if format is Format.json:
         rp.print_json(out, {"schema": schema_id("rules"), "rules": rows})
         return
-    table = Table(show_edge=False, pad_edge=False)
-    table.add_column("source op", no_wrap=True)
-    table.add_column("rule", no_wrap=True, min_width=max((len(r["id"]) for r in rows), default=4))
-    table.add_column("versions", no_wrap=True)
-    table.add_column("produces")
-    table.add_column("exact / bound", overflow="fold")
-    table.add_column("max ULP vs ORT", justify="right", no_wrap=True)
-    for row in rows:
-        produces = (
-            "(depends on attributes)" if row["produces"] is None else ", ".join(row["produces"]) or "(an initializer)"
-        )
-        found = row["certificate"]
-        measured = (
-            ""
-            if found is None
-            else f"{found['max_ulp']}" + (f" ({found['mismatches']} NaN/inf)" if found["mismatches"] else "")
-        )
-        versions = "all" if row["versions"] is None else ", ".join(map(str, row["versions"]))
-        table.add_row(
-            row["op_type"], row["id"], versions, produces, "exact" if row["exact"] else str(row["bound"]), measured
-        )
-    out.print(table)
+    rp.print_rules(out, rows)
+
+
+def _listed(values: list[str] | None) -> list[str]:
+    """Items of a list option, given as comma lists, repeated, or both (``--op A,B --op C``)."""
+    return [item.strip() for value in values or [] for item in value.split(",") if item.strip()]
+
+
+def _load_target(name: str) -> Any:
+    from opswap.targets import load_target
+
+    return load_target(name)
 
 
 def main() -> None:

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from opswap.converters import ConverterResult, converter_output, run_converter, runtimes
 from opswap.converters.ort_mobile import Partitions
 from opswap.fix import FixReport, StageFactory, fix, guard_outputs
@@ -24,7 +26,7 @@ from opswap.fold import fold
 from opswap.jsonout import schema_id
 from opswap.model import Model, copy, load, save
 from opswap.targets import Target
-from opswap.verify import DEFAULT_SAMPLES, VerifyReport, verify
+from opswap.verify import DEFAULT_SAMPLES, Draw, VerifyReport, verify
 
 MAX_ROUNDS = 5
 
@@ -107,6 +109,8 @@ def convert(
     *,
     samples: int = DEFAULT_SAMPLES,
     input_shapes: Mapping[str, list[int]] | None = None,
+    inputs: list[dict[str, np.ndarray]] | None = None,
+    rtol: float | None = None,
     allow_approx: bool = False,
     lower_opset: int | str | None = None,
     max_rounds: int = MAX_ROUNDS,
@@ -116,13 +120,18 @@ def convert(
     """Fix ``model`` for ``target``, write it to ``output`` and run the target's converter on it.
 
     Conversion is what the caller asked for, so a converter named by a user's profile runs too;
-    ``announce`` receives its exact argument list before each run.
+    ``announce`` receives its exact argument list before each run. ``inputs`` (else ``samples``
+    random ones) are what the fix is verified on and the converted model compared on; ``rtol`` is
+    the fix's tolerance (a runtime's own comparison keeps its precision's).
     """
     guard_outputs(model, target, output, convert=True)
     original = copy(model)
+    draw = Draw(samples, dict(input_shapes or {}), inputs)
     options: dict[str, Any] = {
         "samples": samples,
         "input_shapes": input_shapes,
+        "inputs": inputs,
+        "rtol": rtol,
         "allow_approx": allow_approx,
         "lower_opset": lower_opset,
         "convert": False,
@@ -137,7 +146,7 @@ def convert(
         return report
     current = target
     for _ in range(max_rounds):
-        result, outcome = _run_once(current, output, original, samples, dict(input_shapes or {}), announce)
+        result, outcome = _run_once(current, output, original, draw, announce)
         present = _ops_in(output)
         rejected = sorted(op for op in present if op.lower() in {r.lower() for r in outcome.rejected})
         report.rounds.append(Round(result, rejected))
@@ -177,7 +186,12 @@ def _fold_written(round_: Round, output: Path, original: Model, options: dict[st
     if not round_.folded:
         return False
     round_.folded_verification = verify(
-        original, folded, samples=options["samples"], input_shapes=options["input_shapes"]
+        original,
+        folded,
+        samples=options["samples"],
+        input_shapes=options["input_shapes"],
+        inputs=options["inputs"],
+        rtol=options["rtol"],
     )
     if not round_.folded_verification.passed:
         return False
@@ -189,8 +203,7 @@ def _run_once(
     target: Target,
     fixed: Path,
     original: Model,
-    samples: int,
-    shapes: dict[str, list[int]],
+    draw: Draw,
     announce: Callable[[list[str]], None] | None = None,
 ) -> tuple[ConverterResult, runtimes.Outcome]:
     """Run the target's converter once: what was run, and what came of it."""
@@ -203,7 +216,7 @@ def _run_once(
     runner = in_process.get(target.converter)
     if runner is not None:
         artifact = converter_output(target, fixed)
-        outcome = runner(fixed, artifact, original, samples, shapes)
+        outcome = runner(fixed, artifact, original, draw)
         result = ConverterResult(target.converter, [target.converter, str(fixed)], True, 0 if outcome.converted else 1)
         result.output, result.rejected_ops = outcome.artifact, [r.lower() for r in outcome.rejected]
         return result, outcome
@@ -215,13 +228,11 @@ def _run_once(
     return command, runtimes.Outcome(command.succeeded, command.output, command.rejected_ops, command.log_tail)
 
 
-def _openvino(
-    fixed: Path, artifact: Path, original: Model, samples: int, shapes: dict[str, list[int]]
-) -> runtimes.Outcome:
+def _openvino(fixed: Path, artifact: Path, original: Model, draw: Draw) -> runtimes.Outcome:
     from opswap.converters import openvino
 
     try:
-        saved, runtime = openvino.convert(fixed, artifact, original, samples, shapes)
+        saved, runtime = openvino.convert(fixed, artifact, original, draw)
     except Exception as exc:  # OpenVINO raises its own types; report its words
         return runtimes.Outcome(False, message=f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:300]}")
     return runtimes.Outcome(True, saved, runtime=runtime)

@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from opswap.check import CheckReport, check
+from opswap.fix import lower_if_asked
 from opswap.jsonout import schema_id
 from opswap.legalize import LegalizeReport, legalize
 from opswap.model import Model, copy, save
+from opswap.opsets import Lowering
 from opswap.targets import Target
 from opswap.verify import DEFAULT_SAMPLES, VerifyReport, measure, verify
 
@@ -38,6 +40,8 @@ class ExportReport:
     #: PyTorch eager, original vs swapped, with verify's metrics and verdict.
     torch_check: VerifyReport | None = None
     output: Path | None = None
+    #: The opset lowering made after legalizing (``lower_opset``), if any.
+    lowering: Lowering | None = None
 
     @property
     def ok(self) -> bool:
@@ -61,6 +65,7 @@ class ExportReport:
             "verification": self.verification.to_dict(),
             "torch": self.torch_check.to_dict() if self.torch_check else None,
             "after": self.after.to_dict(),
+            "opset": self.lowering.to_dict() if self.lowering else None,
         }
 
 
@@ -75,8 +80,14 @@ def export_for_target(
     input_shape: Sequence[int] | None = None,
     opset: int | None = None,
     samples: int = DEFAULT_SAMPLES,
+    allow_approx: bool = False,
+    lower_opset: int | str | None = None,
 ) -> ExportReport:
-    """Build ``spec``, make it legal for ``target`` (``via`` "swap" or "onnx"), verify, and write ``output``."""
+    """Build ``spec``, make it legal for ``target`` (``via`` "swap" or "onnx"), verify, and write ``output``.
+
+    ``allow_approx`` lets the ONNX graph's legalization use approximate rules (the PyTorch swap stays
+    exact); ``lower_opset`` lowers the result as ``fix`` does (a number, or "auto").
+    """
     import torch
 
     from opswap.frontends import torch as frontend
@@ -104,8 +115,8 @@ def export_for_target(
         else:
             candidate = copy(original)
     # Whatever the swap left illegal (or everything, via onnx) is legalized in the ONNX graph.
-    legalization = legalize(candidate, target)
-    after = check(candidate, target)
+    legalization = legalize(candidate, target, allow_approx=allow_approx)
+    lowering, _, after = lower_if_asked(candidate, target, check(candidate, target), lower_opset, None)
     verification = verify(original, candidate, samples=samples)
     candidate.label = spec
     report = ExportReport(
@@ -118,6 +129,7 @@ def export_for_target(
         after,
         verification,
         torch_report,
+        lowering=lowering,
     )
     if report.ok:
         report.output = save(Model(candidate.proto, None, candidate.base_dir, spec), output)

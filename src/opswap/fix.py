@@ -203,7 +203,7 @@ def fix(
             legalization = legalize(model, target, advance, allow_approx=allow_approx, calibrate=calibrate)
             model.ensure_valid()
             after = check(model, target)
-        lowering, lowering_failed, after = _lower_if_asked(model, target, after, lower_opset, raised)
+        lowering, lowering_failed, after = lower_if_asked(model, target, after, lower_opset, raised)
         verification = None
         # Nothing is written when illegal nodes remain (without allow_partial): verifying would only
         # fail on ops ONNX Runtime lacks (a custom domain) and hide the real answer, "no route".
@@ -290,7 +290,7 @@ def _raise_if_asked(model: Model, target: Target, raise_opset: int | str | None)
     return raise_opset_to(model, opset)
 
 
-def _lower_if_asked(
+def lower_if_asked(
     model: Model, target: Target, after: CheckReport, lower_opset: int | str | None, raised: Lowering | None
 ) -> tuple[Lowering | None, str, CheckReport]:
     """Lower the opset when asked, or ("auto") when the target rejects versions it does not list.

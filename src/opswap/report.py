@@ -487,9 +487,9 @@ def progress(console: Console) -> Iterator[Callable[[str, int | None], Callable[
         yield stage
 
 
-def print_convert(console: Console, report: ConvertReport) -> None:
+def print_convert(console: Console, report: ConvertReport, verbose: int = 0) -> None:
     """The fix, each converter round, and what the converted model was checked against."""
-    print_fix(console, report.fix)
+    print_fix(console, report.fix, verbose)
     console.print()
     for number, round_ in enumerate(report.rounds, 1):
         result = round_.result
@@ -555,9 +555,33 @@ def print_export(console: Console, report: ExportReport) -> None:
         console.print(f"  rewrote {len(r.nodes)} {escape(r.op_type)} in the ONNX graph: {escape(r.route)}")
     for u in report.legalization.unresolved:
         console.print(f"  [red]no legal route[/] for {len(u.nodes)} {escape(u.op_type)}: {escape(u.reason)}")
+    if report.lowering is not None:
+        low = report.lowering
+        adapted = ", ".join(f"{n} {op}" for op, n in sorted(low.adapted.items())) or "no node needed changes"
+        console.print(f"  lowered opset {low.from_opset} -> {low.to_opset} (adapted: {escape(adapted)})")
     console.print(f"[bold green]LEGAL[/] for {escape(report.target)}" if report.after.legal else "[bold red]ILLEGAL[/]")
     print_verification(console, report.verification, "ONNX Runtime, exported original vs exported result")
     if report.output is not None:
         console.print(f"Wrote {escape(str(report.output))}")
     else:
         console.print("[bold red]Not written[/]: not legal or not verified")
+
+
+def print_rules(console: Console, rows: list[dict[str, Any]]) -> None:
+    """One block per rule (readable at any width): op, id, versions, exactness and certificate, what it emits."""
+    width = max((len(r["op_type"]) for r in rows), default=0)
+    for row in rows:
+        versions = "all versions" if row["versions"] is None else "versions " + ", ".join(map(str, row["versions"]))
+        found = row["certificate"]
+        measured = ""
+        if found is not None:
+            nan = f", {found['mismatches']:,} NaN/inf apart" if found["mismatches"] else ""
+            measured = f"; {found['max_ulp']:,} ULP vs ORT{nan}"
+        how = "exact" if row["exact"] else f"approximate: {row['bound']}"
+        console.print(
+            f"[bold]{escape(row['op_type']):<{width}}[/]  {escape(row['id'])}  ({versions})  {escape(how)}{measured}",
+            soft_wrap=True,
+        )
+        produces = row["produces"]
+        emits = "(depends on attributes)" if produces is None else ", ".join(produces) or "(an initializer)"
+        console.print(f"{'':<{width}}  [dim]emits {escape(emits)}[/]", soft_wrap=True)

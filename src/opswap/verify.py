@@ -753,6 +753,26 @@ def compare(
     return report
 
 
+@dataclass(frozen=True)
+class Draw:
+    """The inputs a comparison runs on: the user's (``inputs``), else ``samples`` seeded random ones."""
+
+    samples: int = DEFAULT_SAMPLES
+    #: Symbolic dimensions set for the random inputs (``--input-shape``).
+    shapes: Mapping[str, list[int]] = field(default_factory=dict)
+    inputs: list[dict[str, np.ndarray]] | None = None
+
+    def feeds(self, model: onnx.ModelProto, seed: int = 0) -> list[dict[str, np.ndarray]]:
+        """The inputs themselves, for ``model``."""
+        return self.inputs if self.inputs is not None else random_inputs(model, self.samples, self.shapes, seed)
+
+    def compare(self, original: Model, candidate: Runner, names: list[str], **options: Any) -> VerifyReport:
+        """:func:`compare` on these inputs."""
+        return compare(
+            original, candidate, names, samples=self.samples, input_shapes=self.shapes, inputs=self.inputs, **options
+        )
+
+
 def shared_values(original: onnx.ModelProto, fixed: onnx.ModelProto) -> list[str]:
     """Values both main graphs compute with a node, in the original's order (inputs and constants not)."""
     computed = {name for node in fixed.graph.node for name in node.output if name}

@@ -17,7 +17,7 @@ from typing import Any
 
 from opswap.errors import FrontendError
 from opswap.model import Model
-from opswap.verify import VerifyReport, compare
+from opswap.verify import Draw, VerifyReport
 
 
 def import_openvino() -> Any:
@@ -31,9 +31,7 @@ def import_openvino() -> Any:
     return openvino
 
 
-def convert(
-    fixed_path: Path, output: Path, original: Model, samples: int, input_shapes: dict[str, list[int]] | None
-) -> tuple[Path, VerifyReport]:
+def convert(fixed_path: Path, output: Path, original: Model, draw: Draw) -> tuple[Path, VerifyReport]:
     """Convert the fixed ONNX file to OpenVINO IR at ``output`` (.xml + .bin) and compare it with the original."""
     ov = import_openvino()
     model = ov.convert_model(str(fixed_path))
@@ -46,4 +44,4 @@ def convert(
         results = request.infer(feed)
         return [results[port] for port in compiled.outputs]
 
-    return output, compare(original, run, names, samples=samples, input_shapes=input_shapes)
+    return output, draw.compare(original, run, names)

@@ -31,7 +31,7 @@ from typing import Any
 import onnx
 
 from opswap.model import Model
-from opswap.verify import VerifyReport, compare
+from opswap.verify import Draw, VerifyReport
 
 #: The SoC the HTP backend prepares graphs for (QNN's ``soc_model``; the value measured in the targets facts).
 SOC_MODEL = "60"
@@ -211,17 +211,15 @@ def context_path(dlc: Path) -> Path:
     return dlc.with_name(dlc.stem + CONTEXT_SUFFIX)
 
 
-def on_target(original: Model, model: str | bytes, samples: int, shapes: dict[str, list[int]]) -> VerifyReport:
+def on_target(original: Model, model: str | bytes, draw: Draw) -> VerifyReport:
     """``model`` run on the HTP against ``original`` on ORT's CPU in fp32, at :data:`FP16_RTOL`."""
     runner, names = run_on_htp(model)
-    report = compare(original, runner, names, samples=samples, input_shapes=shapes, rtol=FP16_RTOL)
+    report = draw.compare(original, runner, names, rtol=FP16_RTOL)
     report.min_top1, report.min_cosine = FP16_MIN_TOP1, FP16_MIN_COSINE
     return report
 
 
-def on_target_quantized(
-    original: Model, model: str | bytes, samples: int, shapes: dict[str, list[int]]
-) -> tuple[VerifyReport, str]:
+def on_target_quantized(original: Model, model: str | bytes, draw: Draw) -> tuple[VerifyReport, str]:
     """A QDQ model on the HTP in int8 against the original on the HTP, judged by the HTP's own spread.
 
     Both run with their graph I/O quantization on the CPU (and whatever of the original the HTP
@@ -231,7 +229,7 @@ def on_target_quantized(
     ``VerifyReport.within_spread``).
     """
     from opswap.quant import output_steps
-    from opswap.verify import _runner, measure, random_inputs
+    from opswap.verify import _runner, measure
 
     fixed_run, names = run_on_htp(model, fallback=True)
     source = str(original.path) if original.path is not None else original.proto.SerializeToString()
@@ -246,7 +244,7 @@ def on_target_quantized(
         )
     cpu, _ = _runner(original, "original", {})
     steps = output_steps(original.proto, names)
-    feeds = random_inputs(original.proto, samples, shapes)
+    feeds = draw.feeds(original.proto)
     on_htp = [(original_run(f), fixed_run(f)) for f in feeds]
     report = measure(names, on_htp, steps=steps)
     report.spread = measure(names, [(cpu(f), pair[0]) for f, pair in zip(feeds, on_htp, strict=True)], steps=steps)

@@ -24,7 +24,7 @@ import numpy as np
 import onnx
 
 from opswap.model import Model
-from opswap.verify import VerifyReport, compare
+from opswap.verify import Draw, VerifyReport
 
 _ONNX2TORCH_MISSING = re.compile(r"operation_type='(\w+)'")
 _MNN_MISSING = re.compile(r"These Op Not Support: ((?:ONNX::\w+\s*\|?\s*)+)")
@@ -48,7 +48,7 @@ class Outcome:
     files: list[Path] = field(default_factory=list)
 
 
-def onnx2torch(fixed: Path, artifact: Path, original: Model, samples: int, shapes: dict[str, list[int]]) -> Outcome:
+def onnx2torch(fixed: Path, artifact: Path, original: Model, draw: Draw) -> Outcome:
     """Convert with onnx2torch, keep a TorchScript trace as the artifact, compare in eager mode."""
     try:
         import onnx2torch as converter
@@ -71,17 +71,15 @@ def onnx2torch(fixed: Path, artifact: Path, original: Model, samples: int, shape
         return [o.numpy() for o in (out if isinstance(out, (tuple, list)) else [out])]
 
     names = [o.name for o in original.proto.graph.output]
-    report = compare(original, run, names, samples=samples, input_shapes=shapes)
-    return Outcome(True, _trace(module, original, shapes, artifact), runtime=report)
+    report = draw.compare(original, run, names)
+    return Outcome(True, _trace(module, original, draw, artifact), runtime=report)
 
 
-def _trace(module: Any, original: Model, shapes: dict[str, list[int]], artifact: Path) -> Path | None:
+def _trace(module: Any, original: Model, draw: Draw, artifact: Path) -> Path | None:
     """A TorchScript file of the converted module (no pickled Python); None if it does not trace."""
     import torch
 
-    from opswap.verify import random_inputs
-
-    feed = random_inputs(original.proto, 1, shapes)[0]
+    feed = draw.feeds(original.proto)[0]
     try:
         traced = torch.jit.trace(module, tuple(torch.from_numpy(v) for v in feed.values()))  # type: ignore[no-untyped-call]
         traced.save(str(artifact))
@@ -90,7 +88,7 @@ def _trace(module: Any, original: Model, shapes: dict[str, list[int]], artifact:
     return artifact
 
 
-def mnn(fixed: Path, artifact: Path, original: Model, samples: int, shapes: dict[str, list[int]]) -> Outcome:
+def mnn(fixed: Path, artifact: Path, original: Model, draw: Draw) -> Outcome:
     """Convert with MNN, then run the .mnn model with MNN; both in child processes."""
     failed = mnn_convert(fixed, artifact)
     if failed is not None:
@@ -103,7 +101,7 @@ def mnn(fixed: Path, artifact: Path, original: Model, samples: int, shapes: dict
     def run(feed: dict[str, np.ndarray]) -> list[Any]:
         return mnn_run(fixed, artifact, {n: feed[n] for n in inputs}, outputs)
 
-    return Outcome(True, artifact, runtime=compare(original, run, outputs, samples=samples, input_shapes=shapes))
+    return Outcome(True, artifact, runtime=draw.compare(original, run, outputs))
 
 
 class Worker:
@@ -168,7 +166,7 @@ def mnn_run(fixed: Path, artifact: Path, feed: dict[str, np.ndarray], outputs: l
         outputs_file.unlink(missing_ok=True)
 
 
-def qnn_htp(fixed: Path, artifact: Path, original: Model, samples: int, shapes: dict[str, list[int]]) -> Outcome:
+def qnn_htp(fixed: Path, artifact: Path, original: Model, draw: Draw) -> Outcome:
     """Compile for Qualcomm's HTP (QNN 2.51 via onnxruntime-qnn): the .dlc and the EPContext model, run there.
 
     Nodes the HTP refuses are found by ONNX Runtime's per-node assignment and returned as rejected
@@ -202,15 +200,15 @@ def qnn_htp(fixed: Path, artifact: Path, original: Model, samples: int, shapes: 
         htp.write_dlc(fixed, artifact, fallback=quantized)
         htp.write_context(fixed, context, fallback=quantized)
         if quantized:
-            runtime, note = htp.on_target_quantized(original, str(context), samples, shapes)
+            runtime, note = htp.on_target_quantized(original, str(context), draw)
             return Outcome(True, artifact, runtime=runtime, original_note=note, files=[artifact, context])
-        runtime = htp.on_target(original, str(context), samples, shapes)
+        runtime = htp.on_target(original, str(context), draw)
     except Exception as exc:  # QNN's and ORT's own errors, in their words
         return Outcome(False, message=f"QNN HTP: {_first_line(exc)}")
     outcome = Outcome(True, artifact, runtime=runtime, files=[artifact, context])
     source = str(original.path) if original.path is not None else original.proto.SerializeToString()
     try:
-        outcome.runtime_original = htp.on_target(original, source, samples, shapes)
+        outcome.runtime_original = htp.on_target(original, source, draw)
     except Exception as exc:
         outcome.original_note = f"the HTP does not take the original as it is ({_first_line(exc)[:120]})"
     return outcome
