@@ -207,3 +207,13 @@ def test_warnings_and_caveats_are_summed_up_per_kind_with_advice_and_listed_per_
     assert "1 node with caveats (-vv lists them):" in one and "Only certain cases" not in one
     two = cli("check", source, "-t", "snpe-2.7", "-vv").stdout
     assert "Caveats — conditions the profile states" in two and "Only certain cases" in two and "erf" in two
+
+
+@pytest.mark.parametrize("command", ["check", "fix", "convert", "verify", "export", "rules", "probe"])
+def test_help_shows_what_a_flag_takes_not_python_types(cli, command: str) -> None:
+    """Issue 15, point 7: a plain flag shows no <bool>, a list option its form (NAME=D1,D2,...)."""
+    result = cli(command, "--help", env={"COLUMNS": "160"})
+    assert result.code == 0, result.stderr
+    assert "<bool>" not in result.stdout and "<list[str]>" not in result.stdout
+    if command in ("fix", "check", "convert", "verify"):
+        assert "NAME=D1,D2,..." in result.stdout

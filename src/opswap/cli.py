@@ -72,6 +72,7 @@ InputShapeOpt = Annotated[
     list[str] | None,
     typer.Option(
         "--input-shape",
+        metavar="NAME=D1,D2,...",
         help="NAME=D1,D2,... for a model input (repeatable); sets symbolic dims (fix writes them into the "
         "model for targets that need fixed shapes).",
     ),
@@ -276,6 +277,7 @@ def check(
         typer.Option(
             "--target",
             "-t",
+            metavar="T[,T...]",
             help="A shipped profile name (see `opswap targets`) or a .toml path; repeat it, or give a "
             "comma list, for several.",
         ),
@@ -829,10 +831,15 @@ def rules(
     ] = None,
     only: Annotated[
         list[str] | None,
-        typer.Option("--rule", help="Only these rule ids: ID,ID,... or the option repeated (--certify too)."),
+        typer.Option(
+            "--rule",
+            metavar="ID[,ID...]",
+            help="Only these rule ids: ID,ID,... or the option repeated (--certify too).",
+        ),
     ] = None,
     op: Annotated[
-        list[str] | None, typer.Option("--op", help="Only rules for these ops: OP,OP,... or the option repeated.")
+        list[str] | None,
+        typer.Option("--op", metavar="OP[,OP...]", help="Only rules for these ops: OP,OP,... or the option repeated."),
     ] = None,
     target: Annotated[
         str | None,
@@ -930,7 +937,9 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, _terminated)
     try:
-        app()
+        command = typer.main.get_command(app)
+        _plain_flags(command)
+        command()
     except OpswapError as exc:
         message = printable(" ".join(str(exc).split()))
         sys.stderr.write(f"opswap: {message}\n")
@@ -949,6 +958,22 @@ def main() -> None:
             f"opswap: internal error: {type(exc).__name__}: {first} (OPSWAP_DEBUG=1 shows the traceback)\n"
         )
         sys.exit(3)
+
+
+def _plain_flags(command: Any) -> None:
+    """Show in --help what a parameter takes, not its Python type.
+
+    Flags take no value (``--verbose``, ``--help``): no ``<bool>`` or ``<int>``; a list argument says
+    ``MODELS...`` itself: no ``<list[str]>``.
+    """
+    help_option = command.get_help_option(typer.Context(command))
+    for param in [*command.params, *([help_option] if help_option is not None else [])]:
+        if param.param_type_name == "option" and (getattr(param, "is_flag", False) or getattr(param, "count", False)):
+            param.metavar = ""
+        elif param.param_type_name == "argument" and param.nargs != 1:
+            param.display_type_rich = lambda ctx: None  # "MODELS..." says it: not <list[str]>
+    for sub in getattr(command, "commands", {}).values():
+        _plain_flags(sub)
 
 
 class Terminated(BaseException):
