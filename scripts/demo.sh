@@ -13,6 +13,7 @@ step opswap check "$out/mobilenet_v3_large.onnx" --target snpe-2.7
 status=0
 opswap check "$out/mobilenet_v3_large.onnx" --target snpe-2.7 || status=$?
 [ "$status" -eq 1 ] || { echo "expected exit 1 (illegal), got $status"; exit 1; }
+echo "(exit code $status)"
 
 step opswap fix "$out/mobilenet_v3_large.onnx" --target snpe-2.7 -o "$out/fixed.onnx"
 opswap fix "$out/mobilenet_v3_large.onnx" --target snpe-2.7 -o "$out/fixed.onnx"

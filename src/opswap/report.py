@@ -300,15 +300,13 @@ def print_fix(console: Console, report: FixReport, verbose: int = 0) -> None:
     _print_shape_changes(console, report)
     if rewrites:
         console.print()
-        table = Table(title="Rewrites", title_justify="left", show_edge=False, pad_edge=False)
-        table.add_column("op")
-        table.add_column("count", justify="right")
-        table.add_column("route (rule > rule for what it emits)")
-        table.add_column("exact")
+        console.print("Rewrites (route: the node's rule > the rule for what it emits)")
+        width = max(len(op_name(r.op_type, r.domain)) for r in rewrites)
+        count = max(len(str(len(r.nodes))) for r in rewrites)
         for r in rewrites:
-            name = escape(op_name(r.op_type, r.domain))
-            table.add_row(name, str(len(r.nodes)), escape(r.route), "yes" if r.exact else "no")
-        console.print(table)
+            name = escape(f"{op_name(r.op_type, r.domain):<{width}}")
+            exact = "exact" if r.exact else "approximate"
+            console.print(f"  {name} × {len(r.nodes):<{count}}  {escape(r.route)}  ({exact})", soft_wrap=True)
         for r in rewrites:
             for bound in r.bounds:
                 console.print(f"  [yellow]approximate[/] {escape(bound)}")
