@@ -303,21 +303,27 @@ defs["op_support"] = obj(
         "opsets": opt(arr(I())),
         "attributes": mapping(arr({"type": ["number", "string"]})),
         "static_inputs": arr(I()),
+        "dtypes": opt(arr(S())),
+        "max_rank": opt(I()),
+        "outputs": opt(I()),
         "note": S(),
-    },
-    extra=True,
-    required=["opsets", "attributes", "static_inputs", "note"],
+        "checks": arr(S()),
+    }
 )
 defs["profile"] = obj(
     {
         "name": S(),
         "description": S(),
         "source": S(),
-        "converter": opt(S()),
+        "converter": S(),
+        "converter_args": arr(S()),
+        "unlisted_opset": {"enum": ["warning", "error"]},
+        "fixed_shapes": B(),
+        "max_rank": opt(I()),
+        "model_opsets": opt({"type": "array", "items": I(), "minItems": 2, "maxItems": 2}),
+        "partitions_after": opt(S()),
         "ops": mapping(ref("op_support")),
-    },
-    extra=True,
-    required=["name", "description", "source", "converter", "ops"],
+    }
 )
 defs["targets"] = obj(
     {
@@ -326,7 +332,7 @@ defs["targets"] = obj(
         "aliases": mapping(obj({"profile": S(), "converter": S()}, extra=True, required=["profile"])),
     }
 )
-defs["target"] = {"allOf": [ref("profile"), obj({"schema": kind("target")}, extra=True)]}
+defs["target"] = obj({"schema": kind("target"), **defs["profile"]["properties"]})
 defs["target-diff"] = obj(
     {
         "schema": kind("target-diff"),

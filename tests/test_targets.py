@@ -159,3 +159,21 @@ def test_a_family_word_points_to_its_profiles(cli, tmp_path, typed: str, meant: 
 
     done = cli("check", save_model(hardswish_model(), tmp_path / "m.onnx"), "-t", typed)
     assert done.code == 2 and meant in done.stderr and "mnn" not in done.stderr.split("did you mean")[-1]
+
+
+def test_targets_show_json_carries_every_limit_the_profile_sets(cli) -> None:
+    """Issue 16, point 7: nothing the checker uses is left out of the JSON (dtypes, ranks, shapes, opsets)."""
+    import opswap
+
+    coreml = cli("targets", "show", "ort-coreml-mlprogram", "-f", "json").json()
+    assert coreml["fixed_shapes"] is True and coreml["max_rank"] == 5
+    assert coreml["partitions_after"] == "onnxruntime-basic"
+    data = cli("targets", "show", "tensorrt-10", "-f", "json").json()
+    profile = opswap.load_target("tensorrt-10")
+    assert data["model_opsets"] == (list(profile.model_opsets) if profile.model_opsets else None)
+    limited = [(f"{d}:{o}" if d else o, e) for (d, o), e in profile.ops.items() if e.dtypes or e.max_rank or e.outputs]
+    assert limited, "the profile sets per-op limits"
+    for name, entry in limited:
+        shown = data["ops"][name]
+        assert shown["dtypes"] == (list(entry.dtypes) if entry.dtypes else None)
+        assert shown["max_rank"] == entry.max_rank and shown["outputs"] == entry.outputs

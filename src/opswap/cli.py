@@ -741,7 +741,7 @@ def targets(ctx: typer.Context, format: FormatOpt = Format.text) -> None:
     if format is Format.json:
         rp.print_json(
             out,
-            {"schema": schema_id("targets"), "targets": [_target_dict(t) for t in profiles], "aliases": other_names},
+            {"schema": schema_id("targets"), "targets": [t.to_dict() for t in profiles], "aliases": other_names},
         )
     else:
         rp.print_targets(out, profiles)
@@ -760,7 +760,7 @@ def targets_show(
 
     profile = _say_resolved(load_target(target))
     if format is Format.json:
-        rp.print_json(out, {"schema": schema_id("target"), **_target_dict(profile)})
+        rp.print_json(out, {"schema": schema_id("target"), **profile.to_dict()})
         return
     rp.print_targets(out, [profile])
     for (domain, op_type), entry in sorted(profile.ops.items()):
@@ -797,24 +797,6 @@ def targets_diff(
     out.print(f"changed ({len(changes['changed'])}):", markup=False)
     for line in changes["changed"]:
         out.print(f"  {line}", markup=False)
-
-
-def _target_dict(t: Any) -> dict[str, Any]:
-    return {
-        "name": t.name,
-        "description": t.description,
-        "source": t.source,
-        "converter": t.converter,
-        "ops": {
-            (f"{d}:{o}" if d else o): {
-                "opsets": list(e.opsets) if e.opsets is not None else None,
-                "attributes": {k: list(v) for k, v in e.attributes.items()},
-                "static_inputs": list(e.static_inputs),
-                "note": e.note,
-            }
-            for (d, o), e in sorted(t.ops.items())
-        },
-    }
 
 
 @app.command()

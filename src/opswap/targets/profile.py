@@ -130,6 +130,19 @@ class OpSupport:
     #: Conditions opswap decides per node, by name (see ``CHECKS``): a vendor's words made a check.
     checks: tuple[str, ...] = ()
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form: every limit (None where the profile sets none)."""
+        return {
+            "opsets": list(self.opsets) if self.opsets is not None else None,
+            "attributes": {k: list(v) for k, v in self.attributes.items()},
+            "static_inputs": list(self.static_inputs),
+            "dtypes": list(self.dtypes) if self.dtypes is not None else None,
+            "max_rank": self.max_rank,
+            "outputs": self.outputs,
+            "note": self.note,
+            "checks": list(self.checks),
+        }
+
     @property
     def per_node(self) -> bool:
         """Whether judging a node needs more than its op and version."""
@@ -194,6 +207,22 @@ class Target:
     def per_node(self) -> bool:
         """Whether every node must be judged on its own (shape or rank limits for all ops)."""
         return self.fixed_shapes or self.max_rank is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form: every setting and every op's limits (``targets show --format json``)."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "source": self.source,
+            "converter": self.converter,
+            "converter_args": list(self.converter_args),
+            "unlisted_opset": self.unlisted_opset.name.lower(),
+            "fixed_shapes": self.fixed_shapes,
+            "max_rank": self.max_rank,
+            "model_opsets": list(self.model_opsets) if self.model_opsets is not None else None,
+            "partitions_after": self.partitions_after or None,
+            "ops": {(f"{d}:{o}" if d else o): e.to_dict() for (d, o), e in sorted(self.ops.items())},
+        }
 
     def support(self, op_type: str, domain: str = "") -> OpSupport | None:
         """The profile's entry for an op, or None when the target lacks it."""
