@@ -70,8 +70,16 @@ class FindingGroup:
         }
 
 
-#: What findings of one kind share: op type, domain, scope, op version, level, reason, static_only.
-_Kind = tuple[str, str, str, int | None, Level, str, bool]
+class _Kind(NamedTuple):
+    """What findings of one kind share (a key: a check of a large graph holds node labels per kind)."""
+
+    op_type: str
+    domain: str
+    scope: str
+    since: int | None
+    level: Level
+    reason: str
+    static_only: bool
 
 
 @dataclass
@@ -124,7 +132,9 @@ class CheckReport:
     def add(self, finding: Finding) -> None:
         """Record one finding."""
         f = finding
-        self.labels((f.op_type, f.domain, f.scope, f.since_version, f.level, f.reason, f.static_only)).append(f.node)
+        self.labels(_Kind(f.op_type, f.domain, f.scope, f.since_version, f.level, f.reason, f.static_only)).append(
+            f.node
+        )
 
     def labels(self, kind: _Kind) -> list[str]:
         """The (appendable) list of node labels with findings of ``kind``."""
@@ -132,12 +142,12 @@ class CheckReport:
 
     def count(self, level: Level) -> int:
         """How many nodes have findings at ``level``."""
-        return sum(len(nodes) for kind, nodes in self._found.items() if kind[4] == level)
+        return sum(len(nodes) for kind, nodes in self._found.items() if kind.level == level)
 
     @property
     def legal(self) -> bool:
         """True when no node is rejected (warnings and caveats allowed)."""
-        return not any(kind[4] == Level.ERROR for kind in self._found)
+        return not any(kind.level == Level.ERROR for kind in self._found)
 
     def groups(self, level: Level) -> list[FindingGroup]:
         """Findings at ``level`` grouped by op and reason, most frequent first."""
@@ -443,7 +453,7 @@ def _check(model: Model, target: Target, on_scope: Callable[[Scope], None] | Non
         for index, node, verdict, since, group in judge.scan(scope):
             labels = by_group.get(id(group)) if group is not None else None
             if labels is None:
-                kind = (node.op_type, node.domain, path, since, verdict.level, verdict.reason, verdict.static_only)
+                kind = _Kind(node.op_type, node.domain, path, since, verdict.level, verdict.reason, verdict.static_only)
                 labels = report.labels(kind)
                 if group is not None:
                     by_group[id(group)] = labels
