@@ -49,17 +49,14 @@ class Run:
 
 def run_cli(*args: str | Path, env: dict[str, str] | None = None, cwd: Path | None = None) -> Run:
     """Run ``python -m opswap`` as a user would: real exit code, real stdout and stderr."""
+    return run_program([sys.executable, "-m", "opswap", *map(str, args)], env, cwd)
+
+
+def run_program(argv: Sequence[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> Run:
+    """Run a program (200 columns, no OPSWAP_DEBUG, ``env`` added) and capture its exit code and output."""
     full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
     full_env.pop("OPSWAP_DEBUG", None)
-    done = subprocess.run(
-        [sys.executable, "-m", "opswap", *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        cwd=cwd,
-        timeout=900,
-        check=False,
-    )
+    done = subprocess.run(list(argv), capture_output=True, text=True, env=full_env, cwd=cwd, timeout=900, check=False)
     return Run(done.returncode, done.stdout, done.stderr)
 
 
