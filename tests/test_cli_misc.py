@@ -130,9 +130,20 @@ def test_fix_of_a_legal_model_writes_it_without_comparing_it_with_itself(tmp_pat
     assert "Nothing changed, so nothing to verify" in text.stdout and "PASSED" not in text.stdout
 
 
-@pytest.mark.parametrize("args", [["--help"], ["chekc"], ["targets"], ["targets", "show", "snpe-2.7"], ["fix"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["chekc"],
+        ["targets"],
+        ["targets", "show", "snpe-2.7"],
+        ["fix"],
+        ["rules"],
+        ["rules", "-t", "tflite"],
+    ],
+)
 def test_help_usage_errors_and_targets_import_no_heavy_module(args: list[str]) -> None:
-    """Startup (issue 15): --help, a mistyped command, a missing argument and `targets` load no onnx."""
+    """Startup (issue 15): --help, a mistyped command, a missing argument, `targets` and `rules` load no onnx."""
     import subprocess
     import sys
 
@@ -217,3 +228,16 @@ def test_help_shows_what_a_flag_takes_not_python_types(cli, command: str) -> Non
     assert "<bool>" not in result.stdout and "<list[str]>" not in result.stdout
     if command in ("fix", "check", "convert", "verify"):
         assert "NAME=D1,D2,..." in result.stdout
+
+
+def test_the_shipped_rule_catalogue_is_the_live_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`rules` reads rules/catalogue.json (no onnx import); it must list what the registry holds."""
+    from opswap import catalogue
+
+    assert catalogue.CATALOGUE.read_text(encoding="utf-8") == catalogue.text(), "run: python scripts/rule_catalogue.py"
+    assert catalogue.rows() == catalogue.live_rows()
+    # Built with another onnx (other function bodies, other rules): the live registry is read instead.
+    monkeypatch.setattr(catalogue.metadata, "version", lambda name: "0.0.0")
+    calls = []
+    monkeypatch.setattr(catalogue, "live_rows", lambda: calls.append(1) or [])
+    assert catalogue.rows() == [] and calls == [1]

@@ -831,21 +831,20 @@ def rules(
     ] = None,
 ) -> None:
     """List every rule: source op, ops produced, exact or its bound, and its certificate."""
-    import json
-    from datetime import date
-
-    from opswap import certify as cert
+    from opswap import catalogue
     from opswap import report as rp
-    from opswap.rules import all_rules
-    from opswap.rules.base import emitted_ops
-    from opswap.rules.certificates import recorded
 
     only = _listed(only)
     ops = _listed(op)
     lacking = _say_resolved(_load_target(target)) if target is not None else None
-    certificates = dict(recorded())
+    certificates: dict[str, Mapping[str, Any]] = dict(catalogue.certificates())
     if certify:
+        import json
+        from datetime import date
+
         import onnxruntime
+
+        from opswap import certify as cert
 
         unary = cert.unary_rules()
         if only:
@@ -872,22 +871,11 @@ def rules(
 
             atomic_write_text(write, json.dumps(payload, indent=1) + "\n")
     rows: list[dict[str, Any]] = [
-        {
-            "id": r.id,
-            "op_type": r.op_type,
-            "domain": r.domain,
-            "source": r.source,
-            "versions": list(r.opsets) if r.opsets is not None else None,
-            "produces": emitted_ops(r),
-            "exact": r.exact,
-            "bound": r.bound or None,
-            "description": r.doc,
-            "certificate": certificates.get(r.id),
-        }
-        for r in all_rules()
-        if (not only or r.id in only)
-        and (not ops or r.op_type in ops)
-        and (lacking is None or (r.domain, r.op_type) not in lacking.ops)
+        {**r, "certificate": certificates.get(r["id"])}
+        for r in catalogue.rows()
+        if (not only or r["id"] in only)
+        and (not ops or r["op_type"] in ops)
+        and (lacking is None or (r["domain"], r["op_type"]) not in lacking.ops)
     ]
     if not rows and (only or ops or lacking is not None):
         from opswap.errors import OpswapError
