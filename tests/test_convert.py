@@ -208,3 +208,25 @@ def test_convert_takes_the_verification_options_fix_takes(cli, tmp_path: Path) -
     quiet, verbose = cli("convert", source, *snpe).stdout, cli("convert", source, *snpe, "-v").stdout
     assert "Warnings — the converter warns" not in quiet and "version 14 not in the versions" not in quiet
     assert "Warnings — the converter warns and goes on" in verbose and "version 14 not in the versions" in verbose
+
+
+def test_convert_allow_partial_lets_the_converter_decide_and_no_verify_skips_the_fix_check(cli, tmp_path: Path) -> None:
+    """A profile that lists too little: fix finds no route, and --allow-partial hands the model to the
+    converter, whose verdict counts (OpenVINO converts HardSwish and matches); --no-verify skips only
+    the fixed model's ORT comparison, not the converted model's."""
+    from conftest import hardswish_model, save_model
+
+    source = save_model(hardswish_model(), tmp_path / "hs.onnx")
+    profile = tmp_path / "narrow.toml"
+    header = '[target]\nname = "narrow"\nsource = "test"\nconverter = "openvino"\nconverter_output_suffix = ".xml"\n'
+    profile.write_text(header + "[ops.Mul]\n")
+    strict = cli("convert", source, "-t", profile, "-o", tmp_path / "a.onnx", "-f", "json")
+    assert strict.code == 1 and strict.json()["converted"] is False
+    partial = cli("convert", source, "-t", profile, "-o", tmp_path / "b.onnx", "--allow-partial", "-f", "json")
+    assert partial.code == 0, partial.stderr
+    data = partial.json()
+    assert data["converted"] is True and data["runtime"]["passed"] is True
+    assert data["fix"]["legal"] is False and data["fix"]["unchanged"] is True  # written as it was read
+    unverified = cli("convert", source, "-t", "openvino", "-o", tmp_path / "c.onnx", "--no-verify", "-f", "json")
+    assert unverified.code == 0, unverified.stderr
+    assert unverified.json()["fix"]["verification"] is None and unverified.json()["runtime"]["passed"] is True

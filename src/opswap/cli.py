@@ -510,6 +510,16 @@ def convert_command(
     rtol: RtolOpt = None,
     allow_approx: Annotated[bool, typer.Option(help="Also use approximate rules.")] = False,
     lower_opset: Annotated[str | None, typer.Option(help="Lower the opset: a number, or 'auto'.")] = None,
+    verify: Annotated[
+        bool,
+        typer.Option(
+            help="Compare the fixed model with ONNX Runtime before converting (the converted one is "
+            "compared where it runs either way)."
+        ),
+    ] = True,
+    allow_partial: Annotated[
+        bool, typer.Option(help="Convert even if some nodes stay illegal (the converter's rejections are fed back).")
+    ] = False,
     max_rounds: Annotated[int, typer.Option(min=1, help="Converter runs at most, feeding its rejections back.")] = 5,
     format: FormatOpt = Format.text,
     verbose: VerboseOpt = 0,
@@ -555,6 +565,8 @@ def convert_command(
             rtol=rtol,
             allow_approx=allow_approx,
             lower_opset=_opset_choice(lower_opset),
+            run_verify=verify,
+            allow_partial=allow_partial,
             max_rounds=max_rounds,
             stage=stage,
             announce=_announce,

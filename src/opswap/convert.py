@@ -69,8 +69,12 @@ class ConvertReport:
 
     @property
     def ok(self) -> bool:
-        """Fixed, converted, and (where it ran) the converted model computes the same."""
-        return self.fix.ok and self.converted and (self.runtime is None or self.runtime.passed)
+        """Fixed and written, converted, and (where it ran) the converted model computes the same.
+
+        With ``allow_partial`` the fix may leave nodes the profile calls illegal: the converter's own
+        verdict (it converted them) is then the one that counts.
+        """
+        return self.fix.output is not None and self.converted and (self.runtime is None or self.runtime.passed)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -113,6 +117,8 @@ def convert(
     rtol: float | None = None,
     allow_approx: bool = False,
     lower_opset: int | str | None = None,
+    run_verify: bool = True,
+    allow_partial: bool = False,
     max_rounds: int = MAX_ROUNDS,
     stage: StageFactory | None = None,
     announce: Callable[[list[str]], None] | None = None,
@@ -122,7 +128,10 @@ def convert(
     Conversion is what the caller asked for, so a converter named by a user's profile runs too;
     ``announce`` receives its exact argument list before each run. ``inputs`` (else ``samples``
     random ones) are what the fix is verified on and the converted model compared on; ``rtol`` is
-    the fix's tolerance (a runtime's own comparison keeps its precision's).
+    the fix's tolerance (a runtime's own comparison keeps its precision's). ``run_verify=False``
+    skips the fix's ONNX Runtime comparison (the converted model is still compared where it runs);
+    ``allow_partial`` hands the converter a model with nodes left illegal (its rejections are fed
+    back as usual).
     """
     guard_outputs(model, target, output, convert=True)
     original = copy(model)
@@ -133,12 +142,14 @@ def convert(
         "inputs": inputs,
         "rtol": rtol,
         "allow_approx": allow_approx,
+        "run_verify": run_verify,
+        "allow_partial": allow_partial,
         "lower_opset": lower_opset,
         "convert": False,
         "stage": stage,
     }
     report = ConvertReport(target.name, target.converter, fix(model, target, output, **options))
-    if not report.fix.ok or report.fix.output is None:
+    if report.fix.output is None:
         report.message = report.fix.not_written or "the fixed model is not legal"
         return report
     if target.converter == "ort-mobile-usability":
@@ -169,7 +180,7 @@ def convert(
         # The converter knows better than the profile: drop what it rejected, legalize again from the original.
         current = dataclasses.replace(current, ops={k: e for k, e in current.ops.items() if k[1] not in rejected})
         report.fix = fix(copy(original), current, output, **options)
-        if not report.fix.ok:
+        if report.fix.output is None:
             report.message = f"{result.tool} rejected {', '.join(rejected)}, and no legal route avoids it"
             return report
     report.message = f"{target.converter} still failing after {max_rounds} rounds"
