@@ -145,6 +145,7 @@ defs["per_value"] = obj(
     {
         "rtol": N(),
         "compared": I(),
+        "left_out": I(),
         "differ": I(),
         "first": opt(ref("value_figures")),
         "values": arr(ref("value_figures")),

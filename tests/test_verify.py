@@ -125,3 +125,24 @@ def test_verify_per_node_names_where_two_models_part(tmp_path) -> None:
     assert data["values"][0]["max_abs"] == 0.0 and data["first"]["route"] is None
     same = run_cli("verify", a, a, "--per-node")
     assert same.code == 0 and "all agree within 1e-05" in same.stdout
+
+
+def test_a_per_value_comparison_holds_at_most_max_compared_values(tmp_path, monkeypatch) -> None:
+    """Each compared value is a model output kept on every run: past the cap they are counted, not held."""
+    import importlib
+
+    from onnx import helper
+
+    from conftest import make_model, tensor
+    from opswap.model import from_proto
+
+    v = importlib.import_module("opswap.verify")  # the module (opswap.verify is also the function)
+
+    nodes = [helper.make_node("Relu", ["x"], ["a"]), helper.make_node("Neg", ["a"], ["b"])]
+    nodes.append(helper.make_node("Abs", ["b"], ["y"]))
+    model = from_proto(make_model(nodes, [tensor("x", [2, 3])], [tensor("y", [2, 3])]))
+    monkeypatch.setattr(v, "MAX_COMPARED", 2)
+    names = v.shared_values(model.proto, model.proto)
+    per = v.compare_values(model, model, names, v.random_inputs(model.proto, 2), 1e-5)
+    assert [x.name for x in per.values] == ["a", "b"] and per.left_out == 1 and per.first is None
+    assert str(per) == "all 2 values compared agree (tolerance 1e-05); 1 later values not compared"

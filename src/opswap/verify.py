@@ -64,6 +64,8 @@ QDQ_MAX_CHANGED = 0.10
 #: On a target runtime, a rewrite of a QDQ model may lower the share of outputs within one step of
 #: the original's by at most this much below the runtime's own share (see ``VerifyReport.within_spread``).
 SPREAD_MARGIN = 0.05
+#: Intermediate values compared at most in one per-value comparison (see ``compare_values``).
+MAX_COMPARED = 4096
 #: Element pairs kept per output for a report's plot (see ``OutputMetrics.plotted``).
 PLOTTED = 400
 _ULP = {"float16": 2.0**-10, "bfloat16": 2.0**-7, "float32": 2.0**-23, "float64": 2.0**-52}
@@ -225,6 +227,9 @@ class PerValue:
 
     rtol: float
     values: list[ValueFigures] = field(default_factory=list)
+    #: Values past the first :data:`MAX_COMPARED` that were not compared (each is a model output held
+    #: in memory on every run).
+    left_out: int = 0
 
     @property
     def differing(self) -> list[ValueFigures]:
@@ -239,7 +244,8 @@ class PerValue:
     def __str__(self) -> str:
         first = self.first
         if first is None:
-            return f"all {len(self.values)} values compared agree (tolerance {self.rtol:g})"
+            more = f"; {self.left_out} later values not compared" if self.left_out else ""
+            return f"all {len(self.values)} values compared agree (tolerance {self.rtol:g}){more}"
         how = f" ({first.route})" if first.route else ""
         return (
             f"{len(self.differing)} of {len(self.values)} values differ; the first is {first.name!r}, computed by "
@@ -253,6 +259,7 @@ class PerValue:
         return {
             "rtol": self.rtol,
             "compared": len(self.values),
+            "left_out": self.left_out,
             "differ": len(self.differing),
             "first": first.to_dict() if first is not None else None,
             "values": [v.to_dict() for v in self.values],
@@ -790,10 +797,12 @@ def compare_values(
     """Run both models on ``inputs`` with ``names`` made outputs too, and compare each value.
 
     ``names`` are values of both main graphs (see :func:`shared_values`); ``routes`` gives, for a value
-    a rewrite computes, the rewrite's route. Both models run once per input, holding every named value.
+    a rewrite computes, the rewrite's route. Both models run once per input, holding every named value:
+    the first :data:`MAX_COMPARED` are compared, and how many more there were is said.
     """
     from opswap.graphs import node_label
 
+    names, left_out = names[:MAX_COMPARED], max(0, len(names) - MAX_COMPARED)
     producer = {
         name: (node.op_type, node_label(node, k))
         for k, node in enumerate(original.proto.graph.node)
@@ -810,7 +819,8 @@ def compare_values(
                 probe.graph.output.add().name = name
         session = _session(Model(probe, model.path, model.base_dir), role)
         runs.append(session)
-    result = PerValue(rtol, [ValueFigures(n, *producer[n], OutputMetrics(n), (routes or {}).get(n, "")) for n in names])
+    compared = [ValueFigures(n, *producer[n], OutputMetrics(n), (routes or {}).get(n, "")) for n in names]
+    result = PerValue(rtol, compared, left_out)
     for feed in inputs:
         try:
             expected, actual = (session.run(names, feed) for session in runs)
