@@ -162,6 +162,9 @@ SHOWN_VALUES = 10
 
 def _print_per_value(console: Console, per: PerValue) -> None:
     """Where the models part: the first differing value, then the next few."""
+    if not per.values:
+        console.print("Compared one by one: no value both models compute under one name (nothing rewritten to name)")
+        return
     rewrites = all(v.route for v in per.values)
     what = "rewritten nodes' outputs" if rewrites else "values both models compute"
     console.print(f"Compared one by one: {len(per.values)} {what}")

@@ -243,6 +243,8 @@ class PerValue:
 
     def __str__(self) -> str:
         first = self.first
+        if not self.values:
+            return "no value both models compute under one name was compared"
         if first is None:
             more = f"; {self.left_out} later values not compared" if self.left_out else ""
             return f"all {len(self.values)} values compared agree (tolerance {self.rtol:g}){more}"
