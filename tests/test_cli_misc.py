@@ -241,3 +241,44 @@ def test_the_shipped_rule_catalogue_is_the_live_registry(monkeypatch: pytest.Mon
     calls = []
     monkeypatch.setattr(catalogue, "live_rows", lambda: calls.append(1) or [])
     assert catalogue.rows() == [] and calls == [1]
+
+
+def test_a_report_path_is_guarded_like_the_output(cli, tmp_path: Path) -> None:
+    """--report (issue 15, point 10) never writes over what was read: the model, its external data (also
+    through a link), the weights or inputs, nor the output model; checked before any work."""
+    import numpy as np
+    from onnx import numpy_helper
+
+    source = save_model(hardswish_model(), tmp_path / "hs.onnx")
+    inputs = tmp_path / "in.html"
+    np.savez(tmp_path / "in.npz", x=np.zeros((2, 3, 8, 8), np.float32))
+    (tmp_path / "in.npz").rename(inputs)
+    as_html = save_model(hardswish_model(), tmp_path / "model.html")
+    weights = make_model(
+        [helper.make_node("Mul", ["x", "w"], ["y"])],
+        [tensor("x", [4, 64])],
+        [tensor("y", [4, 64])],
+        initializers=[numpy_helper.from_array(np.ones([4, 64], np.float32), "w")],
+    )
+    external = tmp_path / "ext.onnx"
+    onnx.save(weights, str(external), save_as_external_data=True, location="w.html", size_threshold=0)
+    (tmp_path / "link.html").symlink_to(tmp_path / "w.html")
+    cases = [
+        (source, ("--report", tmp_path / "r.txt"), "name it .html"),
+        (source, ("--report", tmp_path / "missing" / "r.html"), "does not exist"),
+        (source, ("-o", tmp_path / "fixed.html", "--report", tmp_path / "fixed.html"), "the output model"),
+        (as_html, ("--report", as_html), "the input file"),
+        (source, ("--inputs", inputs, "--report", inputs), "the --inputs file"),
+        (external, ("--report", tmp_path / "w.html"), "external data file"),
+        (external, ("--report", tmp_path / "link.html"), "external data file"),
+    ]
+    for model, args, message in cases:
+        before = {p: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+        options = ("-o", tmp_path / "out.onnx", *args) if "-o" not in args else args
+        result = cli("fix", model, "-t", "snpe-2.7", *options)
+        assert result.code == 2 and message in result.stderr, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+        assert {p: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before
+        assert not (tmp_path / "out.onnx").exists()
+    check = cli("check", external, "-t", "snpe-2.7", "--report", tmp_path / "w.html")
+    assert check.code == 2 and "external data file" in check.stderr

@@ -132,15 +132,3 @@ def test_a_convert_report_shows_onnx_runtimes_partitions(cli, tmp_path: Path, br
     text = shown(browser, page)
     assert "ONNX Runtime's partitions" in text
     assert "before NNAPI 1 2 of 4 NO" in text and "after NNAPI 1 4 of 4 YES" in text  # the EP's own counts
-
-
-def test_a_report_path_is_checked_before_any_work(cli, tmp_path: Path) -> None:
-    source = save_model(hardswish_model(), tmp_path / "hs.onnx")
-    for bad, message in (
-        (tmp_path / "r.txt", "name it .html"),
-        (tmp_path / "missing" / "r.html", "does not exist"),
-        (tmp_path / "fixed.html", "same file as another output"),
-    ):
-        result = cli("fix", source, "-t", "snpe-2.7", "-o", tmp_path / "fixed.html", "--report", bad)
-        assert result.code == 2 and message in result.stderr, result.stderr
-        assert "Traceback" not in result.stderr and not bad.exists()

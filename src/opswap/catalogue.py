@@ -54,10 +54,9 @@ def rows() -> list[dict[str, Any]]:
 
 def certificates() -> dict[str, dict[str, Any]]:
     """The shipped certificates by rule id (see ``opswap.rules.certificates``), read as plain JSON."""
-    try:
-        data = json.loads(CERTIFICATES.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    if not CERTIFICATES.is_file():
         return {}
+    data = json.loads(CERTIFICATES.read_text(encoding="utf-8"))
     return {entry["rule"]: entry for entry in data["certificates"]}
 
 

@@ -106,18 +106,38 @@ ReportOpt = Annotated[
 ]
 
 
-def _guard_report(path: Path | None, source: str, *others: Path | None) -> None:
-    """Check a --report path before any work: an .html file in an existing folder, overwriting nothing read."""
+def _guard_report(
+    path: Path | None,
+    source: str,
+    output: Path | None = None,
+    *,
+    weights: Path | None = None,
+    inputs: Path | None = None,
+    calibrate: Path | None = None,
+) -> None:
+    """Check a --report path before any work, as -o is.
+
+    An .html file in an existing folder that is none of the files read (the model, weights, inputs,
+    calibration) nor the output model; links count.
+    """
     if path is None:
         return
     from opswap.errors import ModelError
+    from opswap.model import check_output
 
     if path.suffix.lower() not in (".html", ".htm"):
         raise ModelError(f"{path}: --report writes an HTML file; name it .html")
-    _guard_output(source, path)
-    for other in others:
-        if other is not None and other.resolve() == path.resolve():
-            raise ModelError(f"{path}: --report names the same file as another output ({other})")
+    _guard_output(source, path, weights=weights, inputs=inputs, calibrate=calibrate)
+    if output is not None:
+        check_output(path, [(output, "the output model")])
+
+
+def _guard_report_data(path: Path | None, model: Model) -> None:
+    """Once the model is loaded: the report is not one of its external data files either."""
+    if path is not None:
+        from opswap.model import check_output, protected_files
+
+        check_output(path, protected_files(model))
 
 
 def _write_report(path: Path | None, **reports: Any) -> None:
@@ -312,8 +332,9 @@ def check(
     (model,), (target,) = sources, names
     profile = _say_resolved(load_target(target))
     cut_at = _value_names(outputs)
-    _guard_report(report, model)
+    _guard_report(report, model, weights=weights)
     loaded = _open(model, weights, opset, input_shape, background_check=True)
+    _guard_report_data(report, loaded)
     cut_report = _cut(loaded, cut_at)
     if cut_report is not None:
         err.print(f"Checking the cut: {escape(str(cut_report))}")
@@ -395,6 +416,7 @@ def fix(
     from opswap.fix import check_opset_choice
     from opswap.fix import fix as run_fix
     from opswap.frontends import is_torch_spec
+    from opswap.model import copy
     from opswap.targets import load_target
     from opswap.verify import load_inputs, parse_input_shapes
 
@@ -412,11 +434,12 @@ def fix(
         artifact_of=profile if convert is not False else None,
         calibrate=calibrate,
     )
-    _guard_report(report, model, output)
+    _guard_report(report, model, output, weights=weights, inputs=inputs, calibrate=calibrate)
     cut_at = _value_names(outputs)
     loaded = _open(model, weights, opset, input_shape, background_check=True)
+    _guard_report_data(report, loaded)
     cut_report = _cut(loaded, cut_at)
-    before = _copy_for_report(loaded, report)
+    before = copy(loaded).proto if report is not None else None  # each rewrite is drawn from it
     if is_torch_spec(model):
         shapes = {}
     feeds = load_inputs(inputs, loaded.proto) if inputs else None
@@ -450,17 +473,6 @@ def fix(
         rp.print_converter(out, result.converter, profile)
 
     _finish(result, format, print_text, result.ok and result.output is not None)
-
-
-def _copy_for_report(model: Model, report: Path | None) -> Any:
-    """The model as read, kept to draw each rewrite in the report (None without --report)."""
-    if report is None:
-        return None
-    import onnx
-
-    kept = onnx.ModelProto()
-    kept.CopyFrom(model.proto)
-    return kept
 
 
 def _value_names(text: str | None) -> list[str] | None:
@@ -538,17 +550,19 @@ def convert_command(
     from opswap import report as rp
     from opswap.convert import convert as run_convert
     from opswap.frontends import is_torch_spec
+    from opswap.model import copy
     from opswap.targets import load_target
     from opswap.verify import load_inputs, parse_input_shapes
 
     shapes = parse_input_shapes(input_shape or [])
     profile = _say_resolved(load_target(target))
     _guard_output(model, output, weights=weights, inputs=inputs, artifact_of=profile)
-    _guard_report(report, model, output)
+    _guard_report(report, model, output, weights=weights, inputs=inputs)
     cut_at = _value_names(outputs)
     loaded = _open(model, weights, opset, input_shape)
+    _guard_report_data(report, loaded)
     cut_report = _cut(loaded, cut_at)
-    before = _copy_for_report(loaded, report)
+    before = copy(loaded).proto if report is not None else None  # each rewrite is drawn from it
     if cut_report is not None:
         err.print(f"Converting the cut: {escape(str(cut_report))}")
     if is_torch_spec(model):

@@ -85,8 +85,13 @@ class FixReport:
             lines.append(f"verification: {self.verification}")
         elif self.unchanged and self.legal:
             lines.append("nothing changed, so nothing to verify")
-        lines.append(f"wrote {self.output}" if self.output else f"not written: {self.not_written or 'no output given'}")
+        lines.append(self.written)
         return "\n".join(lines)
+
+    @property
+    def written(self) -> str:
+        """``wrote PATH``, or ``not written: why``."""
+        return f"wrote {self.output}" if self.output else f"not written: {self.not_written or 'no output given'}"
 
     def _repr_html_(self) -> str:
         """What a notebook shows: the verdict, each rewrite's route, the verification, the file written."""

@@ -95,7 +95,7 @@ def fix_html(report: FixReport) -> str:
         parts.append(f'<div style="color:{_BAD}">{escape(u.op_type)}: {escape(u.explanation)}</div>')
     if report.verification is not None:
         parts.append(verify_html(report.verification))
-    written = f"wrote {report.output}" if report.output else f"not written: {report.not_written or 'no output given'}"
+    written = report.written
     parts.append(f"<div>{escape(written)}</div>")
     return "".join(parts) + "</div>"
 
@@ -281,7 +281,7 @@ def report_page(
         verdict = str(fix.after)
         if fix.verification is not None:
             verdict += f"; verification {'PASSED' if fix.verification.passed else 'FAILED'}"
-        verdict += f"; wrote {fix.output}" if fix.output else f"; not written: {fix.not_written or 'no output given'}"
+        verdict += f"; {fix.written}"
         if convert is not None:
             verdict += "; converted" if convert.converted else "; not converted"
         data = (convert or fix).to_dict()
@@ -299,7 +299,7 @@ def report_page(
         body.append("<h2>After</h2>" + check_html(fix.after))
         if fix.verification is not None:
             body.append(_verification_section(fix.verification, "Verification: ONNX Runtime (CPU), original vs fixed"))
-        written = f"Wrote {fix.output}" if fix.output else f"Not written: {fix.not_written or 'no output given'}"
+        written = fix.written[:1].upper() + fix.written[1:]
         body.append(f"<div>{escape(written)}</div>")
     else:
         assert check is not None

@@ -67,6 +67,8 @@ _TYPE_ATTRIBUTE: dict[str, tuple[str, int | None]] = {
     "RandomUniformLike": ("dtype", None),
     "Multinomial": ("dtype", onnx.TensorProto.INT32),
 }
+#: The ops whose output type an attribute sets (read the attribute only for these).
+TYPED_BY_ATTRIBUTE = frozenset(_TYPE_ATTRIBUTE)
 
 
 def output_dtypes(

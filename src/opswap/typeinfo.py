@@ -20,7 +20,7 @@ from google.protobuf.message import EncodeError
 from onnx import helper, numpy_helper
 
 from opswap.graphs import Scope, iter_scopes, no_gc
-from opswap.schemas import output_dtypes, output_type_sources
+from opswap.schemas import TYPED_BY_ATTRIBUTE, output_dtypes, output_type_sources
 
 #: Constants up to this many elements are read for rules (axes, shapes, bounds, scalars).
 SMALL = 64
@@ -285,13 +285,17 @@ def _scan(
                         dtypes.setdefault(out, _ATTRIBUTE_CONSTANTS[attr.name])
             elif kind == _GENERAL:
                 domain = "" if node.domain == "ai.onnx" else node.domain
-                found = output_dtypes(
-                    node.op_type, domain, opsets[domain], [dtypes.get(i) for i in node.input], _attribute_of(node)
-                )
+                # Only the few ops typed by an attribute get a lookup: this runs once per node.
+                lookup = _attribute_of(node) if node.op_type in TYPED_BY_ATTRIBUTE else _no_attribute
+                found = output_dtypes(node.op_type, domain, opsets[domain], [dtypes.get(i) for i in node.input], lookup)
                 for out, dtype in zip(node.output, found, strict=False):
                     if out and dtype and out not in dtypes:
                         dtypes[out] = dtype
     return dtypes
+
+
+def _no_attribute(name: str) -> object:
+    return None
 
 
 def _attribute_of(node: onnx.NodeProto) -> Callable[[str], object]:

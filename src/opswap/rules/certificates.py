@@ -7,22 +7,16 @@ float32 inputs); see opswap/certify.py for how they are measured.
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Mapping
-from importlib import resources
 from typing import Any
-
-FILE = "certificates.json"
 
 
 @functools.cache
 def recorded() -> Mapping[str, Mapping[str, Any]]:
-    """Certificates by rule id (empty if the file is missing)."""
-    resource = resources.files("opswap.rules").joinpath(FILE)
-    if not resource.is_file():
-        return {}
-    data = json.loads(resource.read_text(encoding="utf-8"))
-    return {entry["rule"]: entry for entry in data["certificates"]}
+    """Certificates by rule id (empty if the file is missing); the file ``opswap.catalogue`` reads."""
+    from opswap.catalogue import certificates
+
+    return certificates()
 
 
 def describe(certificate: Mapping[str, Any]) -> str:
