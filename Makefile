@@ -39,7 +39,7 @@ fuzz: $(VENV)/.installed
 # Speed and memory against onnx.load + onnx.save and the peers, as ratios measured in one run
 # (about 20 minutes: the peers take minutes each at 1M nodes), then ORT latency of the fixed model.
 bench: $(VENV)/.installed
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) bench/bench_fix.py --nodes 10000 100000 1000000 --peers --external-gb 8
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) bench/bench_fix.py --nodes 10000 100000 1000000 --peers --external-gb 8 --verify-nodes 20000 100000
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) bench/bench_latency.py
 	$(PY) bench/bench_startup.py
 

@@ -5,8 +5,11 @@ seconds). Each job runs in a fresh process, imports done before its clock starts
 (VmHWM) is its own. Goals (issue 7): P1 fix <= 2x the floor (onnx.load + onnx.save) in time and
 memory; P2 10x the nodes costs <= 11x the time; P3 >= 10x faster than the peers; P4 a model with
 external data fixed without reading it; P5 check <= 1.2x onnx.load; P6 --help and targets < 0.5 s.
+Issue 16: verification (fix's default) within 1.5x of its floor: building ONNX Runtime sessions of
+the original and the fixed model and running each once, one after the other, with the options
+verification uses (graph optimizations off).
 
-    python bench/bench_fix.py --nodes 10000 100000 1000000 --peers --external-gb 8
+    python bench/bench_fix.py --nodes 10000 100000 1000000 --peers --external-gb 8 --verify-nodes 20000 100000
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ _SETUP = {
     "load": "import onnx",
     "check": "import opswap",
     "fix": "import opswap; from opswap.fix import fix",
+    "fix+verify": "import opswap; from opswap.fix import fix",
+    "sessions": "import numpy as np, onnxruntime as ort",
     **{name: f"import peers.{name} as peer" for name in PEERS},
 }
 _JOBS = {
@@ -48,6 +53,17 @@ _JOBS = {
     "fix": (
         "fix(opswap.load(src, background_check=True), opswap.load_target('snpe-2.7'), Path(dst),"
         " run_verify=False, convert=False)"
+    ),
+    "fix+verify": (
+        "fix(opswap.load(src, background_check=True), opswap.load_target('snpe-2.7'), Path(dst), convert=False)"
+    ),
+    # The floor of verification: src and its fixed model (dst, written before) each built and run once.
+    "sessions": (
+        "options = ort.SessionOptions()\n"
+        "options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL\n"
+        "for path in (src, dst):\n"
+        "    ort.InferenceSession(path, options, providers=['CPUExecutionProvider']).run(\n"
+        "        None, {'x': np.ones([1, 16], np.float32)})"
     ),
     **{name: "peer.run(src, dst)" for name in PEERS},
 }
@@ -121,6 +137,28 @@ def bench_chains(sizes: list[int], peers: list[str], repeat: int, tmp: Path) -> 
         print(line)
 
 
+def bench_verify(sizes: list[int], repeat: int, tmp: Path) -> None:
+    """fix with verification against fix without it plus the floor of building and running both sessions."""
+    print(f"\n{'nodes':>9} {'job':<20} {'seconds':>8} {'peak MB':>8}")
+    for n in sizes:
+        src, fixed, dst = tmp / f"chain{n}.onnx", tmp / "fixed.onnx", tmp / "verified.onnx"
+        chain(n, src)
+        measure("fix", src, fixed)
+        results = {
+            "fix": median_of("fix", src, dst, repeat),
+            "sessions": median_of("sessions", src, fixed, repeat),
+            "fix+verify": median_of("fix+verify", src, dst, repeat),
+        }
+        for job, (seconds, rss) in results.items():
+            print(f"{n:>9} {job:<20} {seconds:>8.2f} {rss:>8.0f}")
+        verification = results["fix+verify"][0] - results["fix"][0]
+        print(
+            f"{n:>9} verification {verification:.2f} s = {verification / results['sessions'][0]:.2f}x its floor "
+            f"(sessions built and run once); fix+verify {results['fix+verify'][0] / results['fix'][0]:.1f}x fix"
+        )
+        src.unlink()
+
+
 def bench_external(gigabytes: float, tmp: Path) -> None:
     folder = tmp / "weights"
     folder.mkdir()
@@ -156,10 +194,11 @@ def bench_external(gigabytes: float, tmp: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--nodes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--nodes", type=int, nargs="*", default=[10_000, 100_000])
     parser.add_argument("--peers", action="store_true", help="also time onnx-ir, onnx-graphsurgeon, onnxscript")
     parser.add_argument("--repeat", type=int, default=3, help="runs per opswap/floor job (median)")
     parser.add_argument("--external-gb", type=float, default=0.0, help="size of the external-data model (0: skip)")
+    parser.add_argument("--verify-nodes", type=int, nargs="*", default=[], help="chains to fix with verification")
     args = parser.parse_args()
 
     import onnx
@@ -175,7 +214,10 @@ def main() -> None:
     help_seconds, targets_seconds = startup(["--help"]), startup(["targets"])
     print(f"opswap --help: {help_seconds:.2f} s, opswap targets: {targets_seconds:.2f} s (process start included)")
     with tempfile.TemporaryDirectory() as tmp:
-        bench_chains(args.nodes, peers, args.repeat, Path(tmp))
+        if args.nodes:
+            bench_chains(args.nodes, peers, args.repeat, Path(tmp))
+        if args.verify_nodes:
+            bench_verify(args.verify_nodes, args.repeat, Path(tmp))
         if args.external_gb:
             bench_external(args.external_gb, Path(tmp))
 

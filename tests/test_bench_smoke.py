@@ -24,6 +24,8 @@ def test_bench_fix_smoke() -> None:
             "1",
             "--external-gb",
             "0.05",
+            "--verify-nodes",
+            "400",
         ],
         capture_output=True,
         text=True,
@@ -31,6 +33,8 @@ def test_bench_fix_smoke() -> None:
     )
     rows = [line.split() for line in done.stdout.splitlines() if line.strip().startswith("400")]
     rows = [row for row in rows if row[2] != "is"]  # the speed-up lines
+    verified = [row for row in rows if row[1] in ("sessions", "fix+verify", "verification")]
+    rows = [row for row in rows if row not in verified][:-1]  # and the verification section's own fix
     jobs = [row[1] for row in rows]
     assert jobs[:4] == ["floor", "load", "check", "fix"]
     assert set(jobs[4:]) <= {"onnx_ir_pass", "graphsurgeon", "onnxscript_rewriter"}
@@ -39,6 +43,8 @@ def test_bench_fix_smoke() -> None:
     assert " fix is " in done.stdout and " faster than " in done.stdout
     assert "input data untouched: True" in done.stdout
     assert "opswap --help:" in done.stdout
+    assert [row[1] for row in verified] == ["sessions", "fix+verify", "verification"]
+    assert "x its floor" in done.stdout
 
 
 def test_bench_peers_make_the_same_model() -> None:
