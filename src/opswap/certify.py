@@ -17,7 +17,8 @@ import numpy as np
 import onnx
 from onnx import helper
 
-from opswap.rules.base import Builder, ConstantPool, NameGen, Rule, RuleNotApplicable, Value, all_rules
+from opswap.rules.base import Builder, ConstantPool, NameGen, Rule, all_rules
+from opswap.rules.values import RuleNotApplicable, Value
 from opswap.typeinfo import ELEMENTWISE
 
 #: Newest opset ONNX Runtime's CPU kernels are asked to run here.

@@ -34,17 +34,9 @@ from opswap.fusions import GELU_PATTERN, fuse_gelu
 from opswap.graphs import Scope, iter_scopes, no_gc, node_label, splice, upstream
 from opswap.model import Model
 from opswap.quant import Calibrator, QuantFacts, QuantizeReport, UnitToKeep, facts, quantize_rewrites, units_to_keep
-from opswap.rules.base import (
-    Builder,
-    ConstantPool,
-    NameGen,
-    Rule,
-    RuleNotApplicable,
-    Value,
-    emitted_ops,
-    rules_for,
-)
+from opswap.rules.base import Builder, ConstantPool, NameGen, Rule, emitted_ops, rules_for
 from opswap.rules.certificates import describe, recorded
+from opswap.rules.values import RuleNotApplicable, Value
 from opswap.targets import Level, Target, Verdict, op_name
 from opswap.typeinfo import Shape
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 import numpy as np
 import onnx
 
-from opswap.rules.base import Builder, RuleNotApplicable, Value, rule
+from opswap.rules.base import Builder, rule
+from opswap.rules.values import RuleNotApplicable, Value
 
 #: Element types the pointwise-convolution form is for: the ones NPUs run. ONNX's Conv also takes
 #: double, but ONNX Runtime has no double Conv kernel, so a float64 model takes the Clip form
@@ -49,4 +50,4 @@ def hardsigmoid_via_pointwise_conv(op: Builder, x: Value, *, alpha: float = 0.2,
 def softplus_via_stable_log(op: Builder, x: Value) -> Value:
     """log(1 + exp(x)) as Relu(x) + log(1 + exp(-|x|)): no overflow for large x, unlike ONNX's body."""
     tail = op.Log(op.Add(op.Exp(op.Mul(op.Abs(x), -1.0)), 1.0))
-    return op.Add(op.Relu(x), tail)  # type: ignore[no-any-return]
+    return op.Add(op.Relu(x), tail)

@@ -25,49 +25,10 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from opswap.rules.ops import Ops
+from opswap.rules.values import Input, RuleNotApplicable, Value
 from opswap.schemas import output_dtypes, since_version
 from opswap.typeinfo import SMALL
-
-
-@dataclass(frozen=True, eq=False)
-class Value:
-    """A tensor a rule computes with: its name in the graph, element type, and what else is known.
-
-    ``shape`` is filled for the inputs of ops whose rules declare ``shapes=True`` (None entries are
-    symbolic dims; None for the whole shape means unknown rank). ``const`` holds the value of a small
-    constant input (axes, shapes, bounds).
-    """
-
-    name: str
-    dtype: int
-    shape: tuple[int | None, ...] | None = None
-    const: np.ndarray | None = None
-
-    @property
-    def rank(self) -> int:
-        """The rank, or RuleNotApplicable when it is unknown."""
-        if self.shape is None:
-            raise RuleNotApplicable(f"the rank of {self.name!r} is unknown")
-        return len(self.shape)
-
-    def static_shape(self) -> tuple[int, ...]:
-        """The shape when every dim is known, or RuleNotApplicable."""
-        if self.shape is None or any(d is None for d in self.shape):
-            raise RuleNotApplicable(f"the shape of {self.name!r} is not static")
-        return tuple(int(d) for d in self.shape)  # type: ignore[arg-type]
-
-    def value(self) -> np.ndarray:
-        """The constant's value, or RuleNotApplicable when the input is computed."""
-        if self.const is None:
-            raise RuleNotApplicable(f"{self.name!r} is not a constant")
-        return self.const
-
-
-Input = Value | float | int | None
-
-
-class RuleNotApplicable(Exception):
-    """Raised by a rule when the node is outside what the rule handles (reason in the message)."""
 
 
 class ConstantPool:
@@ -158,7 +119,7 @@ AXES_INPUT_SINCE = {
 }
 
 
-class Builder:
+class Builder(Ops):
     """What a rule calls ``op``: emits nodes for one rewrite at the model's opset.
 
     ``op.Mul(x, 2.0)`` emits a node and returns its output; numbers become constants in the dtype of
@@ -186,29 +147,33 @@ class Builder:
         self._constants = constants
         self._prefix = prefix
 
-    def __getattr__(self, op_type: str) -> Callable[..., Any]:
-        if not op_type[:1].isupper():
-            raise AttributeError(op_type)
-        return functools.partial(self.emit, op_type)
-
-    def emit(self, op_type: str, *inputs: Input, _outputs: int = 1, _dtype: int | None = None, **attrs: Any) -> Any:
+    def emit(self, op_type: str, *inputs: Input, **attrs: Any) -> Value:
         """Emit one ai.onnx node; numbers among ``inputs`` become constants of the tensor inputs' dtype."""
+        return self._emit(op_type, inputs, attrs, 1)[0]
+
+    def emit_many(self, op_type: str, *inputs: Input, outputs: int, **attrs: Any) -> tuple[Value, ...]:
+        """Emit one ai.onnx node with ``outputs`` outputs (the first ``outputs`` of the op's)."""
+        return self._emit(op_type, inputs, attrs, outputs)
+
+    def _emit(
+        self, op_type: str, inputs: tuple[Input, ...], attrs: dict[str, Any], n_outputs: int, dtype: int | None = None
+    ) -> tuple[Value, ...]:
         if since_version(op_type, "", self.opset) is None:
             raise RuleNotApplicable(f"{op_type} does not exist at opset {self.opset}")
         typed = [i.dtype for i in inputs if isinstance(i, Value)]
         like = next((d for d in typed if d != onnx.TensorProto.BOOL), typed[0] if typed else None)
         names = [self._input_name(i, like) for i in inputs]
-        outputs = [self._names.fresh(f"{self._prefix}/{op_type}") for _ in range(_outputs)]
+        outputs = [self._names.fresh(f"{self._prefix}/{op_type}") for _ in range(n_outputs)]
         node = helper.make_node(op_type, names, outputs, name=outputs[0], **attrs)
         self.nodes.append(node)
         input_dtypes = [i.dtype if isinstance(i, Value) else like for i in inputs]
         inferred = output_dtypes(op_type, "", self.opset, input_dtypes, attrs.get)
         values = []
         for k, out in enumerate(outputs):
-            dtype = _dtype if _dtype is not None else (inferred[k] if k < len(inferred) else None)
-            values.append(Value(out, dtype or onnx.TensorProto.UNDEFINED))
+            known = dtype if dtype is not None else (inferred[k] if k < len(inferred) else None)
+            values.append(Value(out, known or onnx.TensorProto.UNDEFINED))
             self.values[out] = values[-1]
-        return values[0] if _outputs == 1 else tuple(values)
+        return tuple(values)
 
     def constant(self, value: float | int | np.ndarray, dtype: int) -> Value:
         """A constant of element type ``dtype`` (a scalar, or an array of any shape)."""
@@ -252,8 +217,8 @@ class Builder:
         """``Clip`` with constant bounds, as attributes before opset 11 and as inputs from 11 on."""
         if self.opset < 11:
             bounds: dict[str, Any] = {k: float(v) for k, v in (("min", low), ("max", high)) if v is not None}
-            return self.emit("Clip", x, **bounds)  # type: ignore[no-any-return]
-        return self.emit("Clip", x, low, high)  # type: ignore[no-any-return]
+            return self.emit("Clip", x, **bounds)
+        return self.emit("Clip", x, low, high)
 
     def reduce(self, op_type: str, x: Value, axes: list[int] | None, keepdims: int = 1, **attrs: Any) -> Value:
         """A reduction over constant ``axes`` (None: all), with axes as attribute or input as the opset wants."""
@@ -269,11 +234,11 @@ class Builder:
 
     def _with_axes(self, op_type: str, x: Value, axes: list[int] | None, **attrs: Any) -> Value:
         if axes is None:
-            return self.emit(op_type, x, **attrs)  # type: ignore[no-any-return]
+            return self.emit(op_type, x, **attrs)
         if self.opset >= AXES_INPUT_SINCE[op_type]:
             axes_value = self.constant(np.asarray(axes, dtype=np.int64), onnx.TensorProto.INT64)
-            return self.emit(op_type, x, axes_value, _dtype=x.dtype, **attrs)  # type: ignore[no-any-return]
-        return self.emit(op_type, x, axes=list(axes), **attrs)  # type: ignore[no-any-return]
+            return self._emit(op_type, (x, axes_value), attrs, 1, dtype=x.dtype)[0]
+        return self.emit(op_type, x, axes=list(axes), **attrs)
 
     def _input_name(self, value: Input, like: int | None) -> str:
         if value is None:

@@ -7,7 +7,8 @@ import functools
 import numpy as np
 import onnx
 
-from opswap.rules.base import Builder, RuleNotApplicable, Value, rule
+from opswap.rules.base import Builder, rule
+from opswap.rules.values import RuleNotApplicable, Value
 
 BOOL = onnx.TensorProto.BOOL
 
@@ -16,7 +17,7 @@ def _chain(op: Builder, binary: str, values: tuple[Value, ...]) -> Value:
     if not values:
         raise RuleNotApplicable("no inputs")
     if len(values) == 1:
-        return op.Identity(values[0])  # type: ignore[no-any-return]
+        return op.Identity(values[0])
     return functools.reduce(lambda a, b: op.emit(binary, a, b), values)
 
 
@@ -60,7 +61,7 @@ def min_via_where(op: Builder, *xs: Value) -> Value:
 
 def _pick(op: Builder, compare: str, xs: tuple[Value, ...]) -> Value:
     if len(xs) == 1:
-        return op.Identity(xs[0])  # type: ignore[no-any-return]
+        return op.Identity(xs[0])
     if len(xs) != 2:
         raise RuleNotApplicable("two inputs (more are chained first)")
     a, b = xs
@@ -69,7 +70,7 @@ def _pick(op: Builder, compare: str, xs: tuple[Value, ...]) -> Value:
     take_a = op.emit(compare, a, b)
     if _is_float(a):
         take_a = op.Or(take_a, op.IsNaN(a))
-    return op.Where(take_a, a, b)  # type: ignore[no-any-return]
+    return op.Where(take_a, a, b)
 
 
 @rule("Mod")
@@ -88,11 +89,11 @@ def mod_via_integer_div(op: Builder, a: Value, b: Value, *, fmod: int = 0) -> Va
         raise RuleNotApplicable("Div, Mul and Sub of 8- and 16-bit integers need opset 14")
     remainder = op.Sub(a, op.Mul(op.Div(a, b), b))
     if fmod or a.dtype in _UNSIGNED:
-        return remainder  # type: ignore[no-any-return]
+        return remainder
     zero = op.constant(0, a.dtype)
     other_sign = op.Xor(op.Less(remainder, zero), op.Less(b, zero))
     move = op.And(op.Not(op.Equal(remainder, zero)), other_sign)
-    return op.Where(move, op.Add(remainder, b), remainder)  # type: ignore[no-any-return]
+    return op.Where(move, op.Add(remainder, b), remainder)
 
 
 _UNSIGNED = (onnx.TensorProto.UINT8, onnx.TensorProto.UINT16, onnx.TensorProto.UINT32, onnx.TensorProto.UINT64)
@@ -102,7 +103,7 @@ _NARROW = (onnx.TensorProto.INT8, onnx.TensorProto.INT16, onnx.TensorProto.UINT8
 @rule("Mean")
 def mean_via_add_div(op: Builder, *xs: Value) -> Value:
     """Mean(a, b, ...) as (a + b + ...) / n."""
-    return op.Div(_chain(op, "Add", xs), float(len(xs)))  # type: ignore[no-any-return]
+    return op.Div(_chain(op, "Add", xs), float(len(xs)))
 
 
 @rule("Sign")
@@ -112,20 +113,20 @@ def sign_via_compare(op: Builder, x: Value) -> Value:
     negative = op.Cast(op.Less(x, 0), to=x.dtype)
     sign = op.Sub(positive, negative)
     if not _is_float(x):
-        return sign  # type: ignore[no-any-return]
-    return op.Where(op.Equal(x, x), sign, x)  # type: ignore[no-any-return]
+        return sign
+    return op.Where(op.Equal(x, x), sign, x)
 
 
 @rule("Reciprocal")
 def reciprocal_via_div(op: Builder, x: Value) -> Value:
     """Reciprocal(x) as 1 / x."""
-    return op.Div(op.constant(1, x.dtype), x)  # type: ignore[no-any-return]
+    return op.Div(op.constant(1, x.dtype), x)
 
 
 @rule("Neg")
 def neg_via_mul(op: Builder, x: Value) -> Value:
     """Neg(x) as x * -1 (keeps the sign of zero)."""
-    return op.Mul(x, -1)  # type: ignore[no-any-return]
+    return op.Mul(x, -1)
 
 
 @rule("Abs")
@@ -133,7 +134,7 @@ def abs_via_max(op: Builder, x: Value) -> Value:
     """Abs(x) as Max(x, x * -1)."""
     if not _is_float(x):
         raise RuleNotApplicable("integer Abs overflows at the minimum value")
-    return op.Max(x, op.Mul(x, -1))  # type: ignore[no-any-return]
+    return op.Max(x, op.Mul(x, -1))
 
 
 @rule("Not")
@@ -141,25 +142,25 @@ def not_via_equal(op: Builder, x: Value) -> Value:
     """Not(x) as Equal(x, false) (Equal takes booleans from opset 11 in ONNX Runtime)."""
     if op.opset < 11:
         raise RuleNotApplicable("Equal on booleans before opset 11")
-    return op.Equal(x, op.constant(np.array(False), BOOL))  # type: ignore[no-any-return]
+    return op.Equal(x, op.constant(np.array(False), BOOL))
 
 
 @rule("Not")
 def not_via_xor(op: Builder, x: Value) -> Value:
     """Not(x) as Xor(x, true)."""
-    return op.Xor(x, op.constant(np.array(True), BOOL))  # type: ignore[no-any-return]
+    return op.Xor(x, op.constant(np.array(True), BOOL))
 
 
 @rule("Xor")
 def xor_via_not_equal(op: Builder, a: Value, b: Value) -> Value:
     """Xor(a, b) as Not(Equal(a, b))."""
-    return op.Not(op.Equal(a, b))  # type: ignore[no-any-return]
+    return op.Not(op.Equal(a, b))
 
 
 @rule("IsNaN")
 def isnan_via_equal(op: Builder, x: Value) -> Value:
     """IsNaN(x) as Not(Equal(x, x)): NaN is the only value unequal to itself."""
-    return op.Not(op.Equal(x, x))  # type: ignore[no-any-return]
+    return op.Not(op.Equal(x, x))
 
 
 @rule("IsInf")
@@ -171,7 +172,7 @@ def isinf_via_equal(op: Builder, x: Value, *, detect_negative: int = 1, detect_p
     if detect_negative:
         checks.append(op.Equal(x, op.constant(-np.inf, x.dtype)))
     if not checks:
-        return op.Equal(x, op.constant(np.nan, x.dtype))  # type: ignore[no-any-return]  # always false
+        return op.Equal(x, op.constant(np.nan, x.dtype))  # always false
     return _chain(op, "Or", tuple(checks))
 
 
@@ -186,13 +187,13 @@ def pow_via_mul(op: Builder, x: Value, y: Value) -> Value:
     result = x
     for _ in range(int(exponent.item()) - 1):
         result = op.Mul(result, x)
-    return result if result is not x else op.Identity(x)  # type: ignore[no-any-return]
+    return result if result is not x else op.Identity(x)
 
 
 @rule("Sub")
 def sub_via_add_neg(op: Builder, a: Value, b: Value) -> Value:
     """Sub(a, b) as a + b * -1."""
-    return op.Add(a, op.Mul(b, -1))  # type: ignore[no-any-return]
+    return op.Add(a, op.Mul(b, -1))
 
 
 @rule("Clip")
@@ -203,13 +204,13 @@ def clip_via_max_min(
     if op.source_version is not None and op.source_version < 11:
         lo = bounds.get("min", float(np.finfo(np.float32).min))
         hi = bounds.get("max", float(np.finfo(np.float32).max))
-        return op.Min(op.Max(x, lo), hi)  # type: ignore[no-any-return]
+        return op.Min(op.Max(x, lo), hi)
     result = x
     if low is not None:
         result = op.Max(result, low)
     if high is not None:
         result = op.Min(result, high)
-    return result if result is not x else op.Identity(x)  # type: ignore[no-any-return]
+    return result if result is not x else op.Identity(x)
 
 
 # --- transcendental functions from Exp, Log, Sqrt, Sin and Cos ---------------------------------------
@@ -221,19 +222,19 @@ def clip_via_max_min(
 @rule("Cosh", exact=False, bound="textbook identity; overflows to inf a little before cosh does (|x| > 88.7)")
 def cosh_via_exp(op: Builder, x: Value) -> Value:
     """Cosh(x) as (exp(x) + exp(-x)) / 2."""
-    return op.Mul(op.Add(op.Exp(x), op.Exp(op.Mul(x, -1))), 0.5)  # type: ignore[no-any-return]
+    return op.Mul(op.Add(op.Exp(x), op.Exp(op.Mul(x, -1))), 0.5)
 
 
 @rule("Sinh", exact=False, bound="textbook identity; cancellation near 0 (absolute error ~1e-7), early overflow")
 def sinh_via_exp(op: Builder, x: Value) -> Value:
     """Sinh(x) as (exp(x) - exp(-x)) / 2."""
-    return op.Mul(op.Sub(op.Exp(x), op.Exp(op.Mul(x, -1))), 0.5)  # type: ignore[no-any-return]
+    return op.Mul(op.Sub(op.Exp(x), op.Exp(op.Mul(x, -1))), 0.5)
 
 
 @rule("Tan", exact=False, bound="sin / cos: a few ULP, more next to the poles")
 def tan_via_sin_cos(op: Builder, x: Value) -> Value:
     """Tan(x) as sin(x) / cos(x)."""
-    return op.Div(op.Sin(x), op.Cos(x))  # type: ignore[no-any-return]
+    return op.Div(op.Sin(x), op.Cos(x))
 
 
 @rule("Asinh", exact=False, bound="cancellation near 0; x*x overflows for |x| > 1.8e19")
@@ -241,19 +242,19 @@ def asinh_via_log(op: Builder, x: Value) -> Value:
     """Asinh(x) as sign(x) * log(|x| + sqrt(x^2 + 1)), symmetric so negative x does not cancel."""
     magnitude = op.Abs(x)
     positive = op.Log(op.Add(magnitude, op.Sqrt(op.Add(op.Mul(x, x), 1.0))))
-    return op.Mul(positive, op.Sign(x))  # type: ignore[no-any-return]
+    return op.Mul(positive, op.Sign(x))
 
 
 @rule("Acosh", exact=False, bound="loses precision near 1; x*x overflows for |x| > 1.8e19 (inf, not the value or NaN)")
 def acosh_via_log(op: Builder, x: Value) -> Value:
     """Acosh(x) as log(x + sqrt(x^2 - 1))."""
-    return op.Log(op.Add(x, op.Sqrt(op.Sub(op.Mul(x, x), 1.0))))  # type: ignore[no-any-return]
+    return op.Log(op.Add(x, op.Sqrt(op.Sub(op.Mul(x, x), 1.0))))
 
 
 @rule("Atanh", exact=False, bound="cancellation near 0 (absolute error ~5e-7)")
 def atanh_via_log(op: Builder, x: Value) -> Value:
     """Atanh(x) as log((1 + x) / (1 - x)) / 2."""
-    return op.Mul(op.Log(op.Div(op.Add(x, 1.0), op.Sub(op.constant(1.0, x.dtype), x))), 0.5)  # type: ignore[no-any-return]
+    return op.Mul(op.Log(op.Div(op.Add(x, 1.0), op.Sub(op.constant(1.0, x.dtype), x))), 0.5)
 
 
 def _is_float(x: Value) -> bool:
@@ -279,43 +280,43 @@ def erf_via_polynomial(op: Builder, x: Value) -> Value:
     for coefficient in reversed(_ERF_A[:4]):
         poly = op.Mul(op.Add(poly, coefficient), t)
     tail = op.Mul(poly, op.Exp(op.Mul(op.Mul(x, x), -1.0)))
-    return op.Mul(op.Sub(op.constant(1.0, x.dtype), tail), op.Sign(x))  # type: ignore[no-any-return]
+    return op.Mul(op.Sub(op.constant(1.0, x.dtype), tail), op.Sign(x))
 
 
 @rule("Greater")
 def greater_via_less(op: Builder, a: Value, b: Value) -> Value:
     """A > b as b < a."""
-    return op.Less(b, a)  # type: ignore[no-any-return]
+    return op.Less(b, a)
 
 
 @rule("Less")
 def less_via_greater(op: Builder, a: Value, b: Value) -> Value:
     """A < b as b > a."""
-    return op.Greater(b, a)  # type: ignore[no-any-return]
+    return op.Greater(b, a)
 
 
 @rule("And")
 def and_via_or(op: Builder, a: Value, b: Value) -> Value:
     """A and b as not (not a or not b)."""
-    return op.Not(op.Or(op.Not(a), op.Not(b)))  # type: ignore[no-any-return]
+    return op.Not(op.Or(op.Not(a), op.Not(b)))
 
 
 @rule("Or")
 def or_via_and(op: Builder, a: Value, b: Value) -> Value:
     """A or b as not (not a and not b)."""
-    return op.Not(op.And(op.Not(a), op.Not(b)))  # type: ignore[no-any-return]
+    return op.Not(op.And(op.Not(a), op.Not(b)))
 
 
 @rule("Floor")
 def floor_via_ceil(op: Builder, x: Value) -> Value:
     """floor(x) as -ceil(-x)."""
-    return op.Mul(op.Ceil(op.Mul(x, -1)), -1)  # type: ignore[no-any-return]
+    return op.Mul(op.Ceil(op.Mul(x, -1)), -1)
 
 
 @rule("Ceil")
 def ceil_via_floor(op: Builder, x: Value) -> Value:
     """ceil(x) as -floor(-x)."""
-    return op.Mul(op.Floor(op.Mul(x, -1)), -1)  # type: ignore[no-any-return]
+    return op.Mul(op.Floor(op.Mul(x, -1)), -1)
 
 
 @rule("ArgMin")
@@ -324,13 +325,13 @@ def argmin_via_argmax(op: Builder, x: Value, *, axis: int = 0, keepdims: int = 1
     if not _is_float(x):
         raise RuleNotApplicable("negating integers overflows at the minimum value")
     extra = {"select_last_index": select_last_index} if op.opset >= 12 else {}
-    return op.ArgMax(op.Mul(x, -1), axis=axis, keepdims=keepdims, **extra)  # type: ignore[no-any-return]
+    return op.ArgMax(op.Mul(x, -1), axis=axis, keepdims=keepdims, **extra)
 
 
 @rule("Sigmoid", exact=False, bound="1 / (1 + exp(-x)): |error| ~2e-7")
 def sigmoid_via_exp(op: Builder, x: Value) -> Value:
     """sigmoid(x) as 1 / (1 + exp(-x))."""
-    return op.Div(op.constant(1.0, x.dtype), op.Add(op.Exp(op.Mul(x, -1)), 1.0))  # type: ignore[no-any-return]
+    return op.Div(op.constant(1.0, x.dtype), op.Add(op.Exp(op.Mul(x, -1)), 1.0))
 
 
 #: Element types whose every non-zero value stays non-zero in float32 (none underflows to 0).
@@ -348,4 +349,4 @@ def nonzero_via_float(op: Builder, x: Value) -> Value:
     """
     if x.dtype not in _NONZERO_CASTABLE:
         raise RuleNotApplicable("for bool and integer inputs only (a tiny float64 would cast to 0)")
-    return op.NonZero(op.Cast(x, to=onnx.TensorProto.FLOAT))  # type: ignore[no-any-return]
+    return op.NonZero(op.Cast(x, to=onnx.TensorProto.FLOAT))

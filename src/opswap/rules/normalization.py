@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 import onnx
 
-from opswap.rules.base import Builder, RuleNotApplicable, Value, rule
+from opswap.rules.base import Builder, rule
+from opswap.rules.values import RuleNotApplicable, Value
 
 FLOAT = onnx.TensorProto.FLOAT
 
@@ -27,13 +28,13 @@ def _per_channel(op: Builder, v: Value, rank: int) -> Value:
 
 def _scale_shift(op: Builder, y: Value, scale: Value, bias: Value, rank: int) -> Value:
     """Y * scale[c] + bias[c] over an NC... tensor."""
-    return op.Add(op.Mul(y, _per_channel(op, scale, rank)), _per_channel(op, bias, rank))  # type: ignore[no-any-return]
+    return op.Add(op.Mul(y, _per_channel(op, scale, rank)), _per_channel(op, bias, rank))
 
 
 def _standardized(op: Builder, x: Value, axes: list[int], epsilon: float) -> Value:
     """(x - mean) / sqrt(var + eps) over ``axes``, two-pass."""
     _, deviation, variance = _moments(op, x, axes)
-    return op.Div(deviation, op.Sqrt(op.Add(variance, epsilon)))  # type: ignore[no-any-return]
+    return op.Div(deviation, op.Sqrt(op.Add(variance, epsilon)))
 
 
 def _moments(op: Builder, x: Value, axes: list[int]) -> tuple[Value, Value, Value]:
@@ -114,7 +115,7 @@ def lpnormalization_via_reduce(op: Builder, x: Value, *, axis: int = -1, p: int 
         norm = op.reduce("ReduceSum", op.Abs(x), axes)
     else:
         raise RuleNotApplicable(f"p={p}")
-    return op.Where(op.Equal(norm, 0.0), op.constant(0.0, x.dtype), op.Div(x, norm))  # type: ignore[no-any-return]
+    return op.Where(op.Equal(norm, 0.0), op.constant(0.0, x.dtype), op.Div(x, norm))
 
 
 @rule("Softmax", shapes=True, opsets=(1, 11))
@@ -122,7 +123,7 @@ def softmax_coerced_via_exp(op: Builder, x: Value, *, axis: int = 1) -> Value:
     """Softmax before opset 13 (over all axes from ``axis`` on, as one): exp(x - max) / sum."""
     axes = _axes_from(axis, x.rank)
     shifted = op.Exp(op.Sub(x, op.reduce("ReduceMax", x, axes)))
-    return op.Div(shifted, op.reduce("ReduceSum", shifted, axes))  # type: ignore[no-any-return]
+    return op.Div(shifted, op.reduce("ReduceSum", shifted, axes))
 
 
 @rule("LogSoftmax", shapes=True, opsets=(1, 11))
@@ -130,7 +131,7 @@ def logsoftmax_coerced_via_exp(op: Builder, x: Value, *, axis: int = 1) -> Value
     """LogSoftmax before opset 13: (x - max) - log(sum(exp(x - max))) over axes from ``axis`` on."""
     axes = _axes_from(axis, x.rank)
     shifted = op.Sub(x, op.reduce("ReduceMax", x, axes))
-    return op.Sub(shifted, op.Log(op.reduce("ReduceSum", op.Exp(shifted), axes)))  # type: ignore[no-any-return]
+    return op.Sub(shifted, op.Log(op.reduce("ReduceSum", op.Exp(shifted), axes)))
 
 
 @rule("Hardmax", shapes=True, opsets=(13,))
@@ -144,7 +145,7 @@ def hardmax_via_argmax(op: Builder, x: Value, *, axis: int = -1) -> Value:
     positions = np.arange(size, dtype=np.int64).reshape([size if k == position else 1 for k in range(rank)])
     first = op.ArgMax(x, axis=position, keepdims=1)
     hit = op.Equal(op.constant(positions, onnx.TensorProto.INT64), first)
-    return op.Cast(hit, to=x.dtype)  # type: ignore[no-any-return]
+    return op.Cast(hit, to=x.dtype)
 
 
 @rule("GroupNormalization", shapes=True, opsets=(21,))

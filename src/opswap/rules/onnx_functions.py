@@ -20,8 +20,9 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from opswap.rules.base import AXES_INPUT_SINCE, REGISTRY, Builder, Rule, RuleNotApplicable, Value
+from opswap.rules.base import AXES_INPUT_SINCE, REGISTRY, Builder, Rule
 from opswap.rules.certificates import describe, is_exact, recorded
+from opswap.rules.values import RuleNotApplicable, Value
 from opswap.schemas import since_version
 
 #: Ops whose meaning (not just types) changed across versions, with no adapter here.
@@ -182,7 +183,7 @@ def _emit_body_node(
             f"ONNX's body uses {op_type}-{since_version(op_type, '', body_opset)}, which differs at opset {op.opset}"
         )
     if n_outputs > 1:
-        return tuple(op.emit(op_type, *tensors, _outputs=n_outputs, **attrs))
+        return op.emit_many(op_type, *tensors, outputs=n_outputs, **attrs)
     return (op.emit(op_type, *tensors, **attrs),)
 
 

@@ -13,7 +13,8 @@ import onnx
 from onnx import helper, numpy_helper
 
 from opswap.fold import MAX_FOLDED, too_big
-from opswap.rules.base import Builder, RuleNotApplicable, Value, rule
+from opswap.rules.base import Builder, rule
+from opswap.rules.values import RuleNotApplicable, Value
 
 INT64 = onnx.TensorProto.INT64
 BOOL = onnx.TensorProto.BOOL
@@ -39,7 +40,7 @@ def gemm_via_matmul(
         y = op.Mul(y, alpha)
     if c is not None:
         y = op.Add(y, c if beta == 1.0 else op.Mul(c, beta))
-    return y  # type: ignore[no-any-return]
+    return y
 
 
 @rule("GlobalAveragePool", shapes=True)
@@ -85,7 +86,7 @@ def reducemean_via_globalaveragepool(
     if rank < 3 or _reduction_axes(x, axes_input, axes) != spatial:
         raise RuleNotApplicable("only the mean over every spatial axis")
     pooled = op.GlobalAveragePool(x)
-    return pooled if keepdims else op.squeeze(pooled, spatial)  # type: ignore[no-any-return]
+    return pooled if keepdims else op.squeeze(pooled, spatial)
 
 
 @rule("ReduceMean")
@@ -103,13 +104,13 @@ def reducemean_via_reducesum(
 
     def summed(keep: int) -> Value:
         if axes_input is not None:
-            return op.emit("ReduceSum", x, axes_input, keepdims=keep, **flags)  # type: ignore[no-any-return]
+            return op.emit("ReduceSum", x, axes_input, keepdims=keep, **flags)
         return op.reduce("ReduceSum", x, list(axes) if axes else None, keepdims=keep, **flags)
 
     total = summed(keepdims)
     kept = total if keepdims else summed(1)
     count = op.Div(op.Size(x), op.Size(kept))
-    return op.Div(total, op.Cast(count, to=x.dtype))  # type: ignore[no-any-return]
+    return op.Div(total, op.Cast(count, to=x.dtype))
 
 
 @rule("Flatten", shapes=True)
@@ -127,7 +128,7 @@ def flatten_via_reshape(op: Builder, x: Value, *, axis: int = 1) -> Value:
         dims = [1, -1]
     else:
         raise RuleNotApplicable("symbolic dims that Reshape cannot express")
-    return op.Reshape(x, op.constant(np.asarray(dims, dtype=np.int64), INT64))  # type: ignore[no-any-return]
+    return op.Reshape(x, op.constant(np.asarray(dims, dtype=np.int64), INT64))
 
 
 @rule("Reshape")
@@ -136,7 +137,7 @@ def reshape_without_allowzero(op: Builder, x: Value, shape: Value, *, allowzero:
     dims = shape.value()
     if not allowzero or np.any(np.asarray(dims) == 0):
         raise RuleNotApplicable("only drops allowzero=1 when the constant shape has no zero")
-    return op.Reshape(x, shape)  # type: ignore[no-any-return]
+    return op.Reshape(x, shape)
 
 
 @rule("Squeeze", shapes=True)
@@ -151,7 +152,7 @@ def squeeze_via_reshape(
     if any(shape[k] != 1 for k in chosen):
         raise RuleNotApplicable("squeezing a dim that is not 1")
     out = [d for k, d in enumerate(shape) if k not in chosen]
-    return op.Reshape(x, op.constant(np.asarray(out, dtype=np.int64), INT64))  # type: ignore[no-any-return]
+    return op.Reshape(x, op.constant(np.asarray(out, dtype=np.int64), INT64))
 
 
 @rule("Unsqueeze", shapes=True)
@@ -169,7 +170,7 @@ def unsqueeze_via_reshape(
     rank = len(shape) + len(chosen)
     for a in sorted(a + rank if a < 0 else a for a in chosen):
         shape.insert(a, 1)
-    return op.Reshape(x, op.constant(np.asarray(shape, dtype=np.int64), INT64))  # type: ignore[no-any-return]
+    return op.Reshape(x, op.constant(np.asarray(shape, dtype=np.int64), INT64))
 
 
 def _axis_count(axes: Value) -> int:
@@ -193,10 +194,10 @@ def _named_by(op: Builder, axes: Value, rank: int) -> Value:
 def _reshape_to_computed(op: Builder, x: Value, shape: Value, zeros: bool) -> Value:
     """Reshape to a shape computed at run time; where it may hold a 0, that 0 must mean 0 (allowzero)."""
     if not zeros:
-        return op.Reshape(x, shape)  # type: ignore[no-any-return]
+        return op.Reshape(x, shape)
     if op.opset < 14:
         raise RuleNotApplicable("the computed shape may hold a 0, which Reshape before opset 14 reads as 'copy'")
-    return op.Reshape(x, shape, allowzero=1)  # type: ignore[no-any-return]
+    return op.Reshape(x, shape, allowzero=1)
 
 
 def _may_be_empty(x: Value) -> bool:
@@ -219,7 +220,7 @@ def unsqueeze_via_computed_shape(op: Builder, x: Value, axes: Value) -> Value:
     rank = x.rank + _axis_count(axes)
     one = op.constant(1, INT64)
     if x.rank == 0:
-        return op.Reshape(x, op.constant(np.ones(rank, dtype=np.int64), INT64))  # type: ignore[no-any-return]
+        return op.Reshape(x, op.constant(np.ones(rank, dtype=np.int64), INT64))
     inserted = _named_by(op, axes, rank)
     earlier = op.Sub(op.CumSum(op.Sub(one, inserted), op.constant(0, INT64)), one)
     dims = op.Gather(op.Shape(x), op.Max(earlier, op.constant(0, INT64)), axis=0)
@@ -275,7 +276,7 @@ def trilu_via_where(op: Builder, x: Value, k: Value | None = None, *, upper: int
     grid = op.constant(offset, INT64)
     # upper keeps column - row >= k; lower keeps column - row <= k
     mask = op.Not(op.Less(grid, diagonal)) if upper else op.Not(op.Greater(grid, diagonal))
-    return op.Where(mask, x, op.constant(0, x.dtype))  # type: ignore[no-any-return]
+    return op.Where(mask, x, op.constant(0, x.dtype))
 
 
 @rule("Expand")
@@ -286,8 +287,8 @@ def expand_via_mul(op: Builder, x: Value, shape: Value) -> Value:
     if reason is not None:
         raise RuleNotApplicable(f"the ones tensor: {reason}")
     if x.dtype == BOOL:
-        return op.And(x, op.constant(np.ones(dims, dtype=bool), BOOL))  # type: ignore[no-any-return]
-    return op.Mul(x, op.constant(np.ones(dims), x.dtype))  # type: ignore[no-any-return]
+        return op.And(x, op.constant(np.ones(dims, dtype=bool), BOOL))
+    return op.Mul(x, op.constant(np.ones(dims), x.dtype))
 
 
 @rule("Expand")
@@ -300,7 +301,7 @@ def expand_via_where(op: Builder, x: Value, shape: Value) -> Value:
     if shape.const is not None:
         raise RuleNotApplicable("the shape is a constant (expand_via_mul)")
     true = helper.make_tensor("", BOOL, [1], [True])
-    return op.Where(op.ConstantOfShape(shape, value=true), x, x)  # type: ignore[no-any-return]
+    return op.Where(op.ConstantOfShape(shape, value=true), x, x)
 
 
 @rule("Tile")
@@ -313,7 +314,7 @@ def tile_via_concat(op: Builder, x: Value, repeats: Value) -> Value:
     for axis, count in enumerate(counts):
         if count > 1:
             result = op.Concat(*([result] * count), axis=axis)
-    return result if result is not x else op.Identity(x)  # type: ignore[no-any-return]
+    return result if result is not x else op.Identity(x)
 
 
 @rule("Tile", shapes=True)
@@ -341,7 +342,7 @@ def tile_via_expand(op: Builder, x: Value, repeats: Value) -> Value:
     tiled = _reshape_to_computed(op, spread, op.Mul(counts, shape), zeros=_may_be_empty(x))
     if counts is repeats:
         return tiled
-    return op.Slice(tiled, zero, op.Mul(repeats, shape))  # type: ignore[no-any-return]
+    return op.Slice(tiled, zero, op.Mul(repeats, shape))
 
 
 @rule("Constant")
@@ -413,7 +414,7 @@ def constantofshape_via_expand(op: Builder, shape: Value, *, value: onnx.TensorP
     if shape.const is not None:
         raise RuleNotApplicable("the shape is a constant (constantofshape_via_constant)")
     fill, dtype = _fill(value)
-    return op.Expand(op.constant(fill, dtype), shape)  # type: ignore[no-any-return]
+    return op.Expand(op.constant(fill, dtype), shape)
 
 
 def _fill(value: onnx.TensorProto | None) -> tuple[np.ndarray, int]:
@@ -431,10 +432,10 @@ def range_via_cumsum(op: Builder, start: Value, limit: Value, delta: Value) -> V
         if step == 0 or not all(math.isfinite(v) for v in (first, last, step)):
             raise RuleNotApplicable(f"Range({first}, {last}, {step}) has no finite length")
         if isinstance(first, int) and isinstance(last, int) and isinstance(step, int):
-            count = max(-((first - last) // step), 0)  # exact ceil((last - first) / step)
+            length = max(-((first - last) // step), 0)  # exact ceil((last - first) / step)
         else:
-            count = max(math.ceil((last - first) / step), 0)
-        if count <= MAX_FOLDED:
+            length = max(math.ceil((last - first) / step), 0)
+        if length <= MAX_FOLDED:
             return op.initializer(np.arange(first, last, step, dtype=start.const.dtype), start.dtype)
         # too long to store: computed at run time below, as for inputs that are not constants
     double = onnx.TensorProto.DOUBLE
@@ -443,7 +444,7 @@ def range_via_cumsum(op: Builder, start: Value, limit: Value, delta: Value) -> V
     one = helper.make_tensor("", start.dtype, [1], [1])
     ones = op.ConstantOfShape(op.Reshape(count, op.constant(np.asarray([1], dtype=np.int64), INT64)), value=one)
     index = op.Sub(op.CumSum(ones, op.constant(0, INT64)), op.constant(1, start.dtype))
-    return op.Add(start, op.Mul(index, delta))  # type: ignore[no-any-return]
+    return op.Add(start, op.Mul(index, delta))
 
 
 @rule("Einsum", shapes=True)
@@ -504,11 +505,11 @@ def _grouped(op: Builder, x: Value, term: str, groups: list[list[str]], sizes: d
     if term != order:
         x = _laid_out(op, x, term, order)
     dims = [math.prod(sizes[c] for c in group) for group in groups]
-    return op.Reshape(x, op.constant(np.asarray(dims, dtype=np.int64), INT64))  # type: ignore[no-any-return]
+    return op.Reshape(x, op.constant(np.asarray(dims, dtype=np.int64), INT64))
 
 
 def _laid_out(op: Builder, x: Value, term: str, order: str) -> Value:
     """``x``, whose axes are ``term``'s letters, transposed to ``order`` (Identity when already so)."""
     if term == order:
-        return op.Identity(x)  # type: ignore[no-any-return]
-    return op.Transpose(x, perm=[term.index(c) for c in order])  # type: ignore[no-any-return]
+        return op.Identity(x)
+    return op.Transpose(x, perm=[term.index(c) for c in order])
