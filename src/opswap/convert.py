@@ -21,7 +21,7 @@ import numpy as np
 
 from opswap.converters import ConverterResult, converter_output, run_converter, runtimes
 from opswap.converters.ort_mobile import Partitions
-from opswap.fix import FixReport, StageFactory, fix, guard_outputs
+from opswap.fix import FixOptions, FixReport, StageFactory, fix_with, guard_outputs
 from opswap.fold import fold
 from opswap.jsonout import schema_id
 from opswap.model import Model, copy, load, save
@@ -136,19 +136,16 @@ def convert(
     guard_outputs(model, target, output, convert=True)
     original = copy(model)
     draw = Draw(samples, dict(input_shapes or {}), inputs)
-    options: dict[str, Any] = {
-        "samples": samples,
-        "input_shapes": input_shapes,
-        "inputs": inputs,
-        "rtol": rtol,
-        "allow_approx": allow_approx,
-        "run_verify": run_verify,
-        "allow_partial": allow_partial,
-        "lower_opset": lower_opset,
-        "convert": False,
-        "stage": stage,
-    }
-    report = ConvertReport(target.name, target.converter, fix(model, target, output, **options))
+    options = FixOptions(
+        run_verify=run_verify,
+        draw=draw,
+        rtol=rtol,
+        allow_partial=allow_partial,
+        allow_approx=allow_approx,
+        lower_opset=lower_opset,
+        convert=False,  # run here, round by round, with the rejections fed back
+    )
+    report = ConvertReport(target.name, target.converter, fix_with(model, target, output, options, stage=stage))
     if report.fix.output is None:
         report.message = report.fix.not_written or "the fixed model is not legal"
         return report
@@ -179,7 +176,7 @@ def convert(
             return report
         # The converter knows better than the profile: drop what it rejected, legalize again from the original.
         current = dataclasses.replace(current, ops={k: e for k, e in current.ops.items() if k[1] not in rejected})
-        report.fix = fix(copy(original), current, output, **options)
+        report.fix = fix_with(copy(original), current, output, options, stage=stage)
         if report.fix.output is None:
             report.message = f"{result.tool} rejected {', '.join(rejected)}, and no legal route avoids it"
             return report
@@ -187,7 +184,7 @@ def convert(
     return report
 
 
-def _fold_written(round_: Round, output: Path, original: Model, options: dict[str, Any]) -> bool:
+def _fold_written(round_: Round, output: Path, original: Model, options: FixOptions) -> bool:
     """Fold the written model's constant computations (see ``fold``), verify, and write it again.
 
     Returns whether the converter should run again: something was folded and it still matches.
@@ -199,10 +196,10 @@ def _fold_written(round_: Round, output: Path, original: Model, options: dict[st
     round_.folded_verification = verify(
         original,
         folded,
-        samples=options["samples"],
-        input_shapes=options["input_shapes"],
-        inputs=options["inputs"],
-        rtol=options["rtol"],
+        samples=options.draw.samples,
+        input_shapes=options.draw.shapes,
+        inputs=options.draw.inputs,
+        rtol=options.rtol,
     )
     if not round_.folded_verification.passed:
         return False

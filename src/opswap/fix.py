@@ -13,8 +13,8 @@ import numpy as np
 from opswap.check import CheckReport, check
 from opswap.converters import ConverterResult, converter_outputs, run_converter
 from opswap.cut import DATA_DEPENDENT, CutReport, cut, suggest_cut
+from opswap.dims import fix_dims
 from opswap.errors import OpswapError
-from opswap.fold import fix_dims
 from opswap.graphs import no_gc, node_label
 from opswap.jsonout import schema_id
 from opswap.legalize import LegalizeReport, legalize
@@ -24,11 +24,11 @@ from opswap.opsets import raise_opset as raise_opset_to
 from opswap.targets import Level, Target
 from opswap.verify import (
     DEFAULT_SAMPLES,
+    Draw,
     PerValue,
     VerifyReport,
     calibrator,
     compare_values,
-    random_inputs,
     shared_values,
     verify,
 )
@@ -136,6 +136,32 @@ class FixReport:
         }
 
 
+@dataclass(frozen=True)
+class FixOptions:
+    """How ``fix`` works (its keywords, one value): what ``convert`` and ``matrix`` pass on."""
+
+    #: Compare the fixed model with the original (ONNX Runtime) before writing it.
+    run_verify: bool = True
+    #: The inputs verification runs on: the user's, else seeded random ones.
+    draw: Draw = field(default_factory=Draw)
+    #: Tolerance on verification's ``max_rel``; None: the model's precision's (``verify.default_rtol``).
+    rtol: float | None = None
+    #: Inputs that calibrate a QDQ model's new encodings (default: the draw's).
+    calibration: list[dict[str, np.ndarray]] | None = None
+    #: Write the model even when illegal nodes remain.
+    allow_partial: bool = False
+    #: Use approximate rules too (each states its bound).
+    allow_approx: bool = False
+    #: Lower the opset afterwards ("auto" or a number).
+    lower_opset: int | str | None = None
+    #: Raise the opset first ("auto" or a number).
+    raise_opset: int | str | None = None
+    #: The output may be the input file itself.
+    in_place: bool = False
+    #: Run the target's converter on the output: None, only a converter opswap ships a profile for.
+    convert: bool | None = None
+
+
 def fix(
     model: Model | str | os.PathLike[str],
     target: Target | str,
@@ -173,95 +199,187 @@ def fix(
     ``rtol`` defaults to the tolerance for the model's precision (see ``verify``). In a quantized
     (QDQ) model, rewritten units get Q/DQ pairs; encodings that no bound fixes come from running the
     float graph on ``calibration`` (default: ``inputs``, else seeded random inputs other than the
-    ones verification draws).
+    ones verification draws). The keywords are :class:`FixOptions`; :func:`fix_with` takes them as one.
     """
+    options = FixOptions(
+        run_verify=run_verify,
+        draw=Draw(samples, dict(input_shapes or {}), inputs),
+        rtol=rtol,
+        calibration=calibration,
+        allow_partial=allow_partial,
+        allow_approx=allow_approx,
+        lower_opset=lower_opset,
+        raise_opset=raise_opset,
+        in_place=in_place,
+        convert=convert,
+    )
+    return fix_with(model, target, output, options, stage=stage, announce=announce)
+
+
+def fix_with(
+    model: Model | str | os.PathLike[str],
+    target: Target | str,
+    output: str | os.PathLike[str] | None,
+    options: FixOptions,
+    *,
+    stage: StageFactory | None = None,
+    announce: Callable[[list[str]], None] | None = None,
+) -> FixReport:
+    """:func:`fix` with its options as one value: the passes below, in turn, over one job."""
     from opswap.arguments import as_model, as_target
 
-    model, target = as_model(model), as_target(target)
-    check_opset_choice(lower_opset, raise_opset)
-    output = Path(output) if output is not None else None
-    if output is not None:
-        guard_outputs(model, target, output, in_place=in_place, convert=convert is not False)
-    with no_gc(), model.checked():  # one pause for the whole job (see graphs.no_gc)
+    job = _Job(as_model(model), as_target(target), options, Path(output) if output is not None else None, stage)
+    check_opset_choice(options.lower_opset, options.raise_opset)
+    if job.output is not None:
+        guard_outputs(
+            job.model, job.target, job.output, in_place=options.in_place, convert=options.convert is not False
+        )
+    with no_gc(), job.model.checked():  # one pause for the whole job (see graphs.no_gc)
         # onnx's checker may still run in the background (load): the model is judged and rewritten
         # while it runs (check and legalize, inside this block, leave it running), and it is waited
         # for before anything is verified, reported or written.
-        before = check(model, target)
-        original = copy(model) if run_verify else None
-        fixed_dims: dict[str, int] = {}
-        static = any(f.static_only for f in before.at(Level.ERROR))
-        if input_shapes and (target.fixed_shapes or static) and not before.legal:
-            # The target needs fixed shapes, or a constant computed from the dimensions: the user gave them.
-            fixed_dims = fix_dims(model, input_shapes)
-        raised = _raise_if_asked(model, target, raise_opset)
-        current = check(model, target) if raised is not None else before
-        illegal = current.count(Level.ERROR)
-        advance = stage("legalize", illegal) if stage else None
-        feeds = calibration if calibration is not None else inputs
-        calibrate = calibrator(feeds, samples=samples, input_shapes=input_shapes, base_dir=model.base_dir)
-        if current.legal:
-            # Nothing to rewrite. (For ONNX Runtime's EPs the judged graph is the one ORT partitions:
-            # the Constant nodes and shape arithmetic it folds itself are not opswap's to change.)
-            legalization = LegalizeReport(target=target.name)
-            after = current
-        else:
-            legalization = legalize(model, target, advance, allow_approx=allow_approx, calibrate=calibrate)
-            model.ensure_valid()
-            after = check(model, target)
-        lowering, lowering_failed, after = lower_if_asked(model, target, after, lower_opset, raised)
-        verification = None
-        # Nothing is written when illegal nodes remain (without allow_partial): verifying would only
-        # fail on ops ONNX Runtime lacks (a custom domain) and hide the real answer, "no route".
-        # Nor is a model verified against itself: when nothing changed, there is nothing to compare.
-        unchanged = _nothing_changed(legalization, fixed_dims, lowering)
-        if original is not None and (after.legal or allow_partial) and not unchanged:
-            verification = verify(
-                original,
-                model,
-                samples=samples,
-                input_shapes=input_shapes,
-                inputs=inputs,
-                rtol=rtol,
-                on_sample=stage("verify", samples if inputs is None else len(inputs)) if stage else None,
-            )
-            if not verification.passed and not verification.vacuous and verification.precision != "qdq":
-                # Which rewrite made them part: its outputs, on the same inputs (random ones are seeded).
-                feeds = inputs if inputs is not None else random_inputs(original.proto, samples, input_shapes)
-                verification.per_value = rewritten_values(original, model, legalization, feeds, verification.rtol)
-        report = FixReport(
-            target.name,
-            model.source,
-            before,
-            legalization,
-            after,
-            verification,
-            None,
-            lowering=lowering,
-            lowering_failed=lowering_failed,
-            fixed_dims=fixed_dims,
-        )
-        if not after.legal and original is not None and report.post_processing:
-            report.cut_hint = _cut_hint(original, target, report.post_processing, allow_approx)
-        if not after.legal and not allow_partial:
-            report.not_written = "some illegal nodes have no legal route (pass --allow-partial to write anyway)"
-        elif verification is not None and verification.vacuous:
-            report.not_written = (
-                "not verified: every output is empty or zero on these inputs (give inputs that exercise "
-                "the model with --inputs)"
-            )
-        elif verification is not None and not verification.passed:
-            report.not_written = "verification failed: the fixed model's outputs differ from the original's"
-        elif output is not None:
-            report.output = save(model, output)
-            if convert is not False:
-                source = str(model.path) if model.path is not None else model.label or None
-                shapes = [
-                    f"--input-shape={name}={','.join(map(str, dims))}" for name, dims in (input_shapes or {}).items()
-                ]
-                report.converter = run_converter(
-                    target, report.output, source=source, options=shapes, asked=convert is True, announce=announce
-                )
+        for step in (_judge, _rewrite, _lower, _verify):
+            step(job)
+        report = job.report()
+        _decide(job, report)
+        if not report.not_written and job.output is not None:
+            _write(job, report, announce)
         return report
+
+
+@dataclass
+class _Job:
+    """One fix in progress: what each pass reads and what it leaves for the next."""
+
+    model: Model
+    target: Target
+    options: FixOptions
+    output: Path | None
+    stage: StageFactory | None
+    original: Model | None = None
+    before: CheckReport | None = None
+    #: The check the rewrite starts from (after raising the opset, if asked).
+    current: CheckReport | None = None
+    after: CheckReport | None = None
+    fixed_dims: dict[str, int] = field(default_factory=dict)
+    raised: Lowering | None = None
+    legalization: LegalizeReport | None = None
+    lowering: Lowering | None = None
+    lowering_failed: str = ""
+    verification: VerifyReport | None = None
+
+    def report(self) -> FixReport:
+        """What was done, as the FixReport the passes filled (nothing written yet)."""
+        assert self.before is not None and self.after is not None and self.legalization is not None
+        return FixReport(
+            self.target.name,
+            self.model.source,
+            self.before,
+            self.legalization,
+            self.after,
+            self.verification,
+            None,
+            lowering=self.lowering,
+            lowering_failed=self.lowering_failed,
+            fixed_dims=self.fixed_dims,
+        )
+
+
+def _judge(job: _Job) -> None:
+    """Check the model; keep the original to verify against; fix dims and raise the opset if asked."""
+    model, target, draw = job.model, job.target, job.options.draw
+    job.before = check(model, target)
+    job.original = copy(model) if job.options.run_verify else None
+    static = any(f.static_only for f in job.before.at(Level.ERROR))
+    if draw.shapes and (target.fixed_shapes or static) and not job.before.legal:
+        # The target needs fixed shapes, or a constant computed from the dimensions: the user gave them.
+        job.fixed_dims = fix_dims(model, draw.shapes)
+    job.raised = _raise_if_asked(model, target, job.options.raise_opset)
+    job.current = check(model, target) if job.raised is not None else job.before
+
+
+def _rewrite(job: _Job) -> None:
+    """Legalize what the check found illegal, then check again."""
+    assert job.current is not None
+    if job.current.legal:
+        # Nothing to rewrite. (For ONNX Runtime's EPs the judged graph is the one ORT partitions:
+        # the Constant nodes and shape arithmetic it folds itself are not opswap's to change.)
+        job.legalization, job.after = LegalizeReport(target=job.target.name), job.current
+        return
+    options, draw = job.options, job.options.draw
+    advance = job.stage("legalize", job.current.count(Level.ERROR)) if job.stage else None
+    feeds = options.calibration if options.calibration is not None else draw.inputs
+    calibrate = calibrator(feeds, samples=draw.samples, input_shapes=draw.shapes, base_dir=job.model.base_dir)
+    job.legalization = legalize(job.model, job.target, advance, allow_approx=options.allow_approx, calibrate=calibrate)
+    job.model.ensure_valid()
+    job.after = check(job.model, job.target)
+
+
+def _lower(job: _Job) -> None:
+    """Lower the opset when asked (or when the target rejects versions it does not list)."""
+    assert job.after is not None
+    job.lowering, job.lowering_failed, job.after = lower_if_asked(
+        job.model, job.target, job.after, job.options.lower_opset, job.raised
+    )
+
+
+def _verify(job: _Job) -> None:
+    """Compare the fixed model with the original; when they part, find the rewrite that made them."""
+    options, draw, original = job.options, job.options.draw, job.original
+    assert job.after is not None and job.legalization is not None
+    # Nothing is written when illegal nodes remain (without allow_partial): verifying would only
+    # fail on ops ONNX Runtime lacks (a custom domain) and hide the real answer, "no route".
+    # Nor is a model verified against itself: when nothing changed, there is nothing to compare.
+    if original is None or not (job.after.legal or options.allow_partial):
+        return
+    if _nothing_changed(job.legalization, job.fixed_dims, job.lowering):
+        return
+    count = draw.samples if draw.inputs is None else len(draw.inputs)
+    verification = verify(
+        original,
+        job.model,
+        samples=draw.samples,
+        input_shapes=draw.shapes,
+        inputs=draw.inputs,
+        rtol=options.rtol,
+        on_sample=job.stage("verify", count) if job.stage else None,
+    )
+    if not verification.passed and not verification.vacuous and verification.precision != "qdq":
+        # Which rewrite made them part: its outputs, on the same inputs (random ones are seeded).
+        feeds = draw.feeds(original.proto)
+        verification.per_value = rewritten_values(original, job.model, job.legalization, feeds, verification.rtol)
+    job.verification = verification
+
+
+def _decide(job: _Job, report: FixReport) -> None:
+    """Whether the result may be written, and why not (``report.not_written``); a cut to try."""
+    verification, allow_partial = report.verification, job.options.allow_partial
+    if not report.legal and job.original is not None and report.post_processing:
+        report.cut_hint = _cut_hint(job.original, job.target, report.post_processing, job.options.allow_approx)
+    if not report.legal and not allow_partial:
+        report.not_written = "some illegal nodes have no legal route (pass --allow-partial to write anyway)"
+    elif verification is not None and verification.vacuous:
+        report.not_written = (
+            "not verified: every output is empty or zero on these inputs (give inputs that exercise "
+            "the model with --inputs)"
+        )
+    elif verification is not None and not verification.passed:
+        report.not_written = "verification failed: the fixed model's outputs differ from the original's"
+
+
+def _write(job: _Job, report: FixReport, announce: Callable[[list[str]], None] | None) -> None:
+    """Save the model, then run the target's converter on it (unless told not to)."""
+    assert job.output is not None
+    report.output = save(job.model, job.output)
+    convert = job.options.convert
+    if convert is False:
+        return
+    model = job.model
+    source = str(model.path) if model.path is not None else model.label or None
+    shapes = [f"--input-shape={name}={','.join(map(str, dims))}" for name, dims in job.options.draw.shapes.items()]
+    report.converter = run_converter(
+        job.target, report.output, source=source, options=shapes, asked=convert is True, announce=announce
+    )
 
 
 def _cut_hint(original: Model, target: Target, stuck: list[str], allow_approx: bool) -> list[str] | None:

@@ -34,7 +34,8 @@ from opswap.fusions import GELU_PATTERN, fuse_gelu
 from opswap.graphs import Scope, iter_scopes, no_gc, node_label, splice, upstream
 from opswap.model import Model
 from opswap.quant import Calibrator, QuantFacts, QuantizeReport, UnitToKeep, facts, quantize_rewrites, units_to_keep
-from opswap.rules.base import Builder, ConstantPool, NameGen, Rule, emitted_ops, rules_for
+from opswap.rules import rules_for
+from opswap.rules.base import Builder, ConstantPool, NameGen, Rule, emitted_ops
 from opswap.rules.certificates import describe, recorded
 from opswap.rules.values import RuleNotApplicable, Value
 from opswap.targets import Level, Target, Verdict, op_name
@@ -507,26 +508,10 @@ class _Planner:
         Also returns the outputs the rule computed as initializers (see ``Builder.initializer``), by
         the node's output names.
         """
-        prefix = node.name or node.output[0]
-        pool = None
-        if not scope.is_function:  # planning: a pool that stores nothing, for the model's IR version
-            pool = constants or ConstantPool(None, names, self.ir_version, on_new=self.judge.mark_static)
-        op = Builder(scope.opsets.get("", 0), names, pool, prefix)
-        op.source_version = self.judge.since(node, scope.opsets)
-        for value in inputs:
-            if value is None:
-                continue
-            if not value.dtype:
-                raise RuleNotApplicable(f"element type of input {value.name!r} is unknown")
-            op.values[value.name] = value
+        op = self._builder(node, scope, inputs, names, constants)
         attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
         result = candidate.apply(op, list(inputs), attrs, len(node.output))
-        outputs = list(result) if isinstance(result, tuple) else [result]
-        wanted = list(node.output)
-        if len(outputs) == len([o for o in wanted if o]) and len(outputs) != len(wanted):
-            wanted = [o for o in wanted if o]
-        if len(outputs) < len(wanted):
-            raise RuleNotApplicable(f"{candidate.id} produces {len(outputs)} outputs, the node has {len(wanted)}")
+        wanted, outputs = _matched_outputs(candidate, node, list(result) if isinstance(result, tuple) else [result])
         produced = {out for n in op.nodes for out in n.output}
         renamed: set[str] = set()
         initializers: dict[str, onnx.TensorProto] = {}
@@ -546,6 +531,28 @@ class _Planner:
             _rename_output(op.nodes, final.name, original)
             renamed.add(value.name)
         return op.nodes, op.values, initializers
+
+    def _builder(
+        self,
+        node: onnx.NodeProto,
+        scope: Scope,
+        inputs: tuple[Value | None, ...],
+        names: NameGen,
+        constants: ConstantPool | None,
+    ) -> Builder:
+        """The builder a rule for ``node`` writes with, at the scope's opset, knowing the node's inputs."""
+        pool = None
+        if not scope.is_function:  # planning: a pool that stores nothing, for the model's IR version
+            pool = constants or ConstantPool(None, names, self.ir_version, on_new=self.judge.mark_static)
+        op = Builder(scope.opsets.get("", 0), names, pool, node.name or node.output[0])
+        op.source_version = self.judge.since(node, scope.opsets)
+        for value in inputs:
+            if value is None:
+                continue
+            if not value.dtype:
+                raise RuleNotApplicable(f"element type of input {value.name!r} is unknown")
+            op.values[value.name] = value
+        return op
 
     def apply(
         self,
@@ -582,6 +589,18 @@ class _Planner:
                 result.extend(nodes)
                 initializers.update(more)
         return result, initializers
+
+
+def _matched_outputs(
+    candidate: Rule, node: onnx.NodeProto, outputs: list[Value | None]
+) -> tuple[list[str], list[Value | None]]:
+    """The node's output names paired with what the rule returned (a rule may skip unused optional outputs)."""
+    wanted = list(node.output)
+    if len(outputs) == len([o for o in wanted if o]) and len(outputs) != len(wanted):
+        wanted = [o for o in wanted if o]
+    if len(outputs) < len(wanted):
+        raise RuleNotApplicable(f"{candidate.id} produces {len(outputs)} outputs, the node has {len(wanted)}")
+    return wanted, outputs
 
 
 def _quantization_points(emitted: list[onnx.NodeProto], node: onnx.NodeProto, produced: dict[str, Value]) -> int:
