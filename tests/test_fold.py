@@ -13,6 +13,7 @@ from onnx import TensorProto, helper, numpy_helper
 import opswap
 from conftest import make_model, ort_run, save_model, target_of, tensor
 from opswap import fold as folding
+from opswap.dims import fix_dims
 from opswap.fold import MAX_FOLDED, fold
 from opswap.targets import Level
 
@@ -307,7 +308,7 @@ def test_an_unnamed_dynamic_dimension_is_named_by_its_input_and_axis() -> None:
     original = make_model([helper.make_node("Relu", ["x"], ["y"])], [tensor("x", ["N", 4])], [tensor("y", ["N", 4])])
     original.graph.input[0].type.tensor_type.shape.dim[0].ClearField("dim_param")
     model = opswap.model.from_proto(original)
-    assert folding.fix_dims(model, {"x": [3, 4], "nothing": [1]}) == {"x[0]": 3}
+    assert fix_dims(model, {"x": [3, 4], "nothing": [1]}) == {"x[0]": 3}
     assert [d.dim_value for d in model.proto.graph.input[0].type.tensor_type.shape.dim] == [3, 4]
 
 

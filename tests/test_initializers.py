@@ -186,9 +186,9 @@ def test_a_constant_stored_as_external_data_keeps_its_data(tmp_path: Path) -> No
 def shape_sum_rule() -> Iterator[None]:
     """A rule (for a test-only op) whose route folds an inner Shape node: a local initializer."""
 
-    @rules_base.rule("ShapeSum", domain="opswap.test")
+    @rules_base.rule("ShapeSum", domain="opswap.test", emits=("Add", "Cast", "ReduceSum", "Shape"))
     def shapesum_via_shape(op: rules_base.Builder, x: rules_base.Value) -> rules_base.Value:
-        return op.Add(x, op.Cast(op.ReduceSum(op.Shape(x), keepdims=1), to=x.dtype))  # type: ignore[no-any-return]
+        return op.Add(x, op.Cast(op.ReduceSum(op.Shape(x), keepdims=1), to=x.dtype))
 
     yield
     del rules_base.REGISTRY["opswap.test", "ShapeSum"]

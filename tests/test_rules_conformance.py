@@ -47,7 +47,7 @@ class Outcome:
     case: str
     target: str
     #: passed; "no route", "ort cannot run" and "ort lacks a kernel" are counted and named;
-    #: mismatch, crash, invalid and error fail.
+    #: mismatch, crash, invalid, undeclared (an op a rule's emits= leaves out) and error fail.
     status: str
     detail: str = ""
 
@@ -57,6 +57,20 @@ def _ulp_distance(a: np.ndarray, b: np.ndarray) -> int:
     ia = np.where(ia < 0, np.int64(-(2**31)) - ia, ia)
     ib = np.where(ib < 0, np.int64(-(2**31)) - ib, ib)
     return int(np.max(np.abs(ia - ib))) if a.size else 0
+
+
+DECLARED = {r.id: r.emits for r in all_rules()}
+
+
+def _undeclared(model: onnx.ModelProto) -> list[str]:
+    """Nodes a rule emitted whose op its ``emits=`` does not list (Identity renames and constants are the builder's)."""
+    found = []
+    for node in model.graph.node:
+        rule_id = next((p.value for p in node.metadata_props if p.key == "opswap.rule"), None)
+        emits = DECLARED.get(rule_id or "")
+        if emits is not None and node.op_type not in emits | {"Identity", "Constant"}:
+            found.append(f"{rule_id} emitted {node.op_type}")
+    return sorted(set(found))
 
 
 def run_case(op_type: str, case: Path, target: Target) -> Outcome:
@@ -73,6 +87,9 @@ def run_case(op_type: str, case: Path, target: Target) -> Outcome:
         changes = opswap.legalize(model, target, allow_approx=True)
     except Exception as exc:
         return outcome("crash", f"legalize raised {type(exc).__name__}: {exc}"[:300])
+    undeclared = _undeclared(model.proto)
+    if undeclared:
+        return outcome("undeclared", f"emitted but not in the rule's emits=: {undeclared}")
     if not changes.complete:
         return outcome("no route", changes.unresolved[0].explanation.splitlines()[0][:200])
     if not opswap.check(model, target).legal or op_type in {n.op_type for n in model.proto.graph.node}:
@@ -181,3 +198,19 @@ def test_rule_is_bit_exact_against_ort_kernel(op_type: str, attrs: dict[str, flo
     (want,) = ort_run(original, {"x": x})
     (got,) = ort_run(model.proto, {"x": x})
     assert _ulp_distance(want, got) == 0
+
+
+def test_an_op_a_rule_did_not_declare_is_caught() -> None:
+    """The check behind the "undeclared" outcome: a node's op must be in its rule's emits=."""
+    nodes = [helper.make_node("Mul", ["x", "x"], ["m"]), helper.make_node("Sub", ["m", "x"], ["y"])]
+    for node in nodes:
+        node.metadata_props.add(key="opswap.rule", value="hardsigmoid_via_clip")  # emits Add, Clip, Mul
+    model = make_model(nodes, [tensor("x", [2])], [tensor("y", [2])])
+    assert _undeclared(model) == ["hardsigmoid_via_clip emitted Sub"]
+
+
+def test_a_rule_must_declare_what_it_emits() -> None:
+    from opswap.rules.base import rule
+
+    with pytest.raises(TypeError, match="emits"):
+        rule("Relu")  # type: ignore[call-arg]

@@ -17,7 +17,8 @@ import numpy as np
 import onnx
 from onnx import helper
 
-from opswap.rules.base import Builder, ConstantPool, NameGen, Rule, all_rules
+from opswap.rules import all_rules
+from opswap.rules.base import Builder, ConstantPool, NameGen, Rule
 from opswap.rules.values import RuleNotApplicable, Value
 from opswap.typeinfo import ELEMENTWISE
 

@@ -22,7 +22,7 @@ computed input or a dynamic shape; otherwise just the illegal nodes computed fro
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,11 +31,7 @@ from onnx import helper, numpy_helper
 
 from opswap.graphs import iter_scopes, splice
 from opswap.model import Model
-from opswap.typeinfo import Shape, declared, declared_shapes, infer_shapes
-
-#: Largest constant a fold (or a rule folding to a constant) writes, in elements: shape arithmetic is
-#: tiny; folding big tensors bloats files.
-MAX_FOLDED = 1 << 16
+from opswap.typeinfo import MAX_FOLDED, Shape, declared, declared_shapes, infer_shapes, too_big
 
 #: Ops never folded: random, with subgraphs, or a quantized model's encodings (a DequantizeLinear of
 #: a weight is how a quantizing converter learns the weight's grid: folded, the weight is float).
@@ -209,21 +205,6 @@ def _small(shape: Shape | None) -> bool:
     return too_big([d or 0 for d in shape]) is None
 
 
-def too_big(dims: Sequence[int]) -> str | None:
-    """Why a constant of shape ``dims`` may not be folded or stored, or None if it may.
-
-    Exact integer arithmetic (no int64 overflow: ``[2**32, 2**32]`` is 2**64 elements, not 0);
-    negative dimensions are refused; the one bound is :data:`MAX_FOLDED` elements.
-    """
-    dims = [int(d) for d in dims]
-    if any(d < 0 for d in dims):
-        return f"negative dimension in {dims}"
-    count = math.prod(dims)
-    if count > MAX_FOLDED:
-        return f"{count} elements, over the {MAX_FOLDED} a folded constant may hold"
-    return None
-
-
 def _evaluate(proto: onnx.ModelProto, plan: _Plan) -> dict[str, np.ndarray]:
     """The folded nodes' outputs, computed by ONNX Runtime on the CPU (optimizations off)."""
     values = dict(plan.known)
@@ -273,36 +254,4 @@ def _store(proto: onnx.ModelProto, plan: _Plan, values: dict[str, np.ndarray]) -
     return stored
 
 
-def fix_dims(model: Model, input_shapes: Mapping[str, Sequence[int]]) -> dict[str, int]:
-    """Write the given input shapes into the model, for targets that need fixed shapes.
-
-    Each symbolic dimension of a named input takes its value there and wherever else the main graph
-    declares it (outputs, value_info), as ONNX
-    Runtime's ``make_dynamic_shape_fixed`` does. Returns the dimensions fixed, by symbolic name (or
-    ``input[axis]`` for an unnamed one), with their values. Shapes of another rank are left to
-    verification, which names them.
-    """
-    graph = model.proto.graph
-    fixed: dict[str, int] = {}
-    named: dict[str, int] = {}
-    for info in graph.input:
-        dims = input_shapes.get(info.name)
-        shape = info.type.tensor_type.shape
-        if dims is None or len(dims) != len(shape.dim):
-            continue
-        for axis, (dim, value) in enumerate(zip(shape.dim, dims, strict=True)):
-            if dim.HasField("dim_value"):
-                continue
-            if dim.dim_param:
-                named[dim.dim_param] = fixed[dim.dim_param] = int(value)
-            else:
-                fixed[f"{info.name}[{axis}]"] = int(value)
-            dim.dim_value = int(value)  # clears dim_param (one of the two)
-    for info in [*graph.output, *graph.value_info]:
-        for dim in info.type.tensor_type.shape.dim:
-            if dim.dim_param in named:
-                dim.dim_value = named[dim.dim_param]
-    return fixed
-
-
-__all__ = ["MAX_FOLDED", "FoldReport", "constant_names", "fix_dims", "fold", "too_big"]
+__all__ = ["MAX_FOLDED", "FoldReport", "constant_names", "fold", "too_big"]

@@ -584,5 +584,5 @@ def print_rules(console: Console, rows: list[dict[str, Any]]) -> None:
             soft_wrap=True,
         )
         produces = row["produces"]
-        emits = "(depends on attributes)" if produces is None else ", ".join(produces) or "(an initializer)"
+        emits = "(depends on the node)" if produces is None else ", ".join(produces) or "(an initializer)"
         console.print(f"{'':<{width}}  [dim]emits {escape(emits)}[/]", soft_wrap=True)

@@ -11,7 +11,7 @@ shapes, bounds); weights are never read.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import cast
 
 import numpy as np
@@ -24,6 +24,26 @@ from opswap.schemas import TYPED_BY_ATTRIBUTE, output_dtypes, output_type_source
 
 #: Constants up to this many elements are read for rules (axes, shapes, bounds, scalars).
 SMALL = 64
+
+#: Largest constant a fold (or a rule folding to a constant) writes, in elements: shape arithmetic is
+#: tiny; folding big tensors bloats files.
+MAX_FOLDED = 1 << 16
+
+
+def too_big(dims: Sequence[int]) -> str | None:
+    """Why a constant of shape ``dims`` may not be folded or stored, or None if it may.
+
+    Exact integer arithmetic (no int64 overflow: ``[2**32, 2**32]`` is 2**64 elements, not 0);
+    negative dimensions are refused; the one bound is :data:`MAX_FOLDED` elements.
+    """
+    dims = [int(d) for d in dims]
+    if any(d < 0 for d in dims):
+        return f"negative dimension in {dims}"
+    count = math.prod(dims)
+    if count > MAX_FOLDED:
+        return f"{count} elements, over the {MAX_FOLDED} a folded constant may hold"
+    return None
+
 
 Shape = tuple[int | None, ...]
 

@@ -25,13 +25,13 @@ from opswap.rules.values import RuleNotApplicable, Value
 _CONV_TYPES = (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16)
 
 
-@rule("HardSigmoid")
+@rule("HardSigmoid", emits=("Add", "Clip", "Mul"))
 def hardsigmoid_via_clip(op: Builder, x: Value, *, alpha: float = 0.2, beta: float = 0.5) -> Value:
     """HardSigmoid as Clip(Add(Mul(x, alpha), beta), 0, 1)."""
     return op.clip(op.Add(op.Mul(x, alpha), beta), 0.0, 1.0)
 
 
-@rule("HardSigmoid", shapes=True)
+@rule("HardSigmoid", shapes=True, emits=("Clip", "Conv"))
 def hardsigmoid_via_pointwise_conv(op: Builder, x: Value, *, alpha: float = 0.2, beta: float = 0.5) -> Value:
     """HardSigmoid as Clip(Conv(x, alpha, bias beta, a group per channel), 0, 1), for [N, C, ...] inputs."""
     if x.dtype not in _CONV_TYPES:
@@ -46,7 +46,12 @@ def hardsigmoid_via_pointwise_conv(op: Builder, x: Value, *, alpha: float = 0.2,
     return op.clip(op.Conv(x, weight, bias, group=channels), 0.0, 1.0)
 
 
-@rule("Softplus", exact=False, bound="log(1 + tiny) near large negative x: |error| ~1e-6; no overflow")
+@rule(
+    "Softplus",
+    exact=False,
+    bound="log(1 + tiny) near large negative x: |error| ~1e-6; no overflow",
+    emits=("Abs", "Add", "Exp", "Log", "Mul", "Relu"),
+)
 def softplus_via_stable_log(op: Builder, x: Value) -> Value:
     """log(1 + exp(x)) as Relu(x) + log(1 + exp(-|x|)): no overflow for large x, unlike ONNX's body."""
     tail = op.Log(op.Add(op.Exp(op.Mul(op.Abs(x), -1.0)), 1.0))

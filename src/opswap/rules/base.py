@@ -2,11 +2,12 @@
 
 A rule rewrites one source op into a small subgraph and reads like the formula it stands for::
 
-    @rule("HardSwish")
-    def hardswish_via_hardsigmoid(op, x):
-        return op.Mul(x, op.HardSigmoid(x, alpha=1 / 6, beta=0.5))
+    @rule("HardSigmoid", emits=("Add", "Clip", "Mul"))
+    def hardsigmoid_via_clip(op: Builder, x: Value, *, alpha: float = 0.2, beta: float = 0.5) -> Value:
+        return op.clip(op.Add(op.Mul(x, alpha), beta), 0.0, 1.0)
 
-``op.<OpType>(inputs..., attr=value)`` emits a node and returns its output. A Python number among the
+``op.<OpType>(inputs..., attr=value)`` (typed, one method per ai.onnx op: ``rules/ops.py``) emits a
+node and returns its output. A Python number among the
 inputs becomes a constant in the dtype of the node's first tensor input, so 1/6 is the input dtype's
 nearest value to 1/6, never 0.167. Rules work on protobuf nodes directly (no IR objects): only the
 nodes that change are ever built.
@@ -278,6 +279,10 @@ class Rule:
     source: str = "opswap"
     #: The rule reads input shapes (looked up, with shape inference if needed, only for such rules).
     shapes: bool = False
+    #: The op types the rule's replacement may hold (its declaration, checked by the conformance
+    #: tests); None where that depends on the node (ONNX's context-dependent bodies). Which routes
+    #: read shapes is worked out from these.
+    emits: frozenset[str] | None = None
 
     def apply(self, op: Builder, inputs: list[Value | None], attrs: dict[str, Any], n_outputs: int = 1) -> Any:
         """Run the rule; its keyword parameters receive the node's attributes."""
@@ -318,53 +323,28 @@ def rule(
     opsets: tuple[int, ...] | None = None,
     domain: str = "",
     shapes: bool = False,
+    emits: Iterable[str],
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register a rule for ``op_type``; the function's name is the rule id."""
+    """Register a rule for ``op_type``; the function's name is the rule id.
+
+    ``emits`` lists every op type the replacement may hold (the conformance tests hold a rule to it);
+    ``shapes=True`` says the rule reads its inputs' shapes.
+    """
 
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
         if not exact and not bound:
             raise ValueError(f"approximate rule {fn.__name__} must state its error bound")
         doc = inspect.getdoc(fn) or ""
         first_line = doc.splitlines()[0] if doc else ""
-        entry = Rule(fn.__name__, op_type, fn, domain, exact, bound, opsets, first_line, shapes=shapes)
+        entry = Rule(
+            fn.__name__, op_type, fn, domain, exact, bound, opsets, first_line, shapes=shapes, emits=frozenset(emits)
+        )
         REGISTRY.setdefault((domain, op_type), []).append(entry)
         return fn
 
     return register
 
 
-def rules_for(op_type: str, domain: str = "") -> list[Rule]:
-    """The registered rules whose source op is ``op_type``."""
-    _load_rule_modules()
-    return REGISTRY.get(("" if domain == "ai.onnx" else domain, op_type), [])
-
-
-def all_rules() -> list[Rule]:
-    """Every registered rule, by source op then id."""
-    _load_rule_modules()
-    return sorted((r for rules in REGISTRY.values() for r in rules), key=lambda r: (r.op_type, r.id))
-
-
-@functools.cache
-def _load_rule_modules() -> None:
-    # Importing a rule module registers its rules. Hand-written rules come first, ONNX's bodies after.
-    from opswap.rules import activations, elementwise, normalization, onnx_functions, tensor  # noqa: F401
-
-
 def emitted_ops(entry: Rule) -> list[str] | None:
-    """The op types a rule emits for a float node of its op at the newest opset, default attributes.
-
-    None when that sample node is outside what the rule handles (it needs particular attributes).
-    """
-    opset = onnx.defs.onnx_opset_version()
-    try:
-        schema = onnx.defs.get_schema(entry.op_type, opset, entry.domain)
-        op = Builder(opset, NameGen(), ConstantPool(None, NameGen()), "x")
-        op.source_version = int(schema.since_version)
-        inputs: list[Value | None] = [Value(f"x{k}", onnx.TensorProto.FLOAT) for k in range(schema.min_input)]
-        # A Constant is valid with one value attribute (the schema marks none of them required).
-        attrs: dict[str, Any] = {"value_float": 0.0} if entry.op_type == "Constant" and not entry.domain else {}
-        entry.apply(op, inputs, attrs, schema.min_output)
-    except (RuleNotApplicable, onnx.defs.SchemaError):
-        return None
-    return sorted({n.op_type for n in op.nodes} - {"Constant"})
+    """The op types a rule declares it emits, sorted; None where that depends on the node."""
+    return None if entry.emits is None else sorted(entry.emits)

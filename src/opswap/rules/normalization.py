@@ -45,7 +45,7 @@ def _moments(op: Builder, x: Value, axes: list[int]) -> tuple[Value, Value, Valu
     return mean, deviation, variance
 
 
-@rule("LayerNormalization", shapes=True)
+@rule("LayerNormalization", shapes=True, emits=("Add", "Cast", "Mul", "Reciprocal", "ReduceMean", "Sqrt", "Sub"))
 def layernormalization_via_moments(
     op: Builder,
     x: Value,
@@ -71,7 +71,7 @@ def layernormalization_via_moments(
     return (y, mean, inv_std)[: max(1, _n_outputs)]
 
 
-@rule("InstanceNormalization", shapes=True)
+@rule("InstanceNormalization", shapes=True, emits=("Add", "Div", "Mul", "ReduceMean", "Sqrt", "Sub", "Unsqueeze"))
 def instancenormalization_via_moments(
     op: Builder, x: Value, scale: Value, bias: Value, *, epsilon: float = 1e-5
 ) -> Value:
@@ -82,7 +82,7 @@ def instancenormalization_via_moments(
     return _scale_shift(op, _standardized(op, x, list(range(2, rank)), epsilon), scale, bias, rank)
 
 
-@rule("BatchNormalization", shapes=True, opsets=(9, 14, 15))
+@rule("BatchNormalization", shapes=True, opsets=(9, 14, 15), emits=("Add", "Div", "Mul", "Sqrt", "Sub", "Unsqueeze"))
 def batchnormalization_via_arithmetic(
     op: Builder,
     x: Value,
@@ -105,7 +105,7 @@ def batchnormalization_via_arithmetic(
     return _scale_shift(op, op.Div(op.Sub(x, _per_channel(op, mean, rank)), std), scale, bias, rank)
 
 
-@rule("LpNormalization", shapes=True)
+@rule("LpNormalization", shapes=True, emits=("Abs", "Div", "Equal", "Mul", "ReduceSum", "Sqrt", "Where"))
 def lpnormalization_via_reduce(op: Builder, x: Value, *, axis: int = -1, p: int = 2) -> Value:
     """X / ||x||_p along ``axis`` (p = 1 or 2); a zero norm gives 0, as ONNX's reference does."""
     axes = _axes_from(axis, x.rank)[:1]
@@ -118,7 +118,7 @@ def lpnormalization_via_reduce(op: Builder, x: Value, *, axis: int = -1, p: int 
     return op.Where(op.Equal(norm, 0.0), op.constant(0.0, x.dtype), op.Div(x, norm))
 
 
-@rule("Softmax", shapes=True, opsets=(1, 11))
+@rule("Softmax", shapes=True, opsets=(1, 11), emits=("Div", "Exp", "ReduceMax", "ReduceSum", "Sub"))
 def softmax_coerced_via_exp(op: Builder, x: Value, *, axis: int = 1) -> Value:
     """Softmax before opset 13 (over all axes from ``axis`` on, as one): exp(x - max) / sum."""
     axes = _axes_from(axis, x.rank)
@@ -126,7 +126,7 @@ def softmax_coerced_via_exp(op: Builder, x: Value, *, axis: int = 1) -> Value:
     return op.Div(shifted, op.reduce("ReduceSum", shifted, axes))
 
 
-@rule("LogSoftmax", shapes=True, opsets=(1, 11))
+@rule("LogSoftmax", shapes=True, opsets=(1, 11), emits=("Exp", "Log", "ReduceMax", "ReduceSum", "Sub"))
 def logsoftmax_coerced_via_exp(op: Builder, x: Value, *, axis: int = 1) -> Value:
     """LogSoftmax before opset 13: (x - max) - log(sum(exp(x - max))) over axes from ``axis`` on."""
     axes = _axes_from(axis, x.rank)
@@ -134,7 +134,7 @@ def logsoftmax_coerced_via_exp(op: Builder, x: Value, *, axis: int = 1) -> Value
     return op.Sub(shifted, op.Log(op.reduce("ReduceSum", op.Exp(shifted), axes)))
 
 
-@rule("Hardmax", shapes=True, opsets=(13,))
+@rule("Hardmax", shapes=True, opsets=(13,), emits=("ArgMax", "Cast", "Equal"))
 def hardmax_via_argmax(op: Builder, x: Value, *, axis: int = -1) -> Value:
     """One-hot of the first maximum along ``axis``: Equal(positions, ArgMax(x))."""
     rank = x.rank
@@ -148,7 +148,12 @@ def hardmax_via_argmax(op: Builder, x: Value, *, axis: int = -1) -> Value:
     return op.Cast(hit, to=x.dtype)
 
 
-@rule("GroupNormalization", shapes=True, opsets=(21,))
+@rule(
+    "GroupNormalization",
+    shapes=True,
+    opsets=(21,),
+    emits=("Add", "Cast", "Div", "Mul", "ReduceMean", "Reshape", "Shape", "Sqrt", "Sub", "Unsqueeze"),
+)
 def groupnormalization_via_moments(
     op: Builder,
     x: Value,

@@ -238,8 +238,33 @@ def _register() -> None:
                 bound=_exactness(name)[1],
                 doc="ONNX's function body",
                 source="onnx",
+                emits=_body_ops(name, schemas),
             )
         )
+
+
+def _body_ops(name: str, schemas: list[Any]) -> frozenset[str] | None:
+    """The ops ONNX's bodies for ``name`` hold, over all its versions (as ``expand`` emits them).
+
+    Constants (and casts of them) become typed constants, CastLike a Cast; None when some version's body is built
+    for the node (context-dependent): what it holds depends on the node's attributes and types.
+    """
+    ops: set[str] = set()
+    for schema in (s for s in schemas if s.domain == "" and s.name == name):
+        if schema.has_context_dependent_function:
+            return None
+        if not schema.has_function:
+            continue
+        for version in schema.function_opset_versions:
+            raw = schema.get_function_with_opset_version(version)
+            body = raw if isinstance(raw, onnx.FunctionProto) else onnx.FunctionProto.FromString(raw)
+            constants: set[str] = set()  # a Constant, and a cast of one, become typed constants
+            for n in body.node:
+                if n.op_type == "Constant" or (n.op_type in ("Cast", "CastLike") and n.input[0] in constants):
+                    constants.update(n.output)
+                else:
+                    ops.add("Cast" if n.op_type == "CastLike" else n.op_type)
+    return frozenset(ops)
 
 
 def _make_fn(op_type: str) -> Any:

@@ -12,15 +12,15 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from opswap.fold import MAX_FOLDED, too_big
 from opswap.rules.base import Builder, rule
 from opswap.rules.values import RuleNotApplicable, Value
+from opswap.typeinfo import MAX_FOLDED, too_big
 
 INT64 = onnx.TensorProto.INT64
 BOOL = onnx.TensorProto.BOOL
 
 
-@rule("Gemm")
+@rule("Gemm", emits=("Add", "MatMul", "Mul", "Transpose"))
 def gemm_via_matmul(
     op: Builder,
     a: Value,
@@ -43,13 +43,13 @@ def gemm_via_matmul(
     return y
 
 
-@rule("GlobalAveragePool", shapes=True)
+@rule("GlobalAveragePool", shapes=True, emits=("ReduceMean",))
 def globalaveragepool_via_reducemean(op: Builder, x: Value) -> Value:
     """Mean over every spatial axis, kept as size 1."""
     return op.reduce("ReduceMean", x, list(range(2, x.rank)))
 
 
-@rule("GlobalMaxPool", shapes=True)
+@rule("GlobalMaxPool", shapes=True, emits=("ReduceMax",))
 def globalmaxpool_via_reducemax(op: Builder, x: Value) -> Value:
     """Max over every spatial axis, kept as size 1."""
     return op.reduce("ReduceMax", x, list(range(2, x.rank)))
@@ -66,7 +66,7 @@ def _reduction_axes(x: Value, axes_input: Value | None, axes_attr: list[int] | N
     return sorted(a + rank if a < 0 else a for a in axes)
 
 
-@rule("ReduceMean", shapes=True)
+@rule("ReduceMean", shapes=True, emits=("GlobalAveragePool", "Squeeze"))
 def reducemean_via_globalaveragepool(
     op: Builder,
     x: Value,
@@ -89,7 +89,7 @@ def reducemean_via_globalaveragepool(
     return pooled if keepdims else op.squeeze(pooled, spatial)
 
 
-@rule("ReduceMean")
+@rule("ReduceMean", emits=("Cast", "Div", "ReduceSum", "Size"))
 def reducemean_via_reducesum(
     op: Builder,
     x: Value,
@@ -113,7 +113,7 @@ def reducemean_via_reducesum(
     return op.Div(total, op.Cast(count, to=x.dtype))
 
 
-@rule("Flatten", shapes=True)
+@rule("Flatten", shapes=True, emits=("Reshape",))
 def flatten_via_reshape(op: Builder, x: Value, *, axis: int = 1) -> Value:
     """Flatten to 2-D as Reshape: a constant shape, or [0, -1] / [1, -1] when dims are symbolic."""
     rank = x.rank
@@ -131,7 +131,7 @@ def flatten_via_reshape(op: Builder, x: Value, *, axis: int = 1) -> Value:
     return op.Reshape(x, op.constant(np.asarray(dims, dtype=np.int64), INT64))
 
 
-@rule("Reshape")
+@rule("Reshape", emits=("Reshape",))
 def reshape_without_allowzero(op: Builder, x: Value, shape: Value, *, allowzero: int = 0) -> Value:
     """Reshape with allowzero=1 and a constant shape holding no 0 is the same Reshape without it."""
     dims = shape.value()
@@ -140,7 +140,7 @@ def reshape_without_allowzero(op: Builder, x: Value, shape: Value, *, allowzero:
     return op.Reshape(x, shape)
 
 
-@rule("Squeeze", shapes=True)
+@rule("Squeeze", shapes=True, emits=("Reshape",))
 def squeeze_via_reshape(
     op: Builder, x: Value, axes_input: Value | None = None, *, axes: list[int] | None = None
 ) -> Value:
@@ -155,7 +155,7 @@ def squeeze_via_reshape(
     return op.Reshape(x, op.constant(np.asarray(out, dtype=np.int64), INT64))
 
 
-@rule("Unsqueeze", shapes=True)
+@rule("Unsqueeze", shapes=True, emits=("Reshape",))
 def unsqueeze_via_reshape(
     op: Builder, x: Value, axes_input: Value | None = None, *, axes: list[int] | None = None
 ) -> Value:
@@ -208,7 +208,12 @@ def _static(x: Value) -> bool:
     return x.shape is not None and None not in x.shape
 
 
-@rule("Unsqueeze", opsets=(13, 21, 23, 24, 25), shapes=True)
+@rule(
+    "Unsqueeze",
+    opsets=(13, 21, 23, 24, 25),
+    shapes=True,
+    emits=("Add", "Cast", "CumSum", "Equal", "Gather", "Less", "Max", "ReduceMax", "Reshape", "Shape", "Sub", "Where"),
+)
 def unsqueeze_via_computed_shape(op: Builder, x: Value, axes: Value) -> Value:
     """Unsqueeze with axes computed at run time (or of a shape known only then), as Reshape to the shape they give.
 
@@ -228,7 +233,12 @@ def unsqueeze_via_computed_shape(op: Builder, x: Value, axes: Value) -> Value:
     return _reshape_to_computed(op, x, shape, _may_be_empty(x))
 
 
-@rule("Squeeze", opsets=(13, 21, 23, 24, 25), shapes=True)
+@rule(
+    "Squeeze",
+    opsets=(13, 21, 23, 24, 25),
+    shapes=True,
+    emits=("Add", "Cast", "Compress", "Equal", "Less", "ReduceMax", "Reshape", "Shape", "Where"),
+)
 def squeeze_via_computed_shape(op: Builder, x: Value, axes: Value | None = None) -> Value:
     """Squeeze with axes computed at run time (or of a shape known only then), as a computed Reshape.
 
@@ -241,7 +251,7 @@ def squeeze_via_computed_shape(op: Builder, x: Value, axes: Value | None = None)
     return _reshape_to_computed(op, x, shape, _may_be_empty(x))
 
 
-@rule("Dropout", opsets=(7, 10, 12, 13, 22))
+@rule("Dropout", opsets=(7, 10, 12, 13, 22), emits=("Expand", "Identity", "Shape"))
 def dropout_inference_via_identity(
     op: Builder,
     x: Value,
@@ -262,7 +272,7 @@ def dropout_inference_via_identity(
     return (y, mask)
 
 
-@rule("Trilu", shapes=True)
+@rule("Trilu", shapes=True, emits=("Greater", "Less", "Not", "Where"))
 def trilu_via_where(op: Builder, x: Value, k: Value | None = None, *, upper: int = 1) -> Value:
     """Where(mask, x, 0), the mask comparing a constant (column - row) grid of the last two dims with k."""
     shape = x.static_shape()
@@ -279,7 +289,7 @@ def trilu_via_where(op: Builder, x: Value, k: Value | None = None, *, upper: int
     return op.Where(mask, x, op.constant(0, x.dtype))
 
 
-@rule("Expand")
+@rule("Expand", emits=("And", "Mul"))
 def expand_via_mul(op: Builder, x: Value, shape: Value) -> Value:
     """Expand(x, shape) as x * ones(shape) (And with true for booleans): the same bidirectional broadcast."""
     dims = [int(d) for d in shape.value().ravel()]
@@ -291,7 +301,7 @@ def expand_via_mul(op: Builder, x: Value, shape: Value) -> Value:
     return op.Mul(x, op.constant(np.ones(dims), x.dtype))
 
 
-@rule("Expand")
+@rule("Expand", emits=("ConstantOfShape", "Where"))
 def expand_via_where(op: Builder, x: Value, shape: Value) -> Value:
     """Expand(x, shape) as Where(ConstantOfShape(shape, true), x, x), for a shape computed at run time.
 
@@ -304,7 +314,7 @@ def expand_via_where(op: Builder, x: Value, shape: Value) -> Value:
     return op.Where(op.ConstantOfShape(shape, value=true), x, x)
 
 
-@rule("Tile")
+@rule("Tile", emits=("Concat", "Identity"))
 def tile_via_concat(op: Builder, x: Value, repeats: Value) -> Value:
     """Tile as Concat of copies along each repeated axis."""
     counts = [int(r) for r in repeats.value().ravel()]
@@ -317,7 +327,7 @@ def tile_via_concat(op: Builder, x: Value, repeats: Value) -> Value:
     return result if result is not x else op.Identity(x)
 
 
-@rule("Tile", shapes=True)
+@rule("Tile", shapes=True, emits=("Concat", "Expand", "Max", "Mul", "Reshape", "Shape", "Slice", "Unsqueeze"))
 def tile_via_expand(op: Builder, x: Value, repeats: Value) -> Value:
     """Tile with repeats computed at run time: a new axis before each axis, expanded to its count, merged.
 
@@ -345,7 +355,7 @@ def tile_via_expand(op: Builder, x: Value, repeats: Value) -> Value:
     return op.Slice(tiled, zero, op.Mul(repeats, shape))
 
 
-@rule("Constant")
+@rule("Constant", emits=())
 def constant_as_initializer(
     op: Builder,
     *,
@@ -380,20 +390,20 @@ def constant_as_initializer(
     raise RuleNotApplicable("the Constant has no value attribute")
 
 
-@rule("Size", shapes=True)
+@rule("Size", shapes=True, emits=())
 def size_via_constant(op: Builder, x: Value) -> Value:
     """The element count of a static shape, as a constant."""
     return op.initializer(np.asarray(math.prod(x.static_shape()), dtype=np.int64))
 
 
-@rule("Shape", shapes=True)
+@rule("Shape", shapes=True, emits=())
 def shape_via_constant(op: Builder, x: Value, *, start: int = 0, end: int | None = None) -> Value:
     """A static shape (or its start:end slice) as a constant."""
     dims = np.asarray(x.static_shape(), dtype=np.int64)
     return op.initializer(dims[start:end])
 
 
-@rule("ConstantOfShape")
+@rule("ConstantOfShape", emits=())
 def constantofshape_via_constant(op: Builder, shape: Value, *, value: onnx.TensorProto | None = None) -> Value:
     """ConstantOfShape with a constant shape, as the constant itself."""
     dims = [int(d) for d in shape.value().ravel()]
@@ -404,7 +414,7 @@ def constantofshape_via_constant(op: Builder, shape: Value, *, value: onnx.Tenso
     return op.initializer(np.full(dims, fill), dtype)
 
 
-@rule("ConstantOfShape")
+@rule("ConstantOfShape", emits=("Expand",))
 def constantofshape_via_expand(op: Builder, shape: Value, *, value: onnx.TensorProto | None = None) -> Value:
     """ConstantOfShape with a shape computed at run time, as Expand of the one-element value to it.
 
@@ -424,7 +434,7 @@ def _fill(value: onnx.TensorProto | None) -> tuple[np.ndarray, int]:
     return numpy_helper.to_array(value).reshape(()), value.data_type
 
 
-@rule("Range")
+@rule("Range", emits=("Add", "Cast", "Ceil", "ConstantOfShape", "CumSum", "Div", "Max", "Mul", "Reshape", "Sub"))
 def range_via_cumsum(op: Builder, start: Value, limit: Value, delta: Value) -> Value:
     """Start + delta * [0, 1, ..., n-1], n = max(ceil((limit - start) / delta), 0), via CumSum of ones."""
     if start.const is not None and limit.const is not None and delta.const is not None:
@@ -447,7 +457,7 @@ def range_via_cumsum(op: Builder, start: Value, limit: Value, delta: Value) -> V
     return op.Add(start, op.Mul(index, delta))
 
 
-@rule("Einsum", shapes=True)
+@rule("Einsum", shapes=True, emits=("Identity", "MatMul", "ReduceSum", "Reshape", "Transpose"))
 def einsum_via_matmul(op: Builder, *xs: Value, equation: str | bytes) -> Value:
     """Einsum of one or two operands as ReduceSum, Transpose, Reshape and one batched MatMul.
 
