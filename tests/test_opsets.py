@@ -327,3 +327,32 @@ def test_a_raised_model_is_not_lowered_again_by_a_target_that_rejects_unlisted_v
     assert report.verification is not None and report.verification.passed
     with pytest.raises(opswap.OpswapError, match="give one"):
         fix(opswap.model.from_proto(_gelu_pattern()), target, raise_opset=20, lower_opset=13)
+
+
+def test_dropouts_ratio_moves_between_input_and_attribute_across_opset_12() -> None:
+    """One table (opswap.forms) says where an attribute became an input; lowering and raising both read it."""
+    ratio = numpy_helper.from_array(np.asarray(0.25, dtype=np.float32), "ratio")
+    original = make_model(
+        [helper.make_node("Dropout", ["x", "ratio"], ["y"])], [tensor("x", [2, 3])], [tensor("y", [2, 3])], 13, [ratio]
+    )
+    model = opswap.model.from_proto(original)
+    lower(model, 11)
+    dropout = model.proto.graph.node[0]
+    assert list(dropout.input) == ["x"] and [a.f for a in dropout.attribute if a.name == "ratio"] == [0.25]
+    onnx.checker.check_model(model.proto, full_check=True)
+    opswap.opsets.raise_opset(model, 13)
+    again = model.proto.graph.node[0]
+    assert len(again.input) == 2 and not [a for a in again.attribute if a.name == "ratio"]
+    x = np.random.default_rng(0).normal(size=(2, 3)).astype(np.float32)
+    np.testing.assert_array_equal(ort_run(model.proto, {"x": x})[0], ort_run(original, {"x": x})[0])
+
+
+def test_every_form_change_a_lowering_crosses_has_an_adapter_or_a_table_entry() -> None:
+    """forms.CHANGED lists what changed; each such op, lowered or raised across it, is handled (or refused)."""
+    from opswap import forms
+
+    handled = {op for op, _, _ in forms.ADAPTERS} | {m.op_type for m in forms.MOVED}
+    # Slice, TopK, Upsample and Pad-11 changed below opswap's lowest opset (11); Resize-11/18 are
+    # checked structurally (their new attributes and inputs must be absent).
+    below_or_structural = {"Slice", "TopK", "Upsample"}
+    assert set(forms.CHANGED) - handled - below_or_structural == set()

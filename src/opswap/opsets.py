@@ -5,7 +5,9 @@ lowering the whole model: every node whose version changes is adapted. Most vers
 element types; the ops whose form or meaning changed have adapters here (reduction axes and split
 sizes from inputs back to attributes, the Softmax family's axis, attributes added later with
 defaults). Any other change is checked structurally (every attribute and input must exist in the
-lower version) and the result goes through onnx's full checker and, in ``fix``, verification.
+lower version) and the result goes through onnx's full checker and, in ``fix``, verification. What
+changed where is one table, ``opswap.forms`` (attributes that became inputs, moved here by it; other
+changes, each with an adapter registered below per op and boundary).
 onnx's own version converter was tried first: it writes invalid models for ReduceMean (20 -> 17 keeps
 ``noop_with_empty_axes``) and cannot go below 14 with HardSwish present.
 """
@@ -19,10 +21,11 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from opswap import forms
 from opswap.errors import OpswapError
 from opswap.graphs import Scope, iter_scopes, node_label, splice
 from opswap.model import Model
-from opswap.rules.base import AXES_INPUT_SINCE, NameGen
+from opswap.rules.base import NameGen
 from opswap.schemas import since_version
 from opswap.targets import Target
 from opswap.typeinfo import TypeIndex
@@ -246,13 +249,19 @@ def _drop_attr(node: onnx.NodeProto, name: str, allowed: tuple[Any, ...], where:
     node.attribute.remove(attr)
 
 
-def _input_to_attr(node: onnx.NodeProto, position: int, name: str, types: TypeIndex, where: str) -> None:
-    """Move a constant input (axes, split sizes) into the attribute older versions take."""
+def _input_to_attr(
+    node: onnx.NodeProto, position: int, name: str, types: TypeIndex, where: str, *, floating: bool = False
+) -> None:
+    """Move a constant input (axes, split sizes; a ratio when ``floating``) into the attribute older versions take."""
     if len(node.input) <= position or not node.input[position]:
         return
     value = types.const(node.input[position])
     if value is None:
         raise LoweringError(f"{where}: {node.op_type}'s {name} is computed, not constant; older versions need it fixed")
+    if floating:
+        node.attribute.append(helper.make_attribute(name, float(np.asarray(value).item())))
+        del node.input[position:]
+        return
     values = [int(v) for v in np.asarray(value).ravel()]
     if values:
         node.attribute.append(helper.make_attribute(name, values))
@@ -265,42 +274,32 @@ def _input_to_attr(node: onnx.NodeProto, position: int, name: str, types: TypeIn
 
 
 def _adapt(node: onnx.NodeProto, old: int, new: int, types: TypeIndex, where: str) -> None:
-    op = node.op_type
-    moved = AXES_INPUT_SINCE.get(op)
-    if moved is not None and new < moved <= old:
-        _input_to_attr(node, 1, "axes", types, where)
-        if op not in ("Squeeze", "Unsqueeze"):
-            _drop_attr(node, "noop_with_empty_axes", (0,), where)
-    elif op == "Split":
-        if new < 18 <= old:
-            _drop_attr_if_divisible(node, where)
-        if new < 13 <= old:
-            _input_to_attr(node, 1, "split", types, where)
-    elif op in ("Softmax", "LogSoftmax", "Hardmax") and new < 13 <= old:
-        _softmax_axis(node, types, where, old_default=-1, change="changes meaning before opset 13")
-    elif op == "Reshape" and new < 14 <= old:
-        shape = types.const(node.input[1])
-        if shape is not None and not np.any(np.asarray(shape) == 0):
-            _drop_attr(node, "allowzero", (0, 1), where)  # no zero in the shape: allowzero changes nothing
+    """Write ``node`` (at opset ``old``) in its form at the lower opset ``new`` (see ``forms``)."""
+    for entry in forms.moved(node.op_type):
+        if forms.between(entry.since, new, old):
+            if entry.kind == "bound":
+                raise LoweringError(f"{where}: {node.op_type}'s {entry.name} input has no attribute form here")
+            _input_to_attr(node, entry.position, entry.name, types, where, floating=entry.kind == "float")
+    for _, fn in forms.adapters(node.op_type, old, new):
+        fn(node, types, where)
+
+
+def _adapt_up(node: onnx.NodeProto, old: int, new: int, types: TypeIndex, where: str, constants: _Constants) -> None:
+    """Write ``node`` (at opset ``old``) in its form at the higher opset ``new`` (see ``forms``)."""
+    if onnx.defs.get_schema(node.op_type, new, "").deprecated:
+        raise LoweringError(f"{where}: {node.op_type} is deprecated at opset {new}")
+    for entry in forms.moved(node.op_type):
+        attr = _attr(node, entry.name)
+        if not forms.between(entry.since, old, new) or attr is None:
+            continue
+        if entry.kind == "ints":
+            _attr_to_input(node, entry.name, entry.position, np.asarray(list(attr.ints), dtype=np.int64), constants)
+        elif entry.kind == "float":
+            _attr_to_input(node, entry.name, entry.position, np.asarray(attr.f, dtype=np.float32), constants)
         else:
-            _drop_attr(node, "allowzero", (0,), where)
-    elif op == "BatchNormalization" and new < 14 <= old:
-        _drop_attr(node, "training_mode", (0,), where)
-        if len([o for o in node.output if o]) > 1:
-            raise LoweringError(f"{where}: BatchNormalization with running statistics outputs")
-    elif op == "Cast" and new < 19 <= old:
-        _drop_attr(node, "saturate", (1,), where)
-    elif op == "Shape" and new < 15 <= old:
-        _drop_attr(node, "start", (0,), where)
-        _drop_attr(node, "end", (), where)
-    elif op == "Pad" and new < 18 <= old:
-        if len(node.input) > 3 and node.input[3]:
-            raise LoweringError(f"{where}: Pad with axes has no equivalent before opset 18")
-        mode = _attr(node, "mode")
-        if mode is not None and mode.s == b"wrap":
-            raise LoweringError(f"{where}: Pad mode 'wrap' has no equivalent before opset 19")
-    elif op == "Constant" and new < 12:
-        _constant_as_tensor(node)
+            raise LoweringError(f"{where}: {node.op_type}'s {entry.name} needs its input's element type to move")
+    for _, fn in forms.adapters(node.op_type, old, new):
+        fn(node, types, where)
 
 
 def _attr_to_input(node: onnx.NodeProto, name: str, position: int, value: np.ndarray, constants: _Constants) -> None:
@@ -314,40 +313,114 @@ def _attr_to_input(node: onnx.NodeProto, name: str, position: int, value: np.nda
     node.input.insert(position, constants.add(value))
 
 
-def _adapt_up(node: onnx.NodeProto, old: int, new: int, types: TypeIndex, where: str, constants: _Constants) -> None:
-    op = node.op_type
-    if onnx.defs.get_schema(op, new, "").deprecated:
-        raise LoweringError(f"{where}: {op} is deprecated at opset {new}")
-    moved = AXES_INPUT_SINCE.get(op)
-    axes = _attr(node, "axes")
-    split = _attr(node, "split")
-    if moved is not None and old < moved <= new and axes is not None:
-        _attr_to_input(node, "axes", 1, np.asarray(list(axes.ints), dtype=np.int64), constants)
-    elif op == "Split":
-        if old < 13 <= new and split is not None:
-            _attr_to_input(node, "split", 1, np.asarray(list(split.ints), dtype=np.int64), constants)
-        has_sizes = len(node.input) > 1 and bool(node.input[1])
-        if old < 18 <= new and not has_sizes and _attr(node, "num_outputs") is None:
-            node.attribute.append(helper.make_attribute("num_outputs", len(node.output)))
-    elif op in ("Softmax", "LogSoftmax", "Hardmax") and old < 13 <= new:
-        _softmax_axis(node, types, where, old_default=1, change="changes meaning at opset 13")
-    elif op == "Dropout" and old < 12 <= new:
-        ratio = _attr(node, "ratio")
-        if ratio is not None:
-            _attr_to_input(node, "ratio", 1, np.asarray(ratio.f, dtype=np.float32), constants)
-    elif op == "RoiAlign" and old < 16 <= new and _attr(node, "coordinate_transformation_mode") is None:
+# --- adapters, per op and boundary (forms.CHANGED says what changed) --------------------------------
+
+
+@forms.adapter(("ReduceSum",), 13, "down")
+@forms.adapter(forms.REDUCTIONS_WITH_AXES_AT_18, 18, "down")
+def _reduce_down(node: onnx.NodeProto, types: TypeIndex, where: str) -> None:
+    del types  # the axes move by the table; the no-op flag has no older form
+    _drop_attr(node, "noop_with_empty_axes", (0,), where)
+
+
+@forms.adapter("Split", 18, "down")
+def _split_down(node: onnx.NodeProto, types: TypeIndex, where: str) -> None:
+    del types
+    _drop_attr_if_divisible(node, where)
+
+
+@forms.adapter("Split", 18, "up")
+def _split_up(node: onnx.NodeProto, types: TypeIndex, where: str) -> None:
+    del types, where
+    has_sizes = len(node.input) > 1 and bool(node.input[1])
+    if not has_sizes and _attr(node, "num_outputs") is None:
+        node.attribute.append(helper.make_attribute("num_outputs", len(node.output)))
+
+
+@forms.adapter(("Softmax", "LogSoftmax", "Hardmax"), 13, "down")
+def _softmax_down(node: onnx.NodeProto, types: TypeIndex, where: str) -> None:
+    _softmax_axis(node, types, where, old_default=-1, change="changes meaning before opset 13")
+
+
+@forms.adapter(("Softmax", "LogSoftmax", "Hardmax"), 13, "up")
+def _softmax_up(node: onnx.NodeProto, types: TypeIndex, where: str) -> None:
+    _softmax_axis(node, types, where, old_default=1, change="changes meaning at opset 13")
+
+
+@forms.adapter("Reshape", 14, "down")
+def _reshape_down(node: onnx.NodeProto, types: TypeIndex, where: str) -> None:
+    shape = types.const(node.input[1])
+    if shape is not None and not np.any(np.asarray(shape) == 0):
+        _drop_attr(node, "allowzero", (0, 1), where)  # no zero in the shape: allowzero changes nothing
+    else:
+        _drop_attr(node, "allowzero", (0,), where)
+
+
+@forms.adapter("BatchNormalization", 14, "down")
+def _batchnorm_down(node: onnx.NodeProto, types: TypeIndex, where: str) -> None:
+    del types
+    _drop_attr(node, "training_mode", (0,), where)
+    if len([o for o in node.output if o]) > 1:
+        raise LoweringError(f"{where}: BatchNormalization with running statistics outputs")
+
+
+@forms.adapter("Cast", 19, "down")
+def _cast_down(node: onnx.NodeProto, types: TypeIndex, where: str) -> None:
+    del types
+    _drop_attr(node, "saturate", (1,), where)
+
+
+@forms.adapter("Shape", 15, "down")
+def _shape_down(node: onnx.NodeProto, types: TypeIndex, where: str) -> None:
+    del types
+    _drop_attr(node, "start", (0,), where)
+    _drop_attr(node, "end", (), where)
+
+
+@forms.adapter("Pad", 18, "down")
+def _pad_down(node: onnx.NodeProto, types: TypeIndex, where: str) -> None:
+    del types
+    if len(node.input) > 3 and node.input[3]:
+        raise LoweringError(f"{where}: Pad with axes has no equivalent before opset 18")
+    mode = _attr(node, "mode")
+    if mode is not None and mode.s == b"wrap":
+        raise LoweringError(f"{where}: Pad mode 'wrap' has no equivalent before opset 19")
+
+
+@forms.adapter("Constant", 12, "down")
+def _constant_down(node: onnx.NodeProto, types: TypeIndex, where: str) -> None:
+    del types, where
+    _constant_as_tensor(node)
+
+
+@forms.adapter("RoiAlign", 16, "up")
+def _roialign_up(node: onnx.NodeProto, types: TypeIndex, where: str) -> None:
+    del types, where
+    if _attr(node, "coordinate_transformation_mode") is None:
         # RoiAlign-16 added the mode with default half_pixel; before, it was output_half_pixel.
         node.attribute.append(helper.make_attribute("coordinate_transformation_mode", "output_half_pixel"))
-    elif op == "Resize" and old < 13 <= new:
-        mode = _attr(node, "coordinate_transformation_mode")
-        if mode is not None and mode.s == b"tf_half_pixel_for_nn":
-            raise LoweringError(f"{where}: Resize mode tf_half_pixel_for_nn was removed at opset 13")
-    elif op == "GridSample" and old < 20 <= new:
-        mode = _attr(node, "mode")
-        if mode is not None:
-            mode.s = {b"bilinear": b"linear", b"bicubic": b"cubic"}.get(mode.s, mode.s)
-    elif op == "GroupNormalization" and old < 21 <= new:
-        raise LoweringError(f"{where}: GroupNormalization's scale and bias are per group before 21, per channel after")
+
+
+@forms.adapter("Resize", 13, "up")
+def _resize_up(node: onnx.NodeProto, types: TypeIndex, where: str) -> None:
+    del types
+    mode = _attr(node, "coordinate_transformation_mode")
+    if mode is not None and mode.s == b"tf_half_pixel_for_nn":
+        raise LoweringError(f"{where}: Resize mode tf_half_pixel_for_nn was removed at opset 13")
+
+
+@forms.adapter("GridSample", 20, "up")
+def _gridsample_up(node: onnx.NodeProto, types: TypeIndex, where: str) -> None:
+    del types, where
+    mode = _attr(node, "mode")
+    if mode is not None:
+        mode.s = {b"bilinear": b"linear", b"bicubic": b"cubic"}.get(mode.s, mode.s)
+
+
+@forms.adapter("GroupNormalization", 21, "up")
+def _groupnorm_up(node: onnx.NodeProto, types: TypeIndex, where: str) -> None:
+    del types
+    raise LoweringError(f"{where}: GroupNormalization's scale and bias are per group before 21, per channel after")
 
 
 def _drop_attr_if_divisible(node: onnx.NodeProto, where: str) -> None:

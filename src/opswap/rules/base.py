@@ -26,6 +26,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from opswap import forms
 from opswap.rules.ops import Ops
 from opswap.rules.values import Input, RuleNotApplicable, Value
 from opswap.schemas import output_dtypes, since_version
@@ -96,28 +97,6 @@ class NameGen:
                 self._used.add(name)
                 self._counters[base] = k
                 return name
-
-
-#: Reductions whose ``axes`` moved from an attribute to an input, and the opset where it moved.
-AXES_INPUT_SINCE = {
-    "ReduceSum": 13,
-    **{
-        op: 18
-        for op in (
-            "ReduceMean",
-            "ReduceMax",
-            "ReduceMin",
-            "ReduceProd",
-            "ReduceL1",
-            "ReduceL2",
-            "ReduceLogSum",
-            "ReduceLogSumExp",
-            "ReduceSumSquare",
-        )
-    },
-    "Squeeze": 13,
-    "Unsqueeze": 13,
-}
 
 
 class Builder(Ops):
@@ -216,7 +195,7 @@ class Builder(Ops):
 
     def clip(self, x: Value, low: float | None, high: float | None) -> Value:
         """``Clip`` with constant bounds, as attributes before opset 11 and as inputs from 11 on."""
-        if self.opset < 11:
+        if not forms.as_input("Clip", "min", self.opset):
             bounds: dict[str, Any] = {k: float(v) for k, v in (("min", low), ("max", high)) if v is not None}
             return self.emit("Clip", x, **bounds)
         return self.emit("Clip", x, low, high)
@@ -236,7 +215,7 @@ class Builder(Ops):
     def _with_axes(self, op_type: str, x: Value, axes: list[int] | None, **attrs: Any) -> Value:
         if axes is None:
             return self.emit(op_type, x, **attrs)
-        if self.opset >= AXES_INPUT_SINCE[op_type]:
+        if forms.as_input(op_type, "axes", self.opset):
             axes_value = self.constant(np.asarray(axes, dtype=np.int64), onnx.TensorProto.INT64)
             return self._emit(op_type, (x, axes_value), attrs, 1, dtype=x.dtype)[0]
         return self.emit(op_type, x, axes=list(axes), **attrs)

@@ -20,13 +20,11 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from opswap.rules.base import AXES_INPUT_SINCE, REGISTRY, Builder, Rule
+from opswap import forms
+from opswap.rules.base import REGISTRY, Builder, Rule
 from opswap.rules.certificates import describe, is_exact, recorded
 from opswap.rules.values import RuleNotApplicable, Value
 from opswap.schemas import since_version
-
-#: Ops whose meaning (not just types) changed across versions, with no adapter here.
-_MEANING_CHANGED = {"Softmax", "LogSoftmax", "Hardmax", "Split", "Pad", "Slice", "TopK", "Resize", "Upsample"}
 
 #: Bodies not worth a route: training losses, random ops, windows, and ops on sequences.
 _SKIP = {
@@ -154,7 +152,7 @@ def _emit_body_node(
         assert source is not None
         return (op.emit("Cast", source, to=target) if source.dtype != target else source,)
     tensors = [_as_value(op, a) for a in args]
-    if op_type in AXES_INPUT_SINCE:
+    if forms.moved_axes(op_type) is not None:
         axes = attrs.pop("axes", None)
         x = tensors[0]
         assert x is not None
@@ -171,17 +169,16 @@ def _emit_body_node(
         if axes == [] and attrs.get("noop_with_empty_axes", 0):
             return (x,)
         return (op.reduce(op_type, x, None if not axes else list(axes), **attrs),)
-    if op_type == "Clip" and op.opset < 11:
+    if op_type == "Clip" and not forms.as_input("Clip", "min", op.opset):
         bounds = [None if a is None else float(np.asarray(a).item()) for a in args[1:3]] if len(args) > 1 else []
         if any(b is not None and not isinstance(a, np.ndarray) for a, b in zip(args[1:3], bounds, strict=False)):
             raise RuleNotApplicable("Clip with computed bounds before opset 11")
         bounds += [None] * (2 - len(bounds))
         assert tensors[0] is not None
         return (op.clip(tensors[0], bounds[0], bounds[1]),)
-    if op_type in _MEANING_CHANGED and since_version(op_type, "", body_opset) != since_version(op_type, "", op.opset):
-        raise RuleNotApplicable(
-            f"ONNX's body uses {op_type}-{since_version(op_type, '', body_opset)}, which differs at opset {op.opset}"
-        )
+    written = since_version(op_type, "", body_opset)
+    if forms.meaning_changed(op_type) and written != since_version(op_type, "", op.opset):
+        raise RuleNotApplicable(f"ONNX's body uses {op_type}-{written}, which differs at opset {op.opset}")
     if n_outputs > 1:
         return op.emit_many(op_type, *tensors, outputs=n_outputs, **attrs)
     return (op.emit(op_type, *tensors, **attrs),)
