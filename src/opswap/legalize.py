@@ -206,35 +206,35 @@ class _Template:
         outputs: list[str],
         nodes: list[onnx.NodeProto],
         initializers: dict[str, onnx.TensorProto],
+        origins: dict[str, str],
     ) -> None:
-        slots: dict[str, tuple[int, int]] = {}
+        slots: dict[str, _Slot] = {}
         for k, name in enumerate(inputs):
             if name:
-                slots.setdefault(name, (_INPUT, k))
+                slots.setdefault(name, _Slot(_INPUT, k))
         for k, name in enumerate(outputs):
             if name:
-                slots[name] = (_OUTPUT, k)
+                slots[name] = _Slot(_OUTPUT, k)
         self.locals = 0
         for name in [*initializers, *(name for n in nodes for name in n.output)]:
             if name and name not in slots:
-                slots[name] = (_LOCAL, self.locals)
+                slots[name] = _Slot(_LOCAL, self.locals)
                 self.locals += 1
         #: Constants computed in place of outputs: initializers under the wired names, no node.
         self.initializers = [
-            (*slots[name], tensor, tensor.doc_string.rsplit(" from ", 1)[0] + " from ")
-            for name, tensor in initializers.items()
+            _Stored(*slots[name], tensor, provenance_text(origins[name], "")) for name, tensor in initializers.items()
         ]
-        self.steps: list[tuple[onnx.NodeProto, tuple[tuple[int, int, int, int], ...], str, str, int]] = []
+        self.steps: list[_Step] = []
         for n in nodes:
             wires = tuple(
-                (which, i, *slots[name])
-                for which, names in ((0, n.input), (1, n.output))
+                _Wire(side, i, *slots[name])
+                for side, names in ((_READS, n.input), (_WRITES, n.output))
                 for i, name in enumerate(names)
                 if name in slots
             )
-            doc_head = n.doc_string.rsplit(" from ", 1)[0] + " from "
+            rule_id = next(e.value for e in n.metadata_props if e.key == "opswap.rule")
             source = next((i for i, e in enumerate(n.metadata_props) if e.key == "opswap.source"), -1)
-            self.steps.append((n, wires, f"/{n.op_type}", doc_head, source))
+            self.steps.append(_Step(n, wires, f"/{n.op_type}", provenance_text(rule_id, ""), source))
 
     def instantiate(self, node: onnx.NodeProto, names: NameGen, provenance: str, scope: Scope) -> list[onnx.NodeProto]:
         """Copies of the template's nodes wired to ``node``'s inputs and outputs, with fresh names.
@@ -261,7 +261,7 @@ class _Template:
         for step, (original, wires, op_suffix, doc_head, source) in enumerate(self.steps):
             new = node if step == last else add()
             new.CopyFrom(original)
-            for which, i, kind, k in wires:
+            for side, i, kind, k in wires:
                 if kind == _INPUT:
                     name = inputs[k]
                 elif kind == _OUTPUT:
@@ -269,7 +269,7 @@ class _Template:
                 else:
                     name = local[k] or names.fresh(prefix + op_suffix)
                     local[k] = name
-                if which == 0:
+                if side == _READS:
                     new.input[i] = name
                 else:
                     new.output[i] = name
@@ -281,7 +281,70 @@ class _Template:
         return result
 
 
+#: Where a template's value comes from in each copy: the source node's input k, its output k, or
+#: the k-th value local to the replacement (a fresh name per copy).
 _INPUT, _OUTPUT, _LOCAL = 0, 1, 2
+#: Which side of a template node a wire is on.
+_READS, _WRITES = 0, 1
+
+
+class _Slot(NamedTuple):
+    kind: int  # _INPUT, _OUTPUT or _LOCAL
+    slot: int
+
+
+class _Wire(NamedTuple):
+    """One input or output of a template node wired to a slot (names shared by every copy are not wired)."""
+
+    side: int  # _READS or _WRITES
+    position: int
+    kind: int
+    slot: int
+
+
+class _Step(NamedTuple):
+    """A template node, its wiring, its name suffix, its doc_string head and where its provenance goes."""
+
+    node: onnx.NodeProto
+    wires: tuple[_Wire, ...]
+    suffix: str
+    head: str
+    #: Index of its ``opswap.source`` metadata entry (-1: none).
+    source: int
+
+
+class _Stored(NamedTuple):
+    """An initializer a template computes in place of an output or a local value."""
+
+    kind: int
+    slot: int
+    tensor: onnx.TensorProto
+    head: str
+
+
+def provenance_text(rule_id: str, provenance: str) -> str:
+    """The doc_string of what a rule made: ``opswap: RULE from SOURCE`` (SOURCE appended per copy)."""
+    return f"opswap: {rule_id} from {provenance}"
+
+
+class RouteKey(NamedTuple):
+    """What a node's route depends on: nodes with equal keys share one route and one template."""
+
+    op_type: str
+    domain: str
+    since: int | None
+    #: The attributes, serialized.
+    attributes: tuple[bytes, ...]
+    #: Per input: None (absent), else (element type, shape or None, small constant or None).
+    inputs: tuple[Any, ...]
+    #: Which inputs are the same value (None: all distinct).
+    aliasing: tuple[int, ...] | None
+    #: Which outputs are used.
+    outputs: tuple[bool, ...]
+    in_function: bool
+    opset: int
+    depth: int
+    quantized: bool
 
 
 class _Planner:
@@ -292,8 +355,8 @@ class _Planner:
         self.ir_version = ir_version
         self.judge = judge
         self.types = judge.types
-        self._plans: dict[tuple[Any, ...], Route | DeadEnd] = {}
-        self._templates: dict[tuple[Any, ...], _Template] = {}
+        self._plans: dict[RouteKey, Route | DeadEnd] = {}
+        self._templates: dict[RouteKey, _Template] = {}
         self._shape_ops: dict[tuple[str, str], bool] = {}
         self._scratch_names = NameGen()
         #: A planner that may use approximate rules, for hints at dead ends (see ``_search``).
@@ -331,7 +394,7 @@ class _Planner:
         depth: int,
         since: int | None,
         quantized: bool = False,
-    ) -> tuple[Any, ...]:
+    ) -> RouteKey:
         """The op, its version and attributes, what is known of its inputs, and their aliasing.
 
         Computed for every illegal node (the cache of routes and templates is keyed by it), so it
@@ -347,7 +410,7 @@ class _Planner:
             value = known.get(name) if known else None
             dtype, shape, const = self._fact(name, shapes) if value is None else (value.dtype, value.shape, value.const)
             facts.append((dtype, shape, None if const is None else (const.dtype.str, const.shape, const.tobytes())))
-        return (
+        return RouteKey(
             node.op_type,
             node.domain,
             since,
@@ -370,7 +433,7 @@ class _Planner:
         known: dict[str, Value],
         depth: int = MAX_DEPTH,
         quantized: bool = False,
-    ) -> tuple[tuple[Any, ...], Route | DeadEnd]:
+    ) -> tuple[RouteKey, Route | DeadEnd]:
         """The cheapest legal route for ``node`` (or why there is none), and the key it is cached by.
 
         ``quantized``: the node sits in a QDQ unit, so new tensors and constants count as
@@ -402,10 +465,11 @@ class _Planner:
             return route
         template = self._templates.get(key)
         if template is None:
-            nodes, initializers = self.apply(route, node, scope, names, constants, {}, provenance)
+            nodes, initializers, origins = self.apply(route, node, scope, names, constants, {}, provenance)
             if not nodes and not initializers:
                 raise AssertionError(f"{route.rule.id} emitted nothing")
-            template = self._templates[key] = _Template(list(node.input), list(node.output), nodes, initializers)
+            template = _Template(list(node.input), list(node.output), nodes, initializers, origins)
+            self._templates[key] = template
         return route, template.instantiate(node, names, provenance, scope)
 
     def _search(
@@ -563,15 +627,17 @@ class _Planner:
         constants: ConstantPool,
         known: dict[str, Value],
         provenance: str,
-    ) -> tuple[list[onnx.NodeProto], dict[str, onnx.TensorProto]]:
+    ) -> tuple[list[onnx.NodeProto], dict[str, onnx.TensorProto], dict[str, str]]:
         """Replay ``route`` on ``node`` for real.
 
-        Returns the nodes that replace it, in order, and the initializers that stand for outputs.
+        Returns the nodes that replace it, in order, the initializers that stand for outputs, and
+        the rule that made each of those (a node's rule is its ``opswap.rule`` metadata).
         """
         emitted, produced, initializers = self._build(
             route.rule, node, scope, self._inputs(node, known), names, constants
         )
-        made_by = f"opswap: {route.rule.id} from {provenance}"
+        made_by = provenance_text(route.rule.id, provenance)
+        origins = dict.fromkeys(initializers, route.rule.id)
         for tensor in initializers.values():
             tensor.doc_string = made_by
         for new in emitted:
@@ -585,10 +651,12 @@ class _Planner:
             if child is None:
                 result.append(new)
             else:
-                nodes, more = self.apply(child, new, scope, names, constants, {**known, **produced}, provenance)
+                known_here = {**known, **produced}
+                nodes, more, more_origins = self.apply(child, new, scope, names, constants, known_here, provenance)
                 result.extend(nodes)
                 initializers.update(more)
-        return result, initializers
+                origins.update(more_origins)
+        return result, initializers, origins
 
 
 def _matched_outputs(
