@@ -38,9 +38,10 @@ from peers import PEERS  # noqa: E402
 _SETUP = {
     "floor": "import onnx",
     "load": "import onnx",
-    "check": "import opswap",
+    # `import opswap` alone imports no onnx (the CLI starts fast): the modules a job uses are imported here.
+    "check": "import opswap, opswap.check, opswap.model",
     "fix": "import opswap; from opswap.fix import fix",
-    "fix+verify": "import opswap; from opswap.fix import fix",
+    "fix+verify": "import onnxruntime, opswap; from opswap.fix import fix",
     "sessions": "import numpy as np, onnxruntime as ort",
     **{name: f"import peers.{name} as peer" for name in PEERS},
 }
