@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 REDUCTIONS_WITH_AXES_AT_18 = (
     "ReduceMean",
@@ -55,9 +54,7 @@ MOVED: tuple[Moved, ...] = (
     Moved("Dropout", "ratio", 1, 12, "float"),
 )
 
-_MOVED_BY_OP: dict[str, tuple[Moved, ...]] = {}
-for _entry in MOVED:
-    _MOVED_BY_OP[_entry.op_type] = (*_MOVED_BY_OP.get(_entry.op_type, ()), _entry)
+_MOVED_BY_OP = {op: tuple(m for m in MOVED if m.op_type == op) for op in {m.op_type for m in MOVED}}
 
 #: Versions at which an op's meaning or layout changed beyond a moved attribute, with what changed.
 CHANGED: dict[str, tuple[tuple[int, str], ...]] = {
@@ -114,8 +111,9 @@ def between(since: int, low: int, high: int) -> bool:
 #: An adapter rewrites one node across one boundary, in place (its arguments are the lowering's).
 Adapter = Callable[..., None]
 
-#: (op type, boundary, "down" or "up") -> adapters, in registration order.
-ADAPTERS: dict[tuple[str, int, str], list[Adapter]] = {}
+#: op type -> its adapters as (boundary, "down" or "up", adapter), in registration order. Keyed by op:
+#: lowering looks this up for every node whose version changes, and most ops have none.
+ADAPTERS: dict[str, list[tuple[int, str, Adapter]]] = {}
 
 
 def adapter(op_types: str | tuple[str, ...], since: int, direction: str) -> Callable[[Adapter], Adapter]:
@@ -126,7 +124,7 @@ def adapter(op_types: str | tuple[str, ...], since: int, direction: str) -> Call
 
     def register(fn: Adapter) -> Adapter:
         for op in names:
-            ADAPTERS.setdefault((op, since, direction), []).append(fn)
+            ADAPTERS.setdefault(op, []).append((since, direction, fn))
         return fn
 
     return register
@@ -138,18 +136,16 @@ def adapters(op_type: str, old: int, new: int) -> list[tuple[int, Adapter]]:
     Going down, the newest boundary first (each adapter sees the form just above its boundary);
     going up, the oldest first.
     """
+    registered = ADAPTERS.get(op_type)
+    if not registered:
+        return []
     direction = "down" if new < old else "up"
     low, high = min(old, new), max(old, new)
-    found = [
-        (since, fn)
-        for (op, since, way), fns in ADAPTERS.items()
-        if op == op_type and way == direction and between(since, low, high)
-        for fn in fns
-    ]
+    found = [(since, fn) for since, way, fn in registered if way == direction and between(since, low, high)]
     return sorted(found, key=lambda pair: -pair[0] if direction == "down" else pair[0])
 
 
-__all__: list[Any] = [
+__all__ = [
     "ADAPTERS",
     "ATTRIBUTES_ADDED",
     "CHANGED",

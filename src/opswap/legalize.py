@@ -35,7 +35,7 @@ from opswap.graphs import Scope, iter_scopes, no_gc, node_label, splice, upstrea
 from opswap.model import Model
 from opswap.quant import Calibrator, QuantFacts, QuantizeReport, UnitToKeep, facts, quantize_rewrites, units_to_keep
 from opswap.rules import rules_for
-from opswap.rules.base import Builder, ConstantPool, NameGen, Rule, emitted_ops
+from opswap.rules.base import Builder, ConstantPool, NameGen, Rule
 from opswap.rules.certificates import describe, recorded
 from opswap.rules.values import RuleNotApplicable, Value
 from opswap.targets import Level, Target, Verdict, op_name
@@ -710,16 +710,16 @@ def _reads_shapes(op_type: str, domain: str, seen: frozenset[str] = frozenset())
 
     Routes and templates are cached by what is known of a node's inputs; when a rule further down
     a route reads a shape (a per-channel constant, say), the shape must be part of that key.
-    Rules whose emitted ops depend on attributes count as reading shapes (the safe side).
+    What a rule emits is its ``emits=`` declaration; a rule whose emitted ops depend on the node (an
+    ONNX body built per node) counts as reading shapes (the safe side).
     """
     rules = rules_for(op_type, domain)
     if any(r.shapes for r in rules):
         return True
     for candidate in rules:
-        emitted = emitted_ops(candidate)
-        if emitted is None:
+        if candidate.emits is None:
             return True
-        if any(e not in seen and _reads_shapes(e, "", seen | {op_type}) for e in emitted):
+        if any(e not in seen and _reads_shapes(e, "", seen | {op_type}) for e in candidate.emits):
             return True
     return False
 

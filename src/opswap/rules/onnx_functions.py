@@ -223,8 +223,11 @@ def _exactness(name: str) -> tuple[bool, str]:
 
 
 def _register() -> None:
-    schemas: list[Any] = list(onnx.defs.get_all_schemas_with_history())
-    with_bodies = {s.name for s in schemas if s.domain == "" and (s.has_function or s.has_context_dependent_function)}
+    versions: dict[str, list[Any]] = {}  # every version of each ai.onnx op
+    for schema in onnx.defs.get_all_schemas_with_history():
+        if schema.domain == "":
+            versions.setdefault(schema.name, []).append(schema)
+    with_bodies = {n for n, v in versions.items() if any(s.has_function or s.has_context_dependent_function for s in v)}
     for name in sorted(with_bodies - _SKIP):
         REGISTRY.setdefault(("", name), []).append(
             Rule(
@@ -235,19 +238,19 @@ def _register() -> None:
                 bound=_exactness(name)[1],
                 doc="ONNX's function body",
                 source="onnx",
-                emits=_body_ops(name, schemas),
+                emits=_body_ops(versions[name]),
             )
         )
 
 
-def _body_ops(name: str, schemas: list[Any]) -> frozenset[str] | None:
-    """The ops ONNX's bodies for ``name`` hold, over all its versions (as ``expand`` emits them).
+def _body_ops(versions: list[Any]) -> frozenset[str] | None:
+    """The ops ONNX's bodies for an op hold, over all its ``versions`` (schemas; as ``expand`` emits them).
 
     Constants (and casts of them) become typed constants, CastLike a Cast; None when some version's body is built
     for the node (context-dependent): what it holds depends on the node's attributes and types.
     """
     ops: set[str] = set()
-    for schema in (s for s in schemas if s.domain == "" and s.name == name):
+    for schema in versions:
         if schema.has_context_dependent_function:
             return None
         if not schema.has_function:
