@@ -31,6 +31,10 @@ def test_export_via_swap_and_via_onnx_give_the_same_result(cli, tmp_path: Path) 
     kinds = list(report["swapped"]["replaced"].values())
     assert kinds.count("Hardswish -> opswap replacement") == 21
     assert kinds.count("Hardsigmoid -> opswap replacement") == 8
+    # The replacements ran the ONNX path's routes (the same rules, on torch tensors).
+    routes = report["swapped"]["routes"]
+    assert any(r.startswith("HardSwish: hardswish_via_onnx_function > ") for r in routes), routes
+    assert any(r.startswith("HardSigmoid: hardsigmoid_via_") for r in routes), routes
     assert report["rewrites"] == []  # nothing left for the ONNX level
     assert report["verification"]["passed"] and report["verification"]["max_rel"] <= 1e-5
     assert report["torch"]["passed"] and report["torch"]["max_rel"] <= 1e-5 and report["torch"]["samples"] == 8

@@ -102,7 +102,6 @@ def export_for_target(
         swapped, torch_report = None, None
         if via == "swap":
             changed, swap_report = swap_layers(copying.deepcopy(module), target, version, dynamo)
-            swapped = swap_report.to_dict()
             generator = torch.Generator().manual_seed(1)
             pairs = []
             with torch.no_grad():
@@ -111,6 +110,7 @@ def export_for_target(
                     pairs.append(([module(example).numpy()], [changed(example).numpy()]))
             torch_report = measure(["output"], pairs)
             frontend.export(changed, Path(tmp) / "swapped.onnx", shape, version, dynamo)
+            swapped = swap_report.to_dict()  # after the export: with the routes it ran
             candidate = frontend.load_exported(Path(tmp) / "swapped.onnx")
         else:
             candidate = copy(original)

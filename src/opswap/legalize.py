@@ -20,13 +20,13 @@ Before any rule, nodes computed from constants are folded where that makes illeg
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Set
+from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
 import onnx
-from onnx import helper
+from onnx import helper, numpy_helper
 
 from opswap.check import QDQ_KEYS, Judge
 from opswap.fold import constant_names, fold
@@ -1016,3 +1016,71 @@ def _shapes_before_rewriting(
         for name in node.input:
             if name:
                 planner.types.shape(name)
+
+
+@dataclass(frozen=True)
+class NodePlan:
+    """What ``plan_node`` decided for one node standing alone: legal as it is, a route, or a dead end.
+
+    ``node`` and ``inputs`` are the node and input facts the route was planned on: replaying the
+    route on them (``frontends.torch_ops``) takes the same branches in every rule as planning did.
+    """
+
+    node: onnx.NodeProto
+    inputs: tuple[Value | None, ...]
+    source_version: int | None
+    route: Route | DeadEnd | None
+
+
+def plan_node(
+    op_type: str,
+    inputs: Sequence[Value | None],
+    attrs: Mapping[str, Any],
+    n_outputs: int,
+    opset: int,
+    target: Target,
+    *,
+    static: Set[int] = frozenset(),
+    allow_approx: bool = False,
+) -> NodePlan:
+    """Judge and, when illegal, plan one node the way ``legalize`` does inside a model.
+
+    ``inputs`` give each input's element type and shape; an input with ``const`` set is an
+    initializer of that value (a constant bound), one whose position is in ``static`` an initializer
+    whose value is not read (a weight), the others are graph inputs. The node
+    is judged at ``opset`` against ``target``; ``route`` is None when it is legal as it is.
+    """
+    graph_inputs, initializers, names = [], [], []
+    for k, value in enumerate(inputs):
+        if value is None:
+            names.append("")
+            continue
+        name = f"input_{k}"
+        names.append(name)
+        if value.const is not None:
+            initializers.append(numpy_helper.from_array(np.asarray(value.const), name))
+        elif k in static:
+            weight = onnx.TensorProto(name=name, data_type=value.dtype, dims=value.static_shape())
+            weight.data_location = onnx.TensorProto.EXTERNAL  # static, and never read as a constant
+            initializers.append(weight)
+        else:
+            shape = None if value.shape is None else list(value.shape)
+            graph_inputs.append(helper.make_tensor_value_info(name, value.dtype, shape))
+    outputs = [f"output_{k}" for k in range(n_outputs)]
+    node = helper.make_node(op_type, names, outputs, name=op_type, **attrs)
+    graph = helper.make_graph(
+        [node], "opswap_plan", graph_inputs, [helper.make_empty_tensor_value_info(o) for o in outputs], initializers
+    )
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=10)
+    judge = Judge(proto, target)
+    scope = judge.scopes[0]
+    planned = scope.nodes[0]
+    verdict = judge.verdict(planned, scope.opsets)
+    planner = _Planner(judge, proto.ir_version, allow_approx)
+    facts = planner._inputs(planned, {})
+    since = judge.since(planned, scope.opsets)
+    if verdict.legal or verdict.version_only:
+        return NodePlan(planned, facts, since, None)
+    if verdict.static_only:
+        return NodePlan(planned, facts, since, DeadEnd(op_type, (f"{op_type}: {verdict.reason}",)))
+    return NodePlan(planned, facts, since, planner.plan(planned, scope, {})[1])
