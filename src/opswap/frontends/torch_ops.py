@@ -526,6 +526,7 @@ def replay(
 
     ``inputs`` are the facts the route was planned on (``legalize.NodePlan.inputs``).
     """
+    from opswap.legalize import _matched_outputs
     from opswap.schemas import since_version
 
     children = dict(route.children)
@@ -543,14 +544,10 @@ def replay(
         op.bind(value, tensor)
     attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
     result = route.rule.apply(op, list(inputs), attrs, len(node.output))
-    outs = list(result) if isinstance(result, tuple) else [result]
-    wanted = list(node.output)
-    if len(outs) == len([o for o in wanted if o]) < len(wanted):  # the rule skipped the unused outputs
-        it = iter(outs)
-        outs = [next(it) if o else None for o in wanted]
-    if len(outs) < len(wanted):
-        raise TorchLacksOp(f"{route.rule.id} computes {len(outs)} of {len(wanted)} outputs")
-    return [op.tensor(v) if name else None for name, v in zip(wanted, outs, strict=False)]
+    # Paired with the node's outputs as the planner pairs them (a rule may skip unused ones).
+    wanted, outs = _matched_outputs(route.rule, node, list(result) if isinstance(result, tuple) else [result])
+    named = dict(zip(wanted, outs, strict=False))
+    return [op.tensor(named[name]) if name else None for name in node.output]
 
 
 def _fact(v: Value | None) -> tuple[Any, ...] | None:
