@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from array import array
+from collections.abc import Callable, Iterator, Mapping, Set
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -11,12 +12,12 @@ from typing import Any, NamedTuple
 import onnx
 
 from opswap.graphs import Scope, iter_scopes, no_gc, node_label
+from opswap.index import GraphIndex, OpKey, op_version
 from opswap.jsonout import schema_id
 from opswap.model import Model
 from opswap.schemas import since_version
 from opswap.targets import Level, Target, Verdict, op_name
-from opswap.targets.profile import OK
-from opswap.typeinfo import TypeIndex
+from opswap.targets.profile import OK, ValueFacts
 
 #: Scan markers: the node calls a model-local function (judged through its body), or its verdict
 #: depends on more than its op and version (attributes, constant inputs, dtypes, shapes).
@@ -232,27 +233,28 @@ def quantization_check(model: onnx.ModelProto, report: CheckReport) -> Quantizat
     return QuantizationCheck(len(found.units), outside, found.unencoded, in_units, len(illegal) - in_units)
 
 
-class Judge:
-    """Judges nodes of one model for one target, caching what does not depend on the node.
+def judge(node: onnx.NodeProto, opsets: Mapping[str, int], target: Target, facts: ValueFacts) -> Verdict:
+    """The verdict on one node: a pure function of the node, its scope's opsets, the target and the facts.
 
-    Also the checker's source of facts about values (see ``ValueFacts``): element types and shapes
-    are looked up, lazily, only for profiles that constrain them.
+    ``facts`` is what is known of the node's inputs: a model's ``GraphIndex``, or while routes are
+    planned a ``PlanFacts`` over it.
+    """
+    return target.verdict(node, op_version(node, opsets), facts)
+
+
+class Judge:
+    """``judge`` for one target, memoized per op where the verdict depends on nothing else.
+
+    Holds no facts about any model: they are passed in (a ``GraphIndex``, a ``PlanFacts``), so the
+    same judge serves the model, its rewrites and the routes being planned.
     """
 
-    def __init__(self, proto: onnx.ModelProto, target: Target) -> None:
+    def __init__(self, target: Target) -> None:
         self.target = target
-        self._proto = proto
-        self._static: set[str] | None = None
-        self._added: set[str] = set()
-        self._types: TypeIndex | None = None
-        self._scopes: list[Scope] | None = None
-        self._local_functions = {(f.domain, f.name) for f in proto.functions}
         self._cache: dict[tuple[str, str, int | None], Verdict] = {}
-        #: Every op met by ``scan`` (op type, or (op type, domain) outside the default domain).
-        self.seen: set[str | tuple[str, str]] = set()
 
     def scan(
-        self, scope: Scope, errors_only: bool = False
+        self, scope: Scope, index: GraphIndex, errors_only: bool = False
     ) -> Iterator[tuple[int, onnx.NodeProto, Verdict, int | None, object]]:
         """Each node of ``scope`` that is not plainly legal: position, node, verdict, op version, group.
 
@@ -261,119 +263,97 @@ class Judge:
 
         The hot loop of check and legalize: per node it reads the op type and domain and looks up a
         verdict cached per op; only ops whose profile entry constrains attributes, inputs, dtypes or
-        shapes are judged node by node. ``errors_only`` skips warnings and caveats, and versions the
-        target does not list (lowering's job, not a rewrite's).
+        shapes are judged node by node, with ``index``'s facts. ``errors_only`` skips warnings and
+        caveats, and versions the target does not list (lowering's job, not a rewrite's). The ops met
+        are added to ``index.ops``.
         """
         opsets = scope.opsets
         # Keyed by the op type alone for the default domain (no tuple to build per node).
-        fixed: dict[str | tuple[str, str], tuple[Verdict, int | None]] = {}
-        for index, node in enumerate(scope.nodes):
+        fixed: dict[OpKey, tuple[Verdict, int | None]] = {}
+        seen = index.ops
+        for position, node in enumerate(scope.nodes):
             op_type, domain = node.op_type, node.domain
             key = (op_type, domain) if domain else op_type
             cached = fixed.get(key)
             if cached is None:
-                cached = self._op_verdict((op_type, domain), opsets)
-                if errors_only and cached[0] is not _PER_NODE and not _is_rewritable(cached[0]):
+                cached = self._op_verdict((op_type, domain), opsets, index.local_functions)
+                if errors_only and cached[0] is not _PER_NODE and not is_rewritable(cached[0]):
                     cached = (OK, cached[1])
                 fixed[key] = cached
-                self.seen.add(key)
+                seen.add(key)
             verdict = cached[0]
             if verdict is OK or verdict is _CALL:
                 continue
             if verdict is _PER_NODE:
-                verdict = self.target.verdict(node, cached[1], self)
-                if verdict.level == Level.OK or (errors_only and not _is_rewritable(verdict)):
+                verdict = self.target.verdict(node, cached[1], index)
+                if verdict.level == Level.OK or (errors_only and not is_rewritable(verdict)):
                     continue
-                yield index, node, verdict, cached[1], None
+                yield position, node, verdict, cached[1], None
             else:
-                yield index, node, verdict, cached[1], cached
+                yield position, node, verdict, cached[1], cached
 
-    def _op_verdict(self, key: tuple[str, str], opsets: dict[str, int]) -> tuple[Verdict, int | None]:
+    def _op_verdict(
+        self, key: tuple[str, str], opsets: dict[str, int], local_functions: Set[tuple[str, str]]
+    ) -> tuple[Verdict, int | None]:
         op_type, domain = key
         probe = onnx.NodeProto(op_type=op_type, domain=domain)
-        since = self.since(probe, opsets)
-        if (domain, op_type) in self._local_functions:
+        since = op_version(probe, opsets)
+        if (domain, op_type) in local_functions:
             return _CALL, since
         entry = self.target.support(op_type, domain)
         if self.target.per_node or (entry is not None and entry.per_node):
             return _PER_NODE, since
-        return self.verdict(probe, opsets), since
+        return self.verdict(probe, opsets, _NO_FACTS), since
 
-    @property
-    def scopes(self) -> list[Scope]:
-        """The model's scopes, found once (a walk over every node) and shared by all passes."""
-        if self._scopes is None:
-            self._scopes = list(iter_scopes(self._proto))
-        return self._scopes
-
-    @property
-    def types(self) -> TypeIndex:
-        """Element types, shapes and small constants of the model's values (built when first asked)."""
-        if self._types is None:
-            self._types = TypeIndex(self._proto, self.scopes)
-        return self._types
-
-    def dtype(self, name: str) -> int | None:
-        """The element type of a value."""
-        return self.types.dtype(name)
-
-    def shape(self, name: str) -> tuple[int | None, ...] | None:
-        """The shape of a value."""
-        return self.types.shape(name)
-
-    def is_static(self, name: str) -> bool:
-        """Whether a value is a constant: an initializer, a Constant node's output, or a rewrite's constant."""
-        if name in self._added:
-            return True
-        if self._static is None:
-            self._static = _static_names(self.scopes)
-        return name in self._static
-
-    def mark_static(self, name: str) -> None:
-        """Record a constant a rewrite creates (also while routes are only being planned)."""
-        self._added.add(name)
-
-    def verdict(self, node: onnx.NodeProto, opsets: dict[str, int]) -> Verdict:
-        """Judge one node at the opsets of its scope."""
+    def verdict(self, node: onnx.NodeProto, opsets: Mapping[str, int], facts: ValueFacts) -> Verdict:
+        """``judge(node, opsets, target, facts)``, cached per op and version where only those matter."""
         domain = "" if node.domain == "ai.onnx" else node.domain
-        version = self.since(node, opsets)
         entry = self.target.support(node.op_type, domain)
         if entry is not None and (entry.per_node or self.target.per_node):
-            return self.target.verdict(node, version, self)
+            return judge(node, opsets, self.target, facts)
+        version = op_version(node, opsets)
         key = (node.op_type, domain, version)
         cached = self._cache.get(key)
         if cached is None:
-            cached = self._cache[key] = self.target.verdict(node, version, self)
+            cached = self._cache[key] = self.target.verdict(node, version, facts)
         return cached
 
-    def since(self, node: onnx.NodeProto, opsets: dict[str, int]) -> int | None:
-        """The node's op version at its scope's opset."""
-        domain = "" if node.domain == "ai.onnx" else node.domain
-        return since_version(node.op_type, domain, opsets[domain]) if domain in opsets else None
+
+class _NoFacts:
+    """The facts an op's verdict is judged with when it depends on the op and version alone."""
+
+    def is_static(self, name: str) -> bool:
+        return False
+
+    def dtype(self, name: str) -> int | None:
+        return None
+
+    def shape(self, name: str) -> tuple[int | None, ...] | None:
+        return None
 
 
-def _is_rewritable(verdict: Verdict) -> bool:
+_NO_FACTS = _NoFacts()
+
+
+def is_rewritable(verdict: Verdict) -> bool:
+    """Illegal, and not only for a version lowering the opset fixes: a rewrite's business."""
     return not verdict.legal and not verdict.version_only
 
 
-def _static_names(scopes: list[Scope]) -> set[str]:
-    names: set[str] = set()
-    for scope in scopes:
-        if isinstance(scope.owner, onnx.GraphProto):
-            names.update(t.name for t in scope.owner.initializer)
-        names.update(n.output[0] for n in scope.nodes if n.op_type == "Constant" and n.domain in ("", "ai.onnx"))
-    return names
-
-
 def check(
-    model: Model | str | os.PathLike[str], target: Target | str, on_scope: Callable[[Scope], None] | None = None
+    model: Model | str | os.PathLike[str],
+    target: Target | str,
+    on_scope: Callable[[Scope], None] | None = None,
+    *,
+    index: GraphIndex | None = None,
 ) -> CheckReport:
     """Judge every node of every scope of ``model`` against ``target``.
 
     ``model`` may be a path and ``target`` a profile name or path (``opswap.check("m.onnx", "snpe-2.7")``).
 
     Waits for onnx's checker if it runs in the background (see ``load``): an invalid model is
-    reported as such, never judged.
+    reported as such, never judged. ``index``: the model's ``GraphIndex`` when the caller has one
+    (what it found is reused; the judged graph must be the one it indexes).
     """
     from opswap.arguments import as_model, as_target
 
@@ -381,7 +361,7 @@ def check(
     with no_gc(), model.checked():
         if target.partitions_after == "onnxruntime-basic":
             return _check_as_onnxruntime_sees(model, target, on_scope)
-        return _check(model, target, on_scope)
+        return _check(model, target, on_scope, index)
 
 
 def _check_as_onnxruntime_sees(model: Model, target: Target, on_scope: Callable[[Scope], None] | None) -> CheckReport:
@@ -427,44 +407,126 @@ def _check_as_onnxruntime_sees(model: Model, target: Target, on_scope: Callable[
     return report
 
 
-def _check(model: Model, target: Target, on_scope: Callable[[Scope], None] | None) -> CheckReport:
-    judge = Judge(model.proto, target)
+def _check(
+    model: Model, target: Target, on_scope: Callable[[Scope], None] | None, index: GraphIndex | None = None
+) -> CheckReport:
+    index = index if index is not None else GraphIndex(model.proto)
+    return checked_scan(model, target, index, on_scope=on_scope).report
+
+
+def checked_scan(
+    model: Model,
+    target: Target,
+    index: GraphIndex,
+    *,
+    keep: bool = False,
+    on_scope: Callable[[Scope], None] | None = None,
+) -> ModelScan:
+    """``check`` of the file's own graph, as a scan that legalize can start from (``keep``)."""
+    scan = scan_model(model, Judge(target), index, keep=keep, on_scope=on_scope)
+    # A QDQ model's facts cost a pass over the graph: only when the scan met a Q or DQ.
+    if index.ops & QDQ_KEYS:
+        scan.report.quantization = quantization_check(model.proto, scan.report)
+    return scan
+
+
+def new_report(model: Model, target: Target) -> CheckReport:
+    """An empty report of ``model`` for ``target``, with the model-level finding (its opset) if any."""
     report = CheckReport(target=target.name, model=model.source, node_count=0)
     if target.model_opsets is not None and not target.model_opsets[0] <= model.opset <= target.model_opsets[1]:
         low, high = target.model_opsets
-        report.add(
-            Finding(
-                "(model opset)",
-                "",
-                "(model)",
-                "main",
-                None,
-                Level.ERROR,
-                f"opset {model.opset} outside the opsets {target.name} reads ({low} to {high})",
-            )
-        )
-    for scope in judge.scopes:
-        if on_scope is not None:
-            on_scope(scope)
-        report.node_count += len(scope.nodes)
-        path = scope.path
-        prefix = "" if path == "main" else f"{path}/"
-        by_group: dict[int, list[str]] = {}
-        for index, node, verdict, since, group in judge.scan(scope):
-            labels = by_group.get(id(group)) if group is not None else None
-            if labels is None:
-                kind = _Kind(node.op_type, node.domain, path, since, verdict.level, verdict.reason, verdict.static_only)
-                labels = report.labels(kind)
-                if group is not None:
-                    by_group[id(group)] = labels
-            labels.append(prefix + (node.name or f"{node.op_type}#{index}"))
-    # A QDQ model's facts cost a pass over the graph: only when the scan met a Q or DQ.
-    if judge.seen & QDQ_KEYS:
-        report.quantization = quantization_check(model.proto, report)
+        reason = f"opset {model.opset} outside the opsets {target.name} reads ({low} to {high})"
+        report.add(Finding("(model opset)", "", "(model)", "main", None, Level.ERROR, reason))
     return report
 
 
-#: ``Judge.seen`` keys of QuantizeLinear and DequantizeLinear: a model holding one is QDQ-quantized.
+class ModelScan(NamedTuple):
+    """A check as the legalizer keeps it: the report, each finding's node position, each scope's record."""
+
+    report: CheckReport
+    #: Per kind of finding, its nodes' positions (beside the report's labels); empty unless kept.
+    positions: dict[_Kind, array[int]]
+    records: list[ScopeRecord]
+
+
+def scan_model(
+    model: Model,
+    judge: Judge,
+    index: GraphIndex,
+    *,
+    keep: bool = False,
+    on_scope: Callable[[Scope], None] | None = None,
+) -> ModelScan:
+    """Judge every scope of ``model`` (the file's own graph) into a report; ``keep`` what legalize needs too."""
+    report = new_report(model, judge.target)
+    positions: dict[_Kind, array[int]] = {}
+    records = []
+    for scope in index.scopes:
+        if on_scope is not None:
+            on_scope(scope)
+        kept = ScopeRecord(scope) if keep else None
+        record(report, judge, index, scope, positions if keep else None, kept)
+        if kept is not None:
+            records.append(kept)
+    return ModelScan(report, positions, records)
+
+
+@dataclass
+class ScopeRecord:
+    """What the legalizer keeps of one scope's scan beyond the report (see ``record``)."""
+
+    scope: Scope
+    #: The nodes a rewrite may make legal: position, node, verdict, op version.
+    illegal: list[tuple[int, onnx.NodeProto, Verdict, int | None]] = field(default_factory=list)
+    #: Positions of the unnamed nodes with findings (their labels are positions).
+    unnamed: list[int] = field(default_factory=list)
+
+
+def record(
+    report: CheckReport,
+    judge: Judge,
+    index: GraphIndex,
+    scope: Scope,
+    positions: dict[_Kind, array[int]] | None = None,
+    kept: ScopeRecord | None = None,
+) -> None:
+    """Scan one scope into ``report``: the one loop of check, and of legalize's own check.
+
+    Given ``positions``, each finding's node position is recorded beside its label (per kind); given
+    ``kept``, the rewritable nodes and the unnamed ones are kept there (see ``legalize``).
+    """
+    report.node_count += len(scope.nodes)
+    path = scope.path
+    prefix = "" if path == "main" else f"{path}/"
+    # Per group (an op judged once for all its nodes): where its labels and positions go, and
+    # whether its nodes are the legalizer's to rewrite.
+    by_group: dict[int, tuple[Callable[[str], None], Callable[[int], None] | None, bool]] = {}
+    unnamed = kept.unnamed if kept is not None else None
+    illegal = kept.illegal if kept is not None else None
+    for position, node, verdict, since, group in judge.scan(scope, index):
+        found = by_group.get(id(group)) if group is not None else None
+        if found is None:
+            kind = _Kind(node.op_type, node.domain, path, since, verdict.level, verdict.reason, verdict.static_only)
+            at = None
+            if positions is not None:
+                at = positions.get(kind)
+                if at is None:
+                    at = positions[kind] = array("q")
+            found = (report.labels(kind).append, at.append if at is not None else None, is_rewritable(verdict))
+            if group is not None:
+                by_group[id(group)] = found
+        add_label, add_position, rewritable = found
+        name = node.name
+        add_label(prefix + (name or f"{node.op_type}#{position}"))
+        if add_position is not None:
+            add_position(position)
+        if unnamed is not None and not name:
+            unnamed.append(position)
+        if rewritable and illegal is not None:
+            illegal.append((position, node, verdict, since))
+
+
+#: ``GraphIndex.ops`` keys of QuantizeLinear and DequantizeLinear: a model holding one is QDQ-quantized.
 QDQ_KEYS = {
     op if domain == "" else (op, domain)
     for op in ("QuantizeLinear", "DequantizeLinear")
@@ -472,4 +534,4 @@ QDQ_KEYS = {
 }
 
 
-__all__ = ["CheckReport", "Finding", "FindingGroup", "Judge", "check", "op_name", "since_version"]
+__all__ = ["CheckReport", "Finding", "FindingGroup", "Judge", "check", "judge", "op_name", "since_version"]

@@ -10,12 +10,13 @@ from typing import Any
 
 import numpy as np
 
-from opswap.check import CheckReport, check
+from opswap.check import CheckReport, ModelScan, check, checked_scan
 from opswap.converters import ConverterResult, converter_outputs, run_converter
 from opswap.cut import DATA_DEPENDENT, CutReport, cut, suggest_cut
 from opswap.dims import fix_dims
 from opswap.errors import OpswapError
 from opswap.graphs import no_gc, node_label
+from opswap.index import GraphIndex
 from opswap.jsonout import schema_id
 from opswap.legalize import LegalizeReport, legalize
 from opswap.model import Model, check_output, copy, protected_files, save
@@ -256,6 +257,10 @@ class _Job:
     options: FixOptions
     output: Path | None
     stage: StageFactory | None
+    #: What is known of the model's graph, shared by the passes (each invalidates it when it changes the graph).
+    index: GraphIndex = field(init=False)
+    #: The check before rewriting as legalize starts from it (None once the graph changed since).
+    scan: ModelScan | None = None
     original: Model | None = None
     before: CheckReport | None = None
     #: The check the rewrite starts from (after raising the opset, if asked).
@@ -267,6 +272,9 @@ class _Job:
     lowering: Lowering | None = None
     lowering_failed: str = ""
     verification: VerifyReport | None = None
+
+    def __post_init__(self) -> None:
+        self.index = GraphIndex(self.model.proto)
 
     def report(self) -> FixReport:
         """What was done, as the FixReport the passes filled (nothing written yet)."""
@@ -288,14 +296,25 @@ class _Job:
 def _judge(job: _Job) -> None:
     """Check the model; keep the original to verify against; fix dims and raise the opset if asked."""
     model, target, draw = job.model, job.target, job.options.draw
-    job.before = check(model, target)
+    if target.partitions_after:  # judged on another graph: nothing to start the rewrite from
+        job.before = check(model, target, index=job.index)
+    else:
+        job.scan = checked_scan(model, target, job.index, keep=True)
+        job.before = job.scan.report
     job.original = copy(model) if job.options.run_verify else None
     static = any(f.static_only for f in job.before.at(Level.ERROR))
     if draw.shapes and (target.fixed_shapes or static) and not job.before.legal:
         # The target needs fixed shapes, or a constant computed from the dimensions: the user gave them.
         job.fixed_dims = fix_dims(model, draw.shapes)
+        job.index.invalidate()
+        job.scan = None
     job.raised = _raise_if_asked(model, target, job.options.raise_opset)
-    job.current = check(model, target) if job.raised is not None else job.before
+    if job.raised is not None:
+        job.index.invalidate()
+        job.scan = None
+        job.current = check(model, target, index=job.index)
+    else:
+        job.current = job.before
 
 
 def _rewrite(job: _Job) -> None:
@@ -310,9 +329,18 @@ def _rewrite(job: _Job) -> None:
     advance = job.stage("legalize", job.current.count(Level.ERROR)) if job.stage else None
     feeds = options.calibration if options.calibration is not None else draw.inputs
     calibrate = calibrator(feeds, samples=draw.samples, input_shapes=draw.shapes, base_dir=job.model.base_dir)
-    job.legalization = legalize(job.model, job.target, advance, allow_approx=options.allow_approx, calibrate=calibrate)
+    job.legalization = legalize(
+        job.model,
+        job.target,
+        advance,
+        allow_approx=options.allow_approx,
+        calibrate=calibrate,
+        index=job.index,
+        scan=job.scan,
+    )
     job.model.ensure_valid()
-    job.after = check(job.model, job.target)
+    # The legalizer's own verdicts give the check after it, where that is sound (see aftercheck).
+    job.after = job.legalization.checked or check(job.model, job.target)
 
 
 def _lower(job: _Job) -> None:

@@ -28,10 +28,12 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from opswap.check import QDQ_KEYS, Judge
+from opswap.aftercheck import AfterCheck, kinds_of, owns_subgraphs
+from opswap.check import QDQ_KEYS, CheckReport, Judge, ModelScan, _Kind, scan_model
 from opswap.fold import constant_names, fold
 from opswap.fusions import GELU_PATTERN, fuse_gelu
 from opswap.graphs import Scope, iter_scopes, no_gc, node_label, splice, upstream
+from opswap.index import GraphIndex, PlanFacts, op_version
 from opswap.model import Model
 from opswap.quant import Calibrator, QuantFacts, QuantizeReport, UnitToKeep, facts, quantize_rewrites, units_to_keep
 from opswap.rules import rules_for
@@ -43,6 +45,9 @@ from opswap.typeinfo import Shape
 
 #: How many rewrite steps a route may chain (HardSwish -> HardSigmoid -> Clip is 2).
 MAX_DEPTH = 4
+
+#: Per scope, the nodes a rewrite may make legal: position, node, verdict, op version.
+Work = list[tuple[Scope, list[tuple[int, onnx.NodeProto, Verdict, int | None]]]]
 
 
 class Cost(NamedTuple):
@@ -70,6 +75,26 @@ class Route:
     rule: Rule
     children: tuple[tuple[int, Route], ...]
     cost: Cost
+    #: The planner's verdict and op version of each node the rule emits (those a child route
+    #: rewrites included): what the check after rewriting is derived from (see ``aftercheck``).
+    judged: tuple[tuple[Verdict, int | None], ...] = ()
+    #: Whether those verdicts hold for every node sharing the route's key: none read a fact the key
+    #: does not hold (see ``index.PlanFacts``).
+    sure: bool = True
+
+    def verdicts(self) -> list[tuple[Verdict, int | None]]:
+        """The verdict and op version of each node the route leaves, in the order ``apply`` makes them."""
+        children = dict(self.children)
+        result: list[tuple[Verdict, int | None]] = []
+        for index, judged in enumerate(self.judged):
+            child = children.get(index)
+            result.extend(child.verdicts() if child is not None else [judged])
+        return result
+
+    @property
+    def derivable(self) -> bool:
+        """Whether ``verdicts`` hold for every node the route is replayed on."""
+        return self.sure and all(child.derivable for _, child in self.children)
 
     def describe(self) -> str:
         """``hardswish_via_onnx_function > hardsigmoid_via_clip``."""
@@ -171,6 +196,10 @@ class LegalizeReport:
     fused: dict[str, int] = field(default_factory=dict)
     #: For a quantized (QDQ) model: the Q/DQ pairs that keep rewritten units quantized (see ``quant``).
     quantization: QuantizeReport | None = None
+    #: The check of the legalized model, derived from the legalizer's own verdicts (see
+    #: ``aftercheck``); None where it could not be derived, and ``not_derived`` says why.
+    checked: CheckReport | None = field(default=None, repr=False, compare=False)
+    not_derived: str = field(default="", repr=False, compare=False)
 
     @property
     def complete(self) -> bool:
@@ -235,6 +264,11 @@ class _Template:
             rule_id = next(e.value for e in n.metadata_props if e.key == "opswap.rule")
             source = next((i for i, e in enumerate(n.metadata_props) if e.key == "opswap.source"), -1)
             self.steps.append(_Step(n, wires, f"/{n.op_type}", provenance_text(rule_id, ""), source))
+
+    @property
+    def writes_outputs(self) -> bool:
+        """Whether the replacement stores any of the node's outputs as an initializer (a constant now)."""
+        return any(stored.kind == _OUTPUT for stored in self.initializers)
 
     def instantiate(self, node: onnx.NodeProto, names: NameGen, provenance: str, scope: Scope) -> list[onnx.NodeProto]:
         """Copies of the template's nodes wired to ``node``'s inputs and outputs, with fresh names.
@@ -335,7 +369,7 @@ class RouteKey(NamedTuple):
     since: int | None
     #: The attributes, serialized.
     attributes: tuple[bytes, ...]
-    #: Per input: None (absent), else (element type, shape or None, small constant or None).
+    #: Per input: None (absent), else (element type, shape or None, small constant or None, constant).
     inputs: tuple[Any, ...]
     #: Which inputs are the same value (None: all distinct).
     aliasing: tuple[int, ...] | None
@@ -350,13 +384,16 @@ class RouteKey(NamedTuple):
 class _Planner:
     """Searches and replays routes for the illegal nodes of one model."""
 
-    def __init__(self, judge: Judge, ir_version: int, allow_approx: bool = False) -> None:
+    def __init__(self, judge: Judge, index: GraphIndex, ir_version: int, allow_approx: bool = False) -> None:
         self.allow_approx = allow_approx
         self.ir_version = ir_version
         self.judge = judge
-        self.types = judge.types
+        self.index = index
+        self.types = index.types
         self._plans: dict[RouteKey, Route | DeadEnd] = {}
         self._templates: dict[RouteKey, _Template] = {}
+        #: The template each top-level route was compiled to, by the route's identity.
+        self._route_templates: dict[int, _Template] = {}
         self._shape_ops: dict[tuple[str, str], bool] = {}
         self._scratch_names = NameGen()
         #: A planner that may use approximate rules, for hints at dead ends (see ``_search``).
@@ -409,7 +446,11 @@ class _Planner:
                 continue
             value = known.get(name) if known else None
             dtype, shape, const = self._fact(name, shapes) if value is None else (value.dtype, value.shape, value.const)
-            facts.append((dtype, shape, None if const is None else (const.dtype.str, const.shape, const.tobytes())))
+            # Whether it is a constant: a target may require one there, of any size (a weight).
+            static = const is not None or self.index.is_static(name)
+            facts.append(
+                (dtype, shape, None if const is None else (const.dtype.str, const.shape, const.tobytes()), static)
+            )
         return RouteKey(
             node.op_type,
             node.domain,
@@ -439,7 +480,7 @@ class _Planner:
         ``quantized``: the node sits in a QDQ unit, so new tensors and constants count as
         quantization points (see ``Cost``).
         """
-        key = self._key(node, scope, known, depth, self.judge.since(node, scope.opsets), quantized)
+        key = self._key(node, scope, known, depth, op_version(node, scope.opsets), quantized)
         cached = self._plans.get(key)
         if cached is None:
             cached = self._plans[key] = self._search(node, scope, self._inputs(node, known), depth, quantized)
@@ -469,8 +510,12 @@ class _Planner:
             if not nodes and not initializers:
                 raise AssertionError(f"{route.rule.id} emitted nothing")
             template = _Template(list(node.input), list(node.output), nodes, initializers, origins)
-            self._templates[key] = template
+            self._templates[key] = self._route_templates[id(route)] = template
         return route, template.instantiate(node, names, provenance, scope)
+
+    def template_of(self, route: Route) -> _Template | None:
+        """The template ``replace`` compiled ``route`` to (None if it did not)."""
+        return self._route_templates.get(id(route))
 
     def _search(
         self, node: onnx.NodeProto, scope: Scope, inputs: tuple[Value | None, ...], depth: int, quantized: bool
@@ -501,7 +546,7 @@ class _Planner:
         # Only for a dead end: a hint must say whether --allow-approx leads anywhere, so each skipped
         # approximate rule is tried by a planner that may use approximations.
         if skipped:
-            approximating = self._approximating or _Planner(self.judge, self.ir_version, allow_approx=True)
+            approximating = self._approximating or _Planner(self.judge, self.index, self.ir_version, allow_approx=True)
             self._approximating = approximating
         for candidate in skipped:
             outcome = approximating._try(candidate, node, scope, inputs, depth, quantized)
@@ -527,13 +572,17 @@ class _Planner:
     ) -> Route | list[str]:
         """The route through one rule, or the lines that say why it does not end legal."""
         try:
-            emitted, produced, _ = self._build(candidate, node, scope, inputs, self._scratch_names, None)
+            emitted, produced, initializers = self._build(candidate, node, scope, inputs, self._scratch_names, None)
         except RuleNotApplicable as exc:
             return [f"via {candidate.id}: not applicable ({exc})"]
+        made = {o for n in emitted for o in n.output if o}
+        facts = PlanFacts(self.index, produced, made, initializers.keys(), self.needs_shapes(node))
         children: list[tuple[int, Route]] = []
+        judged: list[tuple[Verdict, int | None]] = []
         warnings, blocked = 0, []
         for index, new in enumerate(emitted):
-            verdict = self.judge.verdict(new, scope.opsets)
+            verdict = self.judge.verdict(new, scope.opsets, facts)
+            judged.append((verdict, op_version(new, scope.opsets)))
             if verdict.legal or verdict.version_only:
                 # A version the target does not list is fixed afterwards by lowering the opset.
                 warnings += verdict.level >= Level.WARNING
@@ -554,7 +603,8 @@ class _Planner:
         points += sum(c.cost.quantization_points for _, c in children)
         size = len(emitted) - len(children) + sum(c.cost.size for _, c in children)
         steps = 1 + sum(c.cost.steps for _, c in children)
-        return Route(candidate, tuple(children), Cost(flaws, approximations, points, warnings, size, steps))
+        cost = Cost(flaws, approximations, points, warnings, size, steps)
+        return Route(candidate, tuple(children), cost, tuple(judged), not facts.unsure)
 
     # -- building -------------------------------------------------------------------------------
 
@@ -607,9 +657,9 @@ class _Planner:
         """The builder a rule for ``node`` writes with, at the scope's opset, knowing the node's inputs."""
         pool = None
         if not scope.is_function:  # planning: a pool that stores nothing, for the model's IR version
-            pool = constants or ConstantPool(None, names, self.ir_version, on_new=self.judge.mark_static)
+            pool = constants or ConstantPool(None, names, self.ir_version)
         op = Builder(scope.opsets.get("", 0), names, pool, node.name or node.output[0])
-        op.source_version = self.judge.since(node, scope.opsets)
+        op.source_version = op_version(node, scope.opsets)
         for value in inputs:
             if value is None:
                 continue
@@ -783,6 +833,8 @@ def legalize(
     *,
     allow_approx: bool = False,
     calibrate: Calibrator | None = None,
+    index: GraphIndex | None = None,
+    scan: ModelScan | None = None,
 ) -> LegalizeReport:
     """Rewrite, in place, every illegal node of ``model`` that has a legal route for ``target``.
 
@@ -790,12 +842,17 @@ def legalize(
     the report shows their bounds. Returns what changed and, for nodes left illegal, why no route exists.
     In a quantized (QDQ) model, a rewritten node unit stays quantized: its new tensors get Q/DQ
     pairs (see ``quant``); ``calibrate`` runs the float graph for encodings no bound fixes.
+    ``index``: the model's ``GraphIndex`` when the caller has one (it is invalidated once the
+    model changes); ``scan``: the check of the model as it is now, made with ``keep=True`` by
+    ``check.checked_scan`` with that index (legalize's own is then not made). The report's
+    ``checked`` is the check of the result, derived from the legalizer's own verdicts where that
+    is sound (see ``aftercheck``).
     """
     from opswap.arguments import as_model, as_target
 
     model, target = as_model(model), as_target(target)
     with no_gc(), model.checked():
-        return _legalize(model, target, on_node, allow_approx, calibrate)
+        return _legalize(model, target, on_node, allow_approx, calibrate, index, scan)
 
 
 def _legalize(
@@ -804,30 +861,58 @@ def _legalize(
     on_node: Callable[[], None] | None,
     allow_approx: bool,
     calibrate: Calibrator | None = None,
+    index: GraphIndex | None = None,
+    scan: ModelScan | None = None,
 ) -> LegalizeReport:
     proto = model.proto
     report = LegalizeReport(target=target.name)
+    judge = Judge(target)
+    index = index if index is not None else GraphIndex(proto)
+    scan = _fold_and_fuse(model, target, report, judge, index, scan)
+    work = [(record.scope, record.illegal) for record in scan.records]
+    after = AfterCheck(scan.report, scan.positions, scan.records, target)
+    if any(illegal for _, illegal in work):
+        _rewrite(model, report, work, judge, index, after, on_node, allow_approx, calibrate)
+    report.checked, report.not_derived = after.result(), after.not_derived
+    return report
+
+
+def _rewrite(
+    model: Model,
+    report: LegalizeReport,
+    work: Work,
+    judge: Judge,
+    index: GraphIndex,
+    after: AfterCheck,
+    on_node: Callable[[], None] | None,
+    allow_approx: bool,
+    calibrate: Calibrator | None,
+) -> None:
+    """Replace each illegal node that has a route; tell ``after`` what now stands where."""
+    proto = model.proto
     rewrites: dict[tuple[str, str, str], Rewrite] = {}
     #: Routes are cached, one object per route: its Rewrite found by identity, without describing it again.
     by_route: dict[tuple[str, str, int], Rewrite] = {}
     unresolved: dict[tuple[str, str], Unresolved] = {}
-    judge, work = _fold_and_fuse(model, target, report)
-    if not any(illegal for _, illegal in work):
-        return report
-    quantized, keep, computed = _units_to_keep(proto, work, qdq=bool(judge.seen & QDQ_KEYS))
-    planner = _Planner(judge, proto.ir_version, allow_approx)
+    quantized, keep, computed = _units_to_keep(proto, work, qdq=bool(index.ops & QDQ_KEYS))
+    if quantized.quantized:
+        after.give_up("the model is quantized: rewritten units get Q/DQ pairs")
+    planner = _Planner(judge, index, proto.ir_version, allow_approx)
     _shapes_before_rewriting(planner, work)
-    initializers_before = _initializer_count(judge.scopes)
+    initializers_before = _initializer_count(index.scopes)
     names = NameGen(token=unused_token(proto))
-    constants = ConstantPool(proto.graph, names, proto.ir_version, on_new=judge.mark_static)
+    constants = ConstantPool(proto.graph, names, proto.ir_version)
+    kinds: dict[tuple[int, str], list[_Kind | None]] = {}
+    nested = len(index.scopes) > 1  # a node may hold subgraphs
     # Innermost scopes first, so a parent rebuilt below carries its already-rewritten subgraphs.
     for scope, illegal in reversed(work):
         replaced: dict[int, list[onnx.NodeProto]] = {}
-        prefix = "" if scope.path == "main" else f"{scope.path}/"
-        for index, node, verdict in illegal:
+        path = scope.path
+        prefix = "" if path == "main" else f"{path}/"
+        for position, node, verdict, since in illegal:
             if on_node is not None:
                 on_node()
-            label = prefix + node_label(node, index)
+            label = prefix + node_label(node, position)
             op_type, domain = node.op_type, node.domain  # the node is overwritten by its replacement
             if verdict.static_only:
                 # The target takes the op, but needs a value at conversion time that is computed at
@@ -837,6 +922,8 @@ def _legalize(
                     op_type, (f"{op_name(op_type, domain)}: {verdict.reason}: {_static_hint(proto)}",)
                 )
             else:
+                if nested and not after.not_derived and owns_subgraphs(node):
+                    after.give_up("a node holding subgraphs was rewritten")
                 outcome = planner.replace(node, scope, names, constants, label, quantized=label in keep)
             if isinstance(outcome, DeadEnd):
                 entry = unresolved.get((op_type, domain))
@@ -844,32 +931,90 @@ def _legalize(
                     entry = unresolved[op_type, domain] = Unresolved(op_type, domain, verdict.reason, outcome.explain())
                 entry.nodes.append(label)
                 continue
-            plan, replaced[index] = outcome
-            rewrite = by_route.get((op_type, domain, id(plan)))
-            if rewrite is None:
-                route = plan.describe()  # equal routes planned for different keys share one Rewrite
-                rewrite = rewrites.setdefault(
-                    (op_type, domain, route), Rewrite(op_type, domain, route, plan.exact, plan.bounds)
-                )
-                by_route[op_type, domain, id(plan)] = rewrite
-            rewrite.nodes.append(label)
+            plan, new = outcome
+            replaced[position] = new
+            if not after.not_derived:
+                old = _Kind(op_type, domain, path, since, verdict.level, verdict.reason, verdict.static_only)
+                after.replaced(path, position, old, new, _new_kinds(kinds, planner, plan, path, new, after))
+            _rewrite_of(rewrites, by_route, op_type, domain, plan).nodes.append(label)
             report.nodes_removed += 1
-            report.nodes_added += len(replaced[index])
+            report.nodes_added += len(new)
         if replaced:
             splice(scope.nodes, replaced)
     if quantized.quantized:
-        report.quantization = quantize_rewrites(proto, keep, computed, quantized, calibrate, names.fresh)
-        report.nodes_added += report.quantization.nodes
-        elsewhere = sum(len(illegal) for scope, illegal in work if scope.path != "main")
-        if elsewhere:
-            report.quantization.skipped.append(
-                f"{elsewhere} illegal nodes in subgraphs or functions: rewritten without Q/DQ pairs "
-                "(quantized rewrites are made in the main graph only)"
-            )
-    report.initializers_added = _initializer_count(judge.scopes) - initializers_before
+        _quantize(report, proto, work, keep, computed, quantized, calibrate, names)
+    report.initializers_added = _initializer_count(index.scopes) - initializers_before
     report.rewrites = sorted(rewrites.values(), key=lambda r: (-len(r.nodes), r.op_type))
     report.unresolved = sorted(unresolved.values(), key=lambda u: (-len(u.nodes), u.op_type))
-    return report
+    index.invalidate()
+
+
+def _rewrite_of(
+    rewrites: dict[tuple[str, str, str], Rewrite],
+    by_route: dict[tuple[str, str, int], Rewrite],
+    op_type: str,
+    domain: str,
+    plan: Route,
+) -> Rewrite:
+    """The report's entry for rewrites of one op along ``plan``'s route."""
+    rewrite = by_route.get((op_type, domain, id(plan)))
+    if rewrite is None:
+        route = plan.describe()  # equal routes planned for different keys share one Rewrite
+        rewrite = rewrites.setdefault(
+            (op_type, domain, route), Rewrite(op_type, domain, route, plan.exact, plan.bounds)
+        )
+        by_route[op_type, domain, id(plan)] = rewrite
+    return rewrite
+
+
+def _quantize(
+    report: LegalizeReport,
+    proto: onnx.ModelProto,
+    work: Work,
+    keep: dict[str, UnitToKeep],
+    computed: set[str],
+    quantized: QuantFacts,
+    calibrate: Calibrator | None,
+    names: NameGen,
+) -> None:
+    """Q/DQ pairs for the rewritten units of a quantized model (main graph only)."""
+    report.quantization = quantize_rewrites(proto, keep, computed, quantized, calibrate, names.fresh)
+    report.nodes_added += report.quantization.nodes
+    elsewhere = sum(len(illegal) for scope, illegal in work if scope.path != "main")
+    if elsewhere:
+        report.quantization.skipped.append(
+            f"{elsewhere} illegal nodes in subgraphs or functions: rewritten without Q/DQ pairs "
+            "(quantized rewrites are made in the main graph only)"
+        )
+
+
+def _new_kinds(
+    kinds: dict[tuple[int, str], list[_Kind | None]],
+    planner: _Planner,
+    plan: Route,
+    path: str,
+    new: list[onnx.NodeProto],
+    after: AfterCheck,
+) -> list[_Kind | None]:
+    """The findings of a route's nodes in one scope, from the planner's verdicts (once per route)."""
+    found = kinds.get((id(plan), path))
+    if found is None:
+        judged = plan.verdicts()
+        template = planner.template_of(plan)
+        if not plan.derivable:
+            after.give_up("a route's verdicts read facts its key does not hold")
+        elif len(judged) != len(new) or template is None or template.writes_outputs:
+            after.give_up("a route writes outputs as constants")
+        elif any(owns_subgraphs(n) for n in new):
+            after.give_up("a route adds subgraphs")
+        elif any(_op_key(n) in QDQ_KEYS for n in new):
+            after.give_up("a route adds QuantizeLinear or DequantizeLinear")
+        found = kinds[id(plan), path] = [] if after.not_derived else kinds_of(path, judged, new)
+    return found
+
+
+def _op_key(node: onnx.NodeProto) -> str | tuple[str, str]:
+    return (node.op_type, node.domain) if node.domain else node.op_type
 
 
 def _static_hint(proto: onnx.ModelProto) -> str:
@@ -890,29 +1035,29 @@ def _static_hint(proto: onnx.ModelProto) -> str:
 
 
 def _fold_and_fuse(
-    model: Model, target: Target, report: LegalizeReport
-) -> tuple[Judge, list[tuple[Scope, list[tuple[int, onnx.NodeProto, Verdict]]]]]:
-    """Fold and fuse what makes illegal nodes legal; then every illegal node, found before any rewrite.
+    model: Model, target: Target, report: LegalizeReport, judge: Judge, index: GraphIndex, scan: ModelScan | None
+) -> ModelScan:
+    """Fold and fuse what makes illegal nodes legal; then the check the rewrite starts from.
 
     Rewrites happen in place (a replacement's first nodes are appended, then moved into position),
     so a scope is not in order until spliced: the work list is complete before the first one.
     """
-    judge = Judge(model.proto, target)
-    work = _illegal(judge)
-    report.folded = _fold_for(model, work, judge.seen)
+    if scan is None:
+        scan = scan_model(model, judge, index, keep=True)
+    work = [(record.scope, record.illegal) for record in scan.records]
+    report.folded = _fold_for(model, work, index.ops)
     if report.folded:
-        judge = Judge(model.proto, target)
-        work = _illegal(judge)
+        index.invalidate()
+        scan = scan_model(model, judge, index, keep=True)
+        work = [(record.scope, record.illegal) for record in scan.records]
     report.fused = _fuse_for(model, target, work)
     if report.fused:
-        judge = Judge(model.proto, target)
-        work = _illegal(judge)
-    return judge, work
+        index.invalidate()
+        scan = scan_model(model, judge, index, keep=True)
+    return scan
 
 
-def _units_to_keep(
-    proto: onnx.ModelProto, work: list[tuple[Scope, list[tuple[int, onnx.NodeProto, Verdict]]]], qdq: bool
-) -> tuple[QuantFacts, dict[str, UnitToKeep], set[str]]:
+def _units_to_keep(proto: onnx.ModelProto, work: Work, qdq: bool) -> tuple[QuantFacts, dict[str, UnitToKeep], set[str]]:
     """In a QDQ model: its facts, the illegal main-graph nodes inside units, and the computed tensors.
 
     Units are keyed by label; the tensors computed before rewriting tell new nodes from old ones.
@@ -921,24 +1066,20 @@ def _units_to_keep(
     if not quantized.quantized:
         return quantized, {}, set()
     main = [illegal for scope, illegal in work if scope.path == "main"]
-    labels = {index: node_label(node, index) for index, node, _ in (main[0] if main else [])}
+    labels = {index: node_label(node, index) for index, node, _, _ in (main[0] if main else [])}
     computed = {o for n in proto.graph.node for o in n.output if o}
     return quantized, units_to_keep(proto.graph, quantized, labels), computed
 
 
-def _fuse_for(
-    model: Model, target: Target, work: list[tuple[Scope, list[tuple[int, onnx.NodeProto, Verdict]]]]
-) -> dict[str, int]:
+def _fuse_for(model: Model, target: Target, work: Work) -> dict[str, int]:
     """Whole patterns fused where a node of them has no exact route alone (an illegal Erf in a GELU)."""
-    if not any(node.op_type == "Erf" for _, illegal in work for _, node, _ in illegal):
+    if not any(node.op_type == "Erf" for _, illegal in work for _, node, _, _ in illegal):
         return {}
     fused = fuse_gelu(model.proto, target, model.opset)
     return {f"{GELU_PATTERN} -> Gelu": fused} if fused else {}
 
 
-def _fold_for(
-    model: Model, work: list[tuple[Scope, list[tuple[int, onnx.NodeProto, Verdict]]]], seen: Set[str | tuple[str, str]]
-) -> int:
+def _fold_for(model: Model, work: Work, seen: Set[str | tuple[str, str]]) -> int:
     """Fold constants where that makes illegal nodes legal (see ``fold``); how many nodes were folded.
 
     Nodes illegal only for computed inputs or dynamic shapes: everything computed from constants is
@@ -948,12 +1089,12 @@ def _fold_for(
     ConstantOfShape: what starts at a Shape, Size or Constant node) becomes the constant its rules
     need. Nothing else in the model is folded.
     """
-    if any(verdict.static_only for _, illegal in work for _, _, verdict in illegal):
+    if any(verdict.static_only for _, illegal in work for _, _, verdict, _ in illegal):
         return fold(model).nodes
     if not work or not work[0][1]:
         return 0
     graph = model.proto.graph
-    illegal = [node for _, node, _ in work[0][1]]
+    illegal = [node for _, node, _, _ in work[0][1]]
     constants = constant_names(graph)
     # Computed from initializers alone (a node with no inputs is a Constant: its own rule takes it).
     chosen = {n.output[0] for n in illegal if n.output and n.input and all(not i or i in constants for i in n.input)}
@@ -993,24 +1134,17 @@ def _shape_arithmetic_upstream(graph: onnx.GraphProto, illegal: list[onnx.NodePr
     return chosen
 
 
-def _illegal(judge: Judge) -> list[tuple[Scope, list[tuple[int, onnx.NodeProto, Verdict]]]]:
-    """Per scope, the nodes a rewrite may make legal: position, node, verdict."""
-    return [(scope, [(i, n, v) for i, n, v, _, _ in judge.scan(scope, errors_only=True)]) for scope in judge.scopes]
-
-
 def _initializer_count(scopes: list[Scope]) -> int:
     return sum(len(s.owner.initializer) for s in scopes if isinstance(s.owner, onnx.GraphProto))
 
 
-def _shapes_before_rewriting(
-    planner: _Planner, work: list[tuple[Scope, list[tuple[int, onnx.NodeProto, Verdict]]]]
-) -> None:
+def _shapes_before_rewriting(planner: _Planner, work: Work) -> None:
     """Look up the input shapes rules will ask for while the graph is still whole.
 
     A shape the model does not declare comes from onnx's shape inference, which needs the nodes in
     order; asked for in the middle of rewriting, it would see a scope half spliced.
     """
-    needing = [node for _, illegal in work for _, node, _ in illegal if planner.needs_shapes(node)]
+    needing = [node for _, illegal in work for _, node, _, _ in illegal if planner.needs_shapes(node)]
     planner.types.build(with_shapes=bool(needing))
     for node in needing:
         for name in node.input:
@@ -1072,13 +1206,14 @@ def plan_node(
         [node], "opswap_plan", graph_inputs, [helper.make_empty_tensor_value_info(o) for o in outputs], initializers
     )
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=10)
-    judge = Judge(proto, target)
-    scope = judge.scopes[0]
+    index = GraphIndex(proto)
+    judge = Judge(target)
+    scope = index.scopes[0]
     planned = scope.nodes[0]
-    verdict = judge.verdict(planned, scope.opsets)
-    planner = _Planner(judge, proto.ir_version, allow_approx)
+    verdict = judge.verdict(planned, scope.opsets, index)
+    planner = _Planner(judge, index, proto.ir_version, allow_approx)
     facts = planner._inputs(planned, {})
-    since = judge.since(planned, scope.opsets)
+    since = op_version(planned, scope.opsets)
     if verdict.legal or verdict.version_only:
         return NodePlan(planned, facts, since, None)
     if verdict.static_only:

@@ -41,12 +41,9 @@ class ConstantPool:
         graph: onnx.GraphProto | None,
         names: NameGen,
         ir_version: int = 10,
-        on_new: Callable[[str], None] | None = None,
     ) -> None:
         self._graph = graph
         self._names = names
-        #: Told the name of every new constant (the judge, so it knows them for constant-input checks).
-        self._on_new = on_new
         #: Before IR 4 every initializer must also be declared as a graph input.
         self.declares_inputs = ir_version < 4
         self._cache: dict[tuple[int, tuple[int, ...], bytes], str] = {}
@@ -65,8 +62,6 @@ class ConstantPool:
                     self._graph.input.append(helper.make_tensor_value_info(name, tensor.data_type, list(tensor.dims)))
             self._cache[key] = name
             self.added.append(name)
-            if self._on_new is not None:
-                self._on_new(name)
         return name
 
 
