@@ -15,14 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from opswap.check import CheckReport, check
-from opswap.fix import lower_if_asked
+from opswap.check import CheckReport
+from opswap.fix import FixOptions, fix_with
 from opswap.jsonout import schema_id
-from opswap.legalize import LegalizeReport, legalize
+from opswap.legalize import LegalizeReport
 from opswap.model import Model, copy, save
 from opswap.opsets import Lowering
 from opswap.targets import Target
-from opswap.verify import DEFAULT_SAMPLES, VerifyReport, measure, verify
+from opswap.verify import DEFAULT_SAMPLES, Draw, VerifyReport, measure
 
 
 @dataclass
@@ -114,10 +114,11 @@ def export_for_target(
             candidate = frontend.load_exported(Path(tmp) / "swapped.onnx")
         else:
             candidate = copy(original)
-    # Whatever the swap left illegal (or everything, via onnx) is legalized in the ONNX graph.
-    legalization = legalize(candidate, target, allow_approx=allow_approx)
-    lowering, _, after = lower_if_asked(candidate, target, check(candidate, target), lower_opset, None)
-    verification = verify(original, candidate, samples=samples)
+    # Whatever the swap left illegal (or everything, via onnx) is legalized in the ONNX graph, by
+    # fix's own passes, and verified against the unchanged network's export.
+    options = FixOptions(draw=Draw(samples), allow_approx=allow_approx, lower_opset=lower_opset, convert=False)
+    fixed = fix_with(candidate, target, None, options, reference=original)
+    assert fixed.verification is not None  # a reference is always verified against
     candidate.label = spec
     report = ExportReport(
         spec,
@@ -125,11 +126,11 @@ def export_for_target(
         via,
         "dynamo" if dynamo else f"torchscript opset {version}",
         swapped,
-        legalization,
-        after,
-        verification,
+        fixed.legalization,
+        fixed.after,
+        fixed.verification,
         torch_report,
-        lowering=lowering,
+        lowering=fixed.lowering,
     )
     if report.ok:
         report.output = save(Model(candidate.proto, None, candidate.base_dir, spec), output)

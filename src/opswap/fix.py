@@ -225,11 +225,18 @@ def fix_with(
     *,
     stage: StageFactory | None = None,
     announce: Callable[[list[str]], None] | None = None,
+    reference: Model | None = None,
 ) -> FixReport:
-    """:func:`fix` with its options as one value: the passes below, in turn, over one job."""
+    """:func:`fix` with its options as one value: the passes below, in turn, over one job.
+
+    ``reference``: the model to verify against instead of ``model`` as read (``export`` gives the
+    unchanged network's export, ``model`` being its swapped one); it is verified against always,
+    changed or not, legal or not.
+    """
     from opswap.arguments import as_model, as_target
 
     job = _Job(as_model(model), as_target(target), options, Path(output) if output is not None else None, stage)
+    job.reference = reference
     check_opset_choice(options.lower_opset, options.raise_opset)
     if job.output is not None:
         guard_outputs(
@@ -261,6 +268,8 @@ class _Job:
     index: GraphIndex = field(init=False)
     #: The check before rewriting as legalize starts from it (None once the graph changed since).
     scan: ModelScan | None = None
+    #: What to verify against, when not the model as read (see ``fix_with``).
+    reference: Model | None = None
     original: Model | None = None
     before: CheckReport | None = None
     #: The check the rewrite starts from (after raising the opset, if asked).
@@ -301,7 +310,10 @@ def _judge(job: _Job) -> None:
     else:
         job.scan = checked_scan(model, target, job.index, keep=True)
         job.before = job.scan.report
-    job.original = copy(model) if job.options.run_verify else None
+    if job.reference is not None:
+        job.original = job.reference
+    else:
+        job.original = copy(model) if job.options.run_verify else None
     static = any(f.static_only for f in job.before.at(Level.ERROR))
     if draw.shapes and (target.fixed_shapes or static) and not job.before.legal:
         # The target needs fixed shapes, or a constant computed from the dimensions: the user gave them.
@@ -358,9 +370,11 @@ def _verify(job: _Job) -> None:
     # Nothing is written when illegal nodes remain (without allow_partial): verifying would only
     # fail on ops ONNX Runtime lacks (a custom domain) and hide the real answer, "no route".
     # Nor is a model verified against itself: when nothing changed, there is nothing to compare.
-    if original is None or not (job.after.legal or options.allow_partial):
+    if original is None:
         return
-    if _nothing_changed(job.legalization, job.fixed_dims, job.lowering):
+    if job.reference is None and not (job.after.legal or options.allow_partial):
+        return
+    if job.reference is None and _nothing_changed(job.legalization, job.fixed_dims, job.lowering):
         return
     count = draw.samples if draw.inputs is None else len(draw.inputs)
     verification = verify(
