@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import bisect
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import onnx
@@ -36,15 +37,30 @@ def owns_subgraphs(node: onnx.NodeProto) -> bool:
 
 
 @dataclass
+class _Inserted:
+    """New nodes' findings of one kind, in scan order: where each was put, and its label.
+
+    Parallel arrays, not a tuple per node: a million-node model may add as many findings.
+    """
+
+    #: Position of the node replaced.
+    at: array[int] = field(default_factory=lambda: array("q"))
+    #: Step in that node's replacement.
+    step: array[int] = field(default_factory=lambda: array("q"))
+    labels: list[str] = field(default_factory=list)
+
+
+@dataclass
 class _ScopeEdits:
     """What rewriting did to one scope, as the derivation needs it."""
 
-    #: (position, how many nodes now stand there) per replaced node, in position order.
-    replaced: list[tuple[int, int]] = field(default_factory=list)
+    #: Positions of the replaced nodes, in order, and how many nodes now stand at each.
+    starts: array[int] = field(default_factory=lambda: array("q"))
+    lengths: array[int] = field(default_factory=lambda: array("q"))
     #: Per kind: positions of the replaced nodes whose findings are taken out.
-    removed: dict[_Kind, list[int]] = field(default_factory=dict)
-    #: Per kind: (position replaced, step in its replacement, label) of the new nodes' findings.
-    inserted: dict[_Kind, list[tuple[int, int, str]]] = field(default_factory=dict)
+    removed: dict[_Kind, array[int]] = field(default_factory=dict)
+    #: Per kind: the new nodes' findings.
+    inserted: dict[_Kind, _Inserted] = field(default_factory=dict)
 
 
 class AfterCheck:
@@ -89,12 +105,22 @@ class AfterCheck:
         edits = self._edits.get(path)
         if edits is None:
             edits = self._edits[path] = _ScopeEdits()
-        edits.replaced.append((position, len(new_nodes)))
-        edits.removed.setdefault(old, []).append(position)
+        edits.starts.append(position)
+        edits.lengths.append(len(new_nodes))
+        removed = edits.removed.get(old)
+        if removed is None:
+            removed = edits.removed[old] = array("q")
+        removed.append(position)
         prefix = "" if path == "main" else f"{path}/"
+        inserted = edits.inserted
         for step, kind in enumerate(kinds):
             if kind is not None:
-                edits.inserted.setdefault(kind, []).append((position, step, prefix + new_nodes[step].name))
+                found = inserted.get(kind)
+                if found is None:
+                    found = inserted[kind] = _Inserted()
+                found.at.append(position)
+                found.step.append(step)
+                found.labels.append(prefix + new_nodes[step].name)
 
     def result(self) -> CheckReport | None:
         """The derived report, or None when it could not be derived (``not_derived`` says why)."""
@@ -120,9 +146,9 @@ class AfterCheck:
 
     def _apply(self, report: CheckReport, path: str, edits: _ScopeEdits, firsts: dict[_Kind, tuple[int, int]]) -> None:
         """Take the replaced findings out of one scope's kinds and put the new nodes' in."""
-        starts = [p for p, _ in edits.replaced]
+        starts = edits.starts
         shifts = [0]
-        for _, length in edits.replaced:
+        for length in edits.lengths:
             shifts.append(shifts[-1] + length - 1)
 
         def moved(p: int) -> int:
@@ -133,9 +159,9 @@ class AfterCheck:
         kinds = [k for k in report._found if k.scope == path]
         kinds += [k for k in edits.inserted if k not in report._found]
         for kind in kinds:
-            at = self._positions.get(kind, array("q"))
-            removed, inserted = edits.removed.get(kind, []), edits.inserted.get(kind, [])
-            if not removed and not inserted and not unnamed:
+            at = self._positions.get(kind, _NONE)
+            removed, inserted = edits.removed.get(kind, _NONE), edits.inserted.get(kind, _NO_INSERTS)
+            if not removed and not inserted.labels and not unnamed:
                 if at:  # untouched: only where it starts moved
                     firsts[kind] = (rank, moved(at[0]))
                 continue
@@ -151,35 +177,40 @@ class AfterCheck:
                 firsts.pop(kind, None)
 
 
+_NONE: array[int] = array("q")
+_NO_INSERTS = _Inserted()
+
+
 def _merge(
-    at: array[int], labels: list[str], removed: list[int], inserted: list[tuple[int, int, str]], moved: object
+    at: array[int], labels: list[str], removed: array[int], inserted: _Inserted, moved: Callable[[int], int]
 ) -> tuple[list[str], int]:
     """One kind's labels after the edits, in order, and where its first node now stands.
 
     Untouched labels are copied in slices between the edits (``at`` is sorted: scan order).
     """
-    assert callable(moved)
-    if not inserted and len(removed) == len(at):
+    new_at, new_step, new_labels = inserted.at, inserted.step, inserted.labels
+    if not new_labels and len(removed) == len(at):
         return [], -1  # every node of the kind was replaced
     if not at:  # only new nodes: they came in scan order
-        return [label for _, _, label in inserted], moved(inserted[0][0]) + inserted[0][1]
+        return list(new_labels), moved(new_at[0]) + new_step[0]
     out: list[str] = []
     first = -1
-    n_removed, n_inserted, n_at = len(removed), len(inserted), len(at)
+    n_removed, n_inserted, n_at = len(removed), len(new_labels), len(at)
     cursor, r, i = 0, 0, 0
     while r < n_removed or i < n_inserted:
-        here = min(removed[r] if r < n_removed else _LAST, inserted[i][0] if i < n_inserted else _LAST)
+        here = min(removed[r] if r < n_removed else _LAST, new_at[i] if i < n_inserted else _LAST)
         cut = bisect.bisect_left(at, here, cursor)
         if cut > cursor:
             if not out:
                 first = moved(at[cursor])
             out.extend(labels[cursor:cut])
             cursor = cut
-        while i < n_inserted and inserted[i][0] == here:
+        if i < n_inserted and new_at[i] == here:
             if not out:
-                first = moved(here) + inserted[i][1]
-            out.append(inserted[i][2])
-            i += 1
+                first = moved(here) + new_step[i]
+            end = bisect.bisect_right(new_at, here, i)
+            out.extend(new_labels[i:end])
+            i = end
         if r < n_removed and removed[r] == here:
             r += 1
             if cursor < n_at and at[cursor] == here:
@@ -194,15 +225,14 @@ def _merge(
 def _merge_relabelled(
     at: array[int],
     labels: list[str],
-    removed: list[int],
-    inserted: list[tuple[int, int, str]],
-    moved: object,
+    removed: array[int],
+    inserted: _Inserted,
+    moved: Callable[[int], int],
     unnamed: set[int],
     op_type: str,
     path: str,
 ) -> tuple[list[str], int]:
     """``_merge`` for a scope with unnamed nodes, whose labels are their positions: each is moved too."""
-    assert callable(moved)
     gone = set(removed)
     prefix = "" if path == "main" else f"{path}/"
     items = [
@@ -210,7 +240,9 @@ def _merge_relabelled(
         for p, label in zip(at, labels, strict=True)
         if p not in gone
     ]
-    items += [(moved(p) + step, label) for p, step, label in inserted]
+    items += [
+        (moved(p) + step, label) for p, step, label in zip(inserted.at, inserted.step, inserted.labels, strict=True)
+    ]
     items.sort(key=lambda item: item[0])
     return [label for _, label in items], (items[0][0] if items else -1)
 

@@ -1003,7 +1003,9 @@ def _new_kinds(
         template = planner.template_of(plan)
         if not plan.derivable:
             after.give_up("a route's verdicts read facts its key does not hold")
-        elif len(judged) != len(new) or template is None or template.writes_outputs:
+        elif len(judged) != len(new) or template is None:
+            after.give_up("a route's nodes and its planned verdicts do not pair up")
+        elif template.writes_outputs:
             after.give_up("a route writes outputs as constants")
         elif any(owns_subgraphs(n) for n in new):
             after.give_up("a route adds subgraphs")
