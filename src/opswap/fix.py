@@ -350,6 +350,7 @@ def _rewrite(job: _Job) -> None:
         index=job.index,
         scan=job.scan,
     )
+    job.scan = None  # what legalize started from: not needed again
     job.model.ensure_valid()
     # The legalizer's own verdicts give the check after it, where that is sound (see aftercheck).
     job.after = job.legalization.checked or check(job.model, job.target)
