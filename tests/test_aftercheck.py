@@ -116,3 +116,18 @@ def test_a_route_that_writes_an_output_as_a_constant_is_checked_again() -> None:
     if report.checked is not None:
         assert report.checked.to_dict() == full.to_dict()
     assert full.legal
+
+
+def test_a_model_holding_qdq_nodes_is_checked_again() -> None:
+    scale = onnx.numpy_helper.from_array(__import__("numpy").asarray(0.05, dtype="float32"), "scale")
+    zero = onnx.numpy_helper.from_array(__import__("numpy").asarray(0, dtype="uint8"), "zero")
+    nodes = [
+        helper.make_node("QuantizeLinear", ["x", "scale", "zero"], ["q"], name="q"),
+        helper.make_node("DequantizeLinear", ["q", "scale", "zero"], ["dq"], name="dq"),
+        helper.make_node("HardSwish", ["dq"], ["y"], name="hs"),
+    ]
+    proto = make_model(nodes, [tensor("x", [1, 4])], [tensor("y", [1, 4])], initializers=[scale, zero])
+    target = _profile("".join(f"[ops.{op}]\n" for op in ("QuantizeLinear", "DequantizeLinear", "HardSigmoid", "Mul")))
+    report, full = _legalized(proto, target)
+    assert report.rewrites and report.checked is None and "Dequantize" in report.not_derived
+    assert full.quantization is not None  # what a derived report would have missed

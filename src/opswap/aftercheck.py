@@ -10,7 +10,7 @@ the rewritten model, finding for finding and in the same order (a test holds the
 
 Where a rewrite can change what the model's own check would find, nothing is derived and ``fix``
 checks the rewritten model the ordinary way: targets judged node by node on shapes (``fixed_shapes``,
-``max_rank``) or on another graph (ONNX Runtime's view), quantized models (new Q/DQ pairs), a route
+``max_rank``) or on another graph (ONNX Runtime's view), models holding Q/DQ nodes, a route
 whose verdicts read facts its key does not hold, outputs rewritten into constants (their consumers
 may judge differently), and rewrites that add, remove or rename subgraphs.
 """

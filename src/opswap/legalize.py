@@ -871,6 +871,8 @@ def _legalize(
     scan = _fold_and_fuse(model, target, report, judge, index, scan)
     work = [(record.scope, record.illegal) for record in scan.records]
     after = AfterCheck(scan.report, scan.positions, scan.records, target)
+    if index.ops & QDQ_KEYS:  # a check of such a model adds its QDQ facts: made again, not derived
+        after.give_up("the model holds QuantizeLinear or DequantizeLinear")
     if any(illegal for _, illegal in work):
         _rewrite(model, report, work, judge, index, after, on_node, allow_approx, calibrate)
     report.checked, report.not_derived = after.result(), after.not_derived
