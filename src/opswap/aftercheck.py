@@ -81,6 +81,8 @@ class AfterCheck:
             self.give_up("the target judges every node on its shapes")
         elif target.partitions_after:
             self.give_up("the target judges the graph its runtime partitions")
+        elif report.quantization is not None:
+            self.give_up("the model holds QuantizeLinear or DequantizeLinear (its QDQ facts are checked again)")
 
     def give_up(self, why: str) -> None:
         """Derive nothing: ``fix`` checks the rewritten model itself."""

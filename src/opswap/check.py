@@ -254,7 +254,7 @@ class Judge:
         self._cache: dict[tuple[str, str, int | None], Verdict] = {}
 
     def scan(
-        self, scope: Scope, index: GraphIndex, errors_only: bool = False
+        self, scope: Scope, index: GraphIndex
     ) -> Iterator[tuple[int, onnx.NodeProto, Verdict, int | None, object]]:
         """Each node of ``scope`` that is not plainly legal: position, node, verdict, op version, group.
 
@@ -263,9 +263,7 @@ class Judge:
 
         The hot loop of check and legalize: per node it reads the op type and domain and looks up a
         verdict cached per op; only ops whose profile entry constrains attributes, inputs, dtypes or
-        shapes are judged node by node, with ``index``'s facts. ``errors_only`` skips warnings and
-        caveats, and versions the target does not list (lowering's job, not a rewrite's). The ops met
-        are added to ``index.ops``.
+        shapes are judged node by node, with ``index``'s facts. The ops met are added to ``index.ops``.
         """
         opsets = scope.opsets
         # Keyed by the op type alone for the default domain (no tuple to build per node).
@@ -276,17 +274,14 @@ class Judge:
             key = (op_type, domain) if domain else op_type
             cached = fixed.get(key)
             if cached is None:
-                cached = self._op_verdict((op_type, domain), opsets, index.local_functions)
-                if errors_only and cached[0] is not _PER_NODE and not is_rewritable(cached[0]):
-                    cached = (OK, cached[1])
-                fixed[key] = cached
+                cached = fixed[key] = self._op_verdict((op_type, domain), opsets, index.local_functions)
                 seen.add(key)
             verdict = cached[0]
             if verdict is OK or verdict is _CALL:
                 continue
             if verdict is _PER_NODE:
                 verdict = self.target.verdict(node, cached[1], index)
-                if verdict.level == Level.OK or (errors_only and not is_rewritable(verdict)):
+                if verdict.level == Level.OK:
                     continue
                 yield position, node, verdict, cached[1], None
             else:
@@ -335,7 +330,7 @@ class _NoFacts:
 _NO_FACTS = _NoFacts()
 
 
-def is_rewritable(verdict: Verdict) -> bool:
+def _is_rewritable(verdict: Verdict) -> bool:
     """Illegal, and not only for a version lowering the opset fixes: a rewrite's business."""
     return not verdict.legal and not verdict.version_only
 
@@ -411,23 +406,7 @@ def _check(
     model: Model, target: Target, on_scope: Callable[[Scope], None] | None, index: GraphIndex | None = None
 ) -> CheckReport:
     index = index if index is not None else GraphIndex(model.proto)
-    return checked_scan(model, target, index, on_scope=on_scope).report
-
-
-def checked_scan(
-    model: Model,
-    target: Target,
-    index: GraphIndex,
-    *,
-    keep: bool = False,
-    on_scope: Callable[[Scope], None] | None = None,
-) -> ModelScan:
-    """``check`` of the file's own graph, as a scan that legalize can start from (``keep``)."""
-    scan = scan_model(model, Judge(target), index, keep=keep, on_scope=on_scope)
-    # A QDQ model's facts cost a pass over the graph: only when the scan met a Q or DQ.
-    if index.ops & QDQ_KEYS:
-        scan.report.quantization = quantization_check(model.proto, scan.report)
-    return scan
+    return scan_model(model, Judge(target), index, on_scope=on_scope).report
 
 
 def new_report(model: Model, target: Target) -> CheckReport:
@@ -440,6 +419,10 @@ def new_report(model: Model, target: Target) -> CheckReport:
     return report
 
 
+#: Per scope, the nodes a rewrite may make legal: position, node, verdict, op version.
+Work = list[tuple[Scope, list[tuple[int, onnx.NodeProto, Verdict, int | None]]]]
+
+
 class ModelScan(NamedTuple):
     """A check as the legalizer keeps it: the report, each finding's node position, each scope's record."""
 
@@ -447,6 +430,11 @@ class ModelScan(NamedTuple):
     #: Per kind of finding, its nodes' positions (beside the report's labels); empty unless kept.
     positions: dict[_Kind, array[int]]
     records: list[ScopeRecord]
+
+    @property
+    def work(self) -> Work:
+        """Per scope, the nodes a rewrite may make legal (kept scans only)."""
+        return [(kept.scope, kept.illegal) for kept in self.records]
 
 
 def scan_model(
@@ -457,7 +445,7 @@ def scan_model(
     keep: bool = False,
     on_scope: Callable[[Scope], None] | None = None,
 ) -> ModelScan:
-    """Judge every scope of ``model`` (the file's own graph) into a report; ``keep`` what legalize needs too."""
+    """``check`` of the file's own graph, as a scan legalize can start from (``keep``: what it needs too)."""
     report = new_report(model, judge.target)
     positions: dict[_Kind, array[int]] = {}
     records = []
@@ -468,6 +456,9 @@ def scan_model(
         record(report, judge, index, scope, positions if keep else None, kept)
         if kept is not None:
             records.append(kept)
+    # A QDQ model's facts cost a pass over the graph: only when the scan met a Q or DQ.
+    if index.ops & QDQ_KEYS:
+        report.quantization = quantization_check(model.proto, report)
     return ModelScan(report, positions, records)
 
 
@@ -512,7 +503,7 @@ def record(
                 at = positions.get(kind)
                 if at is None:
                     at = positions[kind] = array("q")
-            found = (report.labels(kind).append, at.append if at is not None else None, is_rewritable(verdict))
+            found = (report.labels(kind).append, at.append if at is not None else None, _is_rewritable(verdict))
             if group is not None:
                 by_group[id(group)] = found
         add_label, add_position, rewritable = found

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from opswap.check import CheckReport, ModelScan, check, checked_scan
+from opswap.check import CheckReport, Judge, ModelScan, check, scan_model
 from opswap.converters import ConverterResult, converter_outputs, run_converter
 from opswap.cut import DATA_DEPENDENT, CutReport, cut, suggest_cut
 from opswap.dims import fix_dims
@@ -235,8 +235,8 @@ def fix_with(
     """
     from opswap.arguments import as_model, as_target
 
-    job = _Job(as_model(model), as_target(target), options, Path(output) if output is not None else None, stage)
-    job.reference = reference
+    out = Path(output) if output is not None else None
+    job = _Job(as_model(model), as_target(target), options, out, stage, reference=reference)
     check_opset_choice(options.lower_opset, options.raise_opset)
     if job.output is not None:
         guard_outputs(
@@ -308,7 +308,7 @@ def _judge(job: _Job) -> None:
     if target.partitions_after:  # judged on another graph: nothing to start the rewrite from
         job.before = check(model, target, index=job.index)
     else:
-        job.scan = checked_scan(model, target, job.index, keep=True)
+        job.scan = scan_model(model, Judge(target), job.index, keep=True)
         job.before = job.scan.report
     if job.reference is not None:
         job.original = job.reference
@@ -373,9 +373,8 @@ def _verify(job: _Job) -> None:
     # Nor is a model verified against itself: when nothing changed, there is nothing to compare.
     if original is None:
         return
-    if job.reference is None and not (job.after.legal or options.allow_partial):
-        return
-    if job.reference is None and _nothing_changed(job.legalization, job.fixed_dims, job.lowering):
+    changed = not _nothing_changed(job.legalization, job.fixed_dims, job.lowering)
+    if job.reference is None and not ((job.after.legal or options.allow_partial) and changed):
         return
     count = draw.samples if draw.inputs is None else len(draw.inputs)
     verification = verify(

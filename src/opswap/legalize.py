@@ -29,7 +29,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from opswap.aftercheck import AfterCheck, kinds_of, owns_subgraphs
-from opswap.check import QDQ_KEYS, CheckReport, Judge, ModelScan, _Kind, scan_model
+from opswap.check import QDQ_KEYS, CheckReport, Judge, ModelScan, Work, _Kind, scan_model
 from opswap.fold import constant_names, fold
 from opswap.fusions import GELU_PATTERN, fuse_gelu
 from opswap.graphs import Scope, iter_scopes, no_gc, node_label, splice, upstream
@@ -45,9 +45,6 @@ from opswap.typeinfo import Shape
 
 #: How many rewrite steps a route may chain (HardSwish -> HardSigmoid -> Clip is 2).
 MAX_DEPTH = 4
-
-#: Per scope, the nodes a rewrite may make legal: position, node, verdict, op version.
-Work = list[tuple[Scope, list[tuple[int, onnx.NodeProto, Verdict, int | None]]]]
 
 
 class Cost(NamedTuple):
@@ -392,8 +389,6 @@ class _Planner:
         self.types = index.types
         self._plans: dict[RouteKey, Route | DeadEnd] = {}
         self._templates: dict[RouteKey, _Template] = {}
-        #: The template each top-level route was compiled to, by the route's identity.
-        self._route_templates: dict[int, _Template] = {}
         self._shape_ops: dict[tuple[str, str], bool] = {}
         self._scratch_names = NameGen()
         #: A planner that may use approximate rules, for hints at dead ends (see ``_search``).
@@ -494,8 +489,8 @@ class _Planner:
         constants: ConstantPool,
         provenance: str,
         quantized: bool = False,
-    ) -> tuple[Route, list[onnx.NodeProto]] | DeadEnd:
-        """Rewrite ``node`` in place (see ``_Template.instantiate``): the nodes now standing for it.
+    ) -> tuple[Route, _Template, list[onnx.NodeProto]] | DeadEnd:
+        """Rewrite ``node`` in place (``_Template.instantiate``): its route, template, and the nodes for it.
 
         Or, without changing anything, why no route exists. The first node with a given key runs
         the rules into a template; every node, that one included, is a copy of the template with its
@@ -510,12 +505,8 @@ class _Planner:
             if not nodes and not initializers:
                 raise AssertionError(f"{route.rule.id} emitted nothing")
             template = _Template(list(node.input), list(node.output), nodes, initializers, origins)
-            self._templates[key] = self._route_templates[id(route)] = template
-        return route, template.instantiate(node, names, provenance, scope)
-
-    def template_of(self, route: Route) -> _Template | None:
-        """The template ``replace`` compiled ``route`` to (None if it did not)."""
-        return self._route_templates.get(id(route))
+            self._templates[key] = template
+        return route, template, template.instantiate(node, names, provenance, scope)
 
     def _search(
         self, node: onnx.NodeProto, scope: Scope, inputs: tuple[Value | None, ...], depth: int, quantized: bool
@@ -844,7 +835,7 @@ def legalize(
     pairs (see ``quant``); ``calibrate`` runs the float graph for encodings no bound fixes.
     ``index``: the model's ``GraphIndex`` when the caller has one (it is invalidated once the
     model changes); ``scan``: the check of the model as it is now, made with ``keep=True`` by
-    ``check.checked_scan`` with that index (legalize's own is then not made). The report's
+    ``check.scan_model`` with that index (legalize's own is then not made). The report's
     ``checked`` is the check of the result, derived from the legalizer's own verdicts where that
     is sound (see ``aftercheck``).
     """
@@ -869,10 +860,8 @@ def _legalize(
     judge = Judge(target)
     index = index if index is not None else GraphIndex(proto)
     scan = _fold_and_fuse(model, target, report, judge, index, scan)
-    work = [(record.scope, record.illegal) for record in scan.records]
+    work = scan.work
     after = AfterCheck(scan.report, scan.positions, scan.records, target)
-    if index.ops & QDQ_KEYS:  # a check of such a model adds its QDQ facts: made again, not derived
-        after.give_up("the model holds QuantizeLinear or DequantizeLinear")
     if any(illegal for _, illegal in work):
         _rewrite(model, report, work, judge, index, after, on_node, allow_approx, calibrate)
     report.checked, report.not_derived = after.result(), after.not_derived
@@ -920,7 +909,7 @@ def _rewrite(
                 # The target takes the op, but needs a value at conversion time that is computed at
                 # run time: a rewrite would only move the computed value to another op. Folding (with
                 # the dimensions fixed) is the way; say how.
-                outcome: tuple[Route, list[onnx.NodeProto]] | DeadEnd = DeadEnd(
+                outcome: tuple[Route, _Template, list[onnx.NodeProto]] | DeadEnd = DeadEnd(
                     op_type, (f"{op_name(op_type, domain)}: {verdict.reason}: {_static_hint(proto)}",)
                 )
             else:
@@ -933,11 +922,11 @@ def _rewrite(
                     entry = unresolved[op_type, domain] = Unresolved(op_type, domain, verdict.reason, outcome.explain())
                 entry.nodes.append(label)
                 continue
-            plan, new = outcome
+            plan, template, new = outcome
             replaced[position] = new
             if not after.not_derived:
                 old = _Kind(op_type, domain, path, since, verdict.level, verdict.reason, verdict.static_only)
-                after.replaced(path, position, old, new, _new_kinds(kinds, planner, plan, path, new, after))
+                after.replaced(path, position, old, new, _new_kinds(kinds, plan, template, path, new, after))
             _rewrite_of(rewrites, by_route, op_type, domain, plan).nodes.append(label)
             report.nodes_removed += 1
             report.nodes_added += len(new)
@@ -992,8 +981,8 @@ def _quantize(
 
 def _new_kinds(
     kinds: dict[tuple[int, str], list[_Kind | None]],
-    planner: _Planner,
     plan: Route,
+    template: _Template,
     path: str,
     new: list[onnx.NodeProto],
     after: AfterCheck,
@@ -1002,10 +991,9 @@ def _new_kinds(
     found = kinds.get((id(plan), path))
     if found is None:
         judged = plan.verdicts()
-        template = planner.template_of(plan)
         if not plan.derivable:
             after.give_up("a route's verdicts read facts its key does not hold")
-        elif len(judged) != len(new) or template is None:
+        elif len(judged) != len(new):
             after.give_up("a route's nodes and its planned verdicts do not pair up")
         elif template.writes_outputs:
             after.give_up("a route writes outputs as constants")
@@ -1048,13 +1036,11 @@ def _fold_and_fuse(
     """
     if scan is None:
         scan = scan_model(model, judge, index, keep=True)
-    work = [(record.scope, record.illegal) for record in scan.records]
-    report.folded = _fold_for(model, work, index.ops)
+    report.folded = _fold_for(model, scan.work, index.ops)
     if report.folded:
         index.invalidate()
         scan = scan_model(model, judge, index, keep=True)
-        work = [(record.scope, record.illegal) for record in scan.records]
-    report.fused = _fuse_for(model, target, work)
+    report.fused = _fuse_for(model, target, scan.work)
     if report.fused:
         index.invalidate()
         scan = scan_model(model, judge, index, keep=True)
