@@ -238,9 +238,10 @@ def _merge_relabelled(
     gone = set(removed)
     prefix = "" if path == "main" else f"{path}/"
     items = [
-        (moved(p), prefix + f"{op_type}#{moved(p)}" if p in unnamed else label)
+        (now, prefix + f"{op_type}#{now}" if p in unnamed else label)
         for p, label in zip(at, labels, strict=True)
         if p not in gone
+        for now in (moved(p),)
     ]
     items += [
         (moved(p) + step, label) for p, step, label in zip(inserted.at, inserted.step, inserted.labels, strict=True)
